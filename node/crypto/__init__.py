@@ -1,0 +1,1 @@
+"""Pure crypto: canonical JSON, subject keys, commitments, Merkle proofs, sealing at rest."""
