@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: UNLICENSED
+pragma solidity 0.8.28;
+
+import {Consortium} from "./Consortium.sol";
+
+/// @title RecordRegistry
+/// @notice Anchors members' batches of credit-record commitments as RFC 9162 Merkle roots and
+///         keeps the status of each commitment. Raw records stay with the member; a receipt
+///         (record, salt, proof, batch id) is checked against `getBatch` alone.
+/// @dev Each member's batches form a hash chain: a batch names the root of the member's
+///      previous batch, so a dropped batch is detectable and a re-sent one reverts.
+contract RecordRegistry {
+    /// @notice The status of one commitment. An anchored commitment with no recorded change is
+    ///         `Active` (the default), so `statusOf` alone does not prove a commitment was
+    ///         anchored: an inclusion proof does.
+    enum RecordStatus {
+        Active,
+        Superseded,
+        Disputed,
+        Revoked,
+        Expired
+    }
+
+    /// @dev Three storage slots: (member, size), root, (prevBatchId, blockNumber, anchoredAt).
+    ///      The previous root is read through `prevBatchId`, which saves a slot per batch.
+    struct Batch {
+        address member;
+        uint64 size;
+        bytes32 root;
+        uint64 prevBatchId;
+        uint64 blockNumber;
+        uint64 anchoredAt;
+    }
+
+    /// @notice The longest inclusion proof accepted: a tree of at most 2^64 leaves.
+    uint256 public constant MAX_PROOF_LENGTH = 64;
+
+    /// @notice The consortium asked for membership.
+    Consortium public immutable consortium;
+
+    uint256 private _batchCount;
+    mapping(uint256 batchId => Batch) private _batches;
+    mapping(bytes32 root => uint256 batchId) private _batchOfRoot;
+    mapping(address member => uint256 batchId) private _lastBatchOf;
+    mapping(bytes32 commitment => RecordStatus) private _statusOf;
+
+    /// @notice `member` anchored batch `batchId`: `size` commitments under Merkle root `root`,
+    ///         chained to the member's previous root `prevRoot` (zero for its first batch).
+    event BatchAnchored(
+        uint256 indexed batchId,
+        address indexed member,
+        bytes32 indexed root,
+        uint64 size,
+        bytes32 prevRoot
+    );
+
+    /// @notice `member` set the status of `commitment`; `replacement` is the commitment that
+    ///         replaces it (zero if none).
+    event RecordStatusChanged(
+        bytes32 indexed commitment,
+        address indexed member,
+        RecordStatus status,
+        bytes32 replacement
+    );
+
+    /// @notice `who` is not an active member of the consortium.
+    error NotActiveMember(address who);
+    /// @notice A batch must hold at least one commitment.
+    error EmptyBatch();
+    /// @notice A Merkle root cannot be zero.
+    error ZeroRoot();
+    /// @notice The sender's last anchored root is `expected`, not `given`.
+    error PrevRootMismatch(bytes32 expected, bytes32 given);
+    /// @notice `root` is already anchored as batch `batchId`.
+    error RootAlreadyAnchored(bytes32 root, uint256 batchId);
+    /// @notice No batch has id `batchId`.
+    error UnknownBatch(uint256 batchId);
+    /// @notice `who` did not anchor batch `batchId`.
+    error NotBatchOwner(address who, uint256 batchId);
+    /// @notice The proof does not show `commitment` in batch `batchId`.
+    error InvalidProof(bytes32 commitment, uint256 batchId);
+    /// @notice `commitment` has status `status`, not `Active`.
+    error StatusNotActive(bytes32 commitment, RecordStatus status);
+    /// @notice The consortium address has no contract code.
+    error NotAContract(address account);
+
+    modifier onlyActiveMember() {
+        if (!consortium.isActiveMember(msg.sender)) revert NotActiveMember(msg.sender);
+        _;
+    }
+
+    /// @notice Creates the registry of one consortium.
+    /// @param consortium_ The `Consortium` contract that says who is an active member.
+    constructor(Consortium consortium_) {
+        if (address(consortium_).code.length == 0) revert NotAContract(address(consortium_));
+        consortium = consortium_;
+    }
+
+    /// @notice Anchors a batch of the sender's commitments under one Merkle root.
+    /// @dev Reverts `RootAlreadyAnchored` before `PrevRootMismatch`, so that a node re-sending
+    ///      a batch that already landed learns its batch id from the error.
+    /// @param root The RFC 9162 Merkle tree head of the batch's commitments.
+    /// @param size The number of commitments (leaves) in the tree.
+    /// @param prevRoot The root of the sender's previous batch, zero for its first.
+    /// @return batchId The new batch's id; ids count up from 1 across all members.
+    function anchorBatch(
+        bytes32 root,
+        uint64 size,
+        bytes32 prevRoot
+    ) external onlyActiveMember returns (uint256 batchId) {
+        if (size == 0) revert EmptyBatch();
+        if (root == bytes32(0)) revert ZeroRoot();
+        uint256 existing = _batchOfRoot[root];
+        if (existing != 0) revert RootAlreadyAnchored(root, existing);
+        uint256 prevBatchId = _lastBatchOf[msg.sender];
+        bytes32 expected = _batches[prevBatchId].root;
+        if (prevRoot != expected) revert PrevRootMismatch(expected, prevRoot);
+
+        batchId = ++_batchCount;
+        _batches[batchId] = Batch({
+            member: msg.sender,
+            size: size,
+            root: root,
+            prevBatchId: uint64(prevBatchId),
+            blockNumber: uint64(block.number),
+            anchoredAt: uint64(block.timestamp)
+        });
+        _batchOfRoot[root] = batchId;
+        _lastBatchOf[msg.sender] = batchId;
+
+        emit BatchAnchored(batchId, msg.sender, root, size, prevRoot);
+    }
+
+    /// @notice Marks one of the sender's anchored commitments as superseded by a correction.
+    /// @param oldCommitment The commitment being replaced.
+    /// @param batchId The batch that anchored `oldCommitment`; the sender must own it.
+    /// @param leafIndex The position of `oldCommitment` in that batch's tree.
+    /// @param proof The RFC 9162 inclusion proof, sibling hashes from leaf to root.
+    /// @param newCommitment The commitment of the corrected record (informational).
+    function supersede(
+        bytes32 oldCommitment,
+        uint256 batchId,
+        uint64 leafIndex,
+        bytes32[] calldata proof,
+        bytes32 newCommitment
+    ) external onlyActiveMember {
+        Batch storage batch = _existingBatch(batchId);
+        if (batch.member != msg.sender) revert NotBatchOwner(msg.sender, batchId);
+        if (!verifyInclusion(oldCommitment, leafIndex, batch.size, proof, batch.root)) {
+            revert InvalidProof(oldCommitment, batchId);
+        }
+        _changeStatus(oldCommitment, RecordStatus.Superseded, newCommitment);
+    }
+
+    /// @notice The batch with id `batchId`.
+    /// @dev Reverts `UnknownBatch` for an id that was never issued (0 included).
+    /// @param batchId The batch id.
+    /// @return member The member that anchored it.
+    /// @return root Its Merkle root.
+    /// @return size Its number of commitments.
+    /// @return prevRoot The member's previous root (zero for its first batch).
+    /// @return anchoredAt The timestamp of the block that anchored it.
+    function getBatch(
+        uint256 batchId
+    )
+        external
+        view
+        returns (address member, bytes32 root, uint64 size, bytes32 prevRoot, uint64 anchoredAt)
+    {
+        Batch storage batch = _existingBatch(batchId);
+        return (
+            batch.member,
+            batch.root,
+            batch.size,
+            _batches[batch.prevBatchId].root,
+            batch.anchoredAt
+        );
+    }
+
+    /// @notice Where batch `batchId` sits in its member's chain and in the block chain.
+    /// @dev Reverts `UnknownBatch` for an id that was never issued.
+    /// @param batchId The batch id.
+    /// @return prevBatchId The member's previous batch id (0 for its first batch).
+    /// @return blockNumber The number of the block that anchored it.
+    function getBatchLink(
+        uint256 batchId
+    ) external view returns (uint256 prevBatchId, uint64 blockNumber) {
+        Batch storage batch = _existingBatch(batchId);
+        return (batch.prevBatchId, batch.blockNumber);
+    }
+
+    /// @notice The id of the batch that anchored `root`.
+    /// @param root A Merkle root.
+    /// @return The batch id, 0 if `root` was never anchored.
+    function batchOfRoot(bytes32 root) external view returns (uint256) {
+        return _batchOfRoot[root];
+    }
+
+    /// @notice The root of `member`'s latest batch: the `prevRoot` its next batch must name.
+    /// @param member A member address.
+    /// @return The root, zero if the member has anchored nothing.
+    function lastRoot(address member) external view returns (bytes32) {
+        return _batches[_lastBatchOf[member]].root;
+    }
+
+    /// @notice The id of `member`'s latest batch.
+    /// @param member A member address.
+    /// @return The batch id, 0 if the member has anchored nothing.
+    function lastBatchOf(address member) external view returns (uint256) {
+        return _lastBatchOf[member];
+    }
+
+    /// @notice The number of batches anchored, which is also the latest batch id.
+    /// @return The batch count.
+    function batchCount() external view returns (uint256) {
+        return _batchCount;
+    }
+
+    /// @notice The status of `commitment`; `Active` if no change was ever recorded.
+    /// @param commitment A record commitment.
+    /// @return The commitment's status.
+    function statusOf(bytes32 commitment) external view returns (RecordStatus) {
+        return _statusOf[commitment];
+    }
+
+    /// @notice Verifies an RFC 9162 section 2.1.3.2 inclusion proof: that `commitment` is leaf
+    ///         `leafIndex` of the `treeSize`-leaf Merkle tree with head `root`.
+    /// @dev Leaf hash sha256(0x00 || commitment), node hash sha256(0x01 || left || right).
+    ///      Returns false, never reverts, for a malformed proof.
+    /// @param commitment The leaf's commitment (the leaf data, before leaf hashing).
+    /// @param leafIndex The leaf's zero-based position.
+    /// @param treeSize The number of leaves in the tree.
+    /// @param proof Sibling hashes from leaf to root, at most `MAX_PROOF_LENGTH`.
+    /// @param root The expected Merkle tree head.
+    /// @return True if the proof leads from the leaf to `root`.
+    function verifyInclusion(
+        bytes32 commitment,
+        uint64 leafIndex,
+        uint64 treeSize,
+        bytes32[] calldata proof,
+        bytes32 root
+    ) public pure returns (bool) {
+        if (leafIndex >= treeSize || proof.length > MAX_PROOF_LENGTH) return false;
+        uint64 fn = leafIndex;
+        uint64 sn = treeSize - 1;
+        bytes32 r = sha256(abi.encodePacked(bytes1(0x00), commitment));
+        for (uint256 i = 0; i < proof.length; ++i) {
+            if (sn == 0) return false;
+            if (fn & 1 == 1 || fn == sn) {
+                r = sha256(abi.encodePacked(bytes1(0x01), proof[i], r));
+                while (fn & 1 == 0 && fn != 0) {
+                    fn >>= 1;
+                    sn >>= 1;
+                }
+            } else {
+                r = sha256(abi.encodePacked(bytes1(0x01), r, proof[i]));
+            }
+            fn >>= 1;
+            sn >>= 1;
+        }
+        return sn == 0 && r == root;
+    }
+
+    /// @dev The one place a commitment's status changes: only from `Active`, with an event.
+    function _changeStatus(bytes32 commitment, RecordStatus status, bytes32 replacement) internal {
+        RecordStatus current = _statusOf[commitment];
+        if (current != RecordStatus.Active) revert StatusNotActive(commitment, current);
+
+        _statusOf[commitment] = status;
+
+        emit RecordStatusChanged(commitment, msg.sender, status, replacement);
+    }
+
+    function _existingBatch(uint256 batchId) internal view returns (Batch storage batch) {
+        batch = _batches[batchId];
+        if (batch.size == 0) revert UnknownBatch(batchId);
+    }
+}
