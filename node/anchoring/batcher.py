@@ -1,0 +1,388 @@
+"""The batcher: pending commitments -> Merkle batch -> one anchoring transaction.
+
+Every step is written to the store before the next one starts, so a crash at any moment
+loses nothing: a built batch is sent after restart, a sent one is looked up on chain and
+sent again if it never landed. A reorg that drops a batch's transaction sends the batch
+back to `built`; it is anchored again, in order, with the same root and previous root.
+Receipts are handed out only for `confirmed` batches.
+"""
+
+import logging
+import threading
+import time
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from web3.logs import DISCARD
+
+from node.anchoring.proofs import levels_for_batch
+from node.chain.client import ChainError, ContractRevert
+from node.chain.setup import Chain
+from node.crypto.merkle import inclusion_proof, root_from_levels, tree_levels
+from node.db import read_connection, write_transaction
+
+log = logging.getLogger("creditchain.batcher")
+
+ZERO_ROOT = b"\x00" * 32
+MAX_LEAVES = 20_000
+ANCHOR_GAS = 400_000
+SUPERSEDE_GAS = 600_000
+RESEND_AFTER = 5.0  # seconds a sent transaction may be unknown to the chain before resending
+
+
+class Batcher:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        chain: Chain,
+        batch_size: int,
+        batch_interval: float,
+        confirmations: int = 0,
+    ) -> None:
+        self.engine = engine
+        self.chain = chain
+        self.batch_size = batch_size
+        self.batch_interval = batch_interval
+        self.confirmations = confirmations
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._sent_at: dict[int, float] = {}
+        self.last_error: str | None = None
+
+    # -- running -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="batcher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                worked = self.step()
+                backoff = 0.5
+                if self.last_error:
+                    log.info("chain reachable again; anchoring resumes")
+                self.last_error = None
+                self._stop.wait(0.0 if worked else 0.1)
+            except Exception as err:  # the chain is down or refused: keep everything, retry
+                message = (
+                    str(err)
+                    if isinstance(err, (ChainError, ContractRevert))
+                    else type(err).__name__
+                )
+                if message != self.last_error:
+                    log.warning("anchoring paused (%s); retrying with backoff", message)
+                self.last_error = message
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30)
+
+    def step(self) -> bool:
+        """One unit of work; True if something moved."""
+        self.check_reorgs()
+        return self.advance_inflight() or self.confirm() or self.build() or self.supersede_one()
+
+    def drain(self, timeout: float = 60) -> None:
+        """Run steps in this thread until nothing is pending (tests and tools)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.step() and self.pending_count() == 0 and not self._unfinished():
+                return
+        raise TimeoutError("records still pending after drain timeout")
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def pending_count(self) -> int:
+        with read_connection(self.engine) as conn:
+            return conn.exec_driver_sql(
+                "SELECT COUNT(*) FROM record WHERE batch_id IS NULL"
+            ).scalar_one()
+
+    def _unfinished(self) -> bool:
+        with read_connection(self.engine) as conn:
+            return bool(
+                conn.exec_driver_sql(
+                    "SELECT EXISTS(SELECT 1 FROM batch WHERE state != 'confirmed') OR "
+                    "EXISTS(SELECT 1 FROM supersession WHERE state = 'pending')"
+                ).scalar_one()
+            )
+
+    # -- building ----------------------------------------------------------------------------
+
+    def build(self) -> bool:
+        """Cut a batch from the pending commitments, by count or by age."""
+        with read_connection(self.engine) as conn:
+            if conn.exec_driver_sql(
+                "SELECT EXISTS(SELECT 1 FROM batch WHERE state IN ('built', 'sent'))"
+            ).scalar_one():
+                return False
+            count, oldest = conn.exec_driver_sql(
+                "SELECT COUNT(*), MIN(created_at) FROM record WHERE batch_id IS NULL"
+            ).one()
+        if count == 0:
+            return False
+        if count < self.batch_size and time.time() - oldest < self.batch_interval:
+            return False
+        with write_transaction(self.engine) as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT id, commitment FROM record WHERE batch_id IS NULL ORDER BY id LIMIT ?",
+                (MAX_LEAVES,),
+            ).all()
+            levels = tree_levels([r[1] for r in rows])
+            root = root_from_levels(levels)
+            prev = conn.exec_driver_sql("SELECT root FROM batch ORDER BY id DESC LIMIT 1").scalar()
+            batch_id = conn.exec_driver_sql(
+                "INSERT INTO batch (root, size, prev_root, state, created_at) "
+                "VALUES (?, ?, ?, 'built', ?) RETURNING id",
+                (root, len(rows), prev or ZERO_ROOT, time.time()),
+            ).scalar_one()
+            conn.exec_driver_sql(
+                "UPDATE record SET batch_id = ?, leaf_index = ? WHERE id = ?",
+                [(batch_id, i, r[0]) for i, r in enumerate(rows)],
+            )
+        log.info("batch %d built: %d records", batch_id, len(rows))
+        return True
+
+    # -- sending and following -----------------------------------------------------------------
+
+    def _oldest_inflight(self) -> dict[str, Any] | None:
+        with read_connection(self.engine) as conn:
+            row = conn.exec_driver_sql(
+                "SELECT id, root, size, prev_root, state, tx_hash FROM batch "
+                "WHERE state IN ('built', 'sent') ORDER BY id LIMIT 1"
+            ).first()
+        return dict(row._mapping) if row else None
+
+    def advance_inflight(self) -> bool:
+        batch = self._oldest_inflight()
+        if batch is None:
+            return False
+        if batch["state"] == "built":
+            return self._send(batch)
+        return self._follow(batch)
+
+    def _send(self, batch: dict[str, Any]) -> bool:
+        fn = self.chain.registry.functions.anchorBatch(
+            batch["root"], batch["size"], batch["prev_root"]
+        )
+        try:
+            tx_hash = self.chain.client.send(fn, gas=ANCHOR_GAS)
+        except ContractRevert as err:
+            if err.name == "RootAlreadyAnchored":
+                return self._adopt_from_chain(batch)
+            raise
+        with write_transaction(self.engine) as conn:
+            conn.exec_driver_sql(
+                "UPDATE batch SET state = 'sent', tx_hash = ? WHERE id = ?", (tx_hash, batch["id"])
+            )
+        self._sent_at[batch["id"]] = time.monotonic()
+        rcpt = self.chain.client.wait_receipt(tx_hash, timeout=2.0)
+        if rcpt is not None:
+            self._settle(batch["id"], rcpt)
+        return True
+
+    def _follow(self, batch: dict[str, Any]) -> bool:
+        client = self.chain.client
+        rcpt = client.receipt(batch["tx_hash"])
+        if rcpt is not None:
+            return self._settle(batch["id"], rcpt) or True
+        if client.is_pending(batch["tx_hash"]):
+            return False
+        if self.chain.registry.functions.batchOfRoot(batch["root"]).call():
+            return self._adopt_from_chain(batch)
+        sent = self._sent_at.setdefault(batch["id"], time.monotonic())
+        if time.monotonic() - sent < RESEND_AFTER:
+            return False
+        log.warning("batch %d: transaction not found on chain; sending again", batch["id"])
+        client.reset_nonce()
+        self._reset([batch["id"]])
+        return True
+
+    def _settle(self, batch_id: int, rcpt: dict[str, Any]) -> bool:
+        if rcpt["status"] != 1:
+            log.warning("batch %d: anchoring transaction reverted; sending again", batch_id)
+            self.chain.client.reset_nonce()
+            self._reset([batch_id])
+            return True
+        events = self.chain.registry.events.BatchAnchored().process_receipt(rcpt, errors=DISCARD)
+        if not events:
+            raise ChainError("anchoring receipt carries no BatchAnchored event")
+        self._mark_anchored(batch_id, events[0])
+        return True
+
+    def _adopt_from_chain(self, batch: dict[str, Any]) -> bool:
+        """The root is already on chain (sent before a crash): take its event as ours."""
+        events = self.chain.registry.events.BatchAnchored().get_logs(
+            argument_filters={"root": batch["root"]}, from_block=0
+        )
+        mine = [e for e in events if e["args"]["member"] == self.chain.client.account.address]
+        if not mine:
+            raise ChainError(f"batch {batch['id']}: root on chain but its event is missing")
+        self._mark_anchored(batch["id"], mine[-1])
+        return True
+
+    def _mark_anchored(self, batch_id: int, event: Any) -> None:
+        with write_transaction(self.engine) as conn:
+            conn.exec_driver_sql(
+                "UPDATE batch SET state = 'anchored', chain_batch_id = ?, tx_hash = ?, "
+                "block_number = ?, block_hash = ? WHERE id = ?",
+                (
+                    event["args"]["batchId"],
+                    event["transactionHash"].to_0x_hex(),
+                    event["blockNumber"],
+                    event["blockHash"].to_0x_hex(),
+                    batch_id,
+                ),
+            )
+        self._sent_at.pop(batch_id, None)
+        log.info("batch %d anchored as chain batch %d", batch_id, event["args"]["batchId"])
+
+    def _reset(self, batch_ids: list[int]) -> None:
+        with write_transaction(self.engine) as conn:
+            conn.exec_driver_sql(
+                "UPDATE batch SET state = 'built', chain_batch_id = NULL, tx_hash = NULL, "
+                "block_number = NULL, block_hash = NULL, anchored_at = NULL WHERE id = ?",
+                [(b,) for b in batch_ids],
+            )
+
+    def confirm(self) -> bool:
+        """Anchored batches deep enough, and still in the canonical chain, become confirmed."""
+        with read_connection(self.engine) as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT id, block_number, block_hash FROM batch "
+                "WHERE state = 'anchored' ORDER BY id"
+            ).all()
+        if not rows:
+            return False
+        head = self.chain.client.block_number()
+        done = []
+        for batch_id, number, block_hash in rows:
+            if number + self.confirmations > head:
+                break
+            if self.chain.client.block_hash(number) != block_hash:
+                self._reconcile()
+                return True
+            done.append(batch_id)
+        if not done:
+            return False
+        with write_transaction(self.engine) as conn:
+            conn.exec_driver_sql(
+                "UPDATE batch SET state = 'confirmed', anchored_at = ? WHERE id = ?",
+                [(time.time(), b) for b in done],
+            )
+        return True
+
+    # -- reorgs ------------------------------------------------------------------------------
+
+    def check_reorgs(self) -> None:
+        """Cheap check each step: is our newest anchored batch still where we saw it?"""
+        with read_connection(self.engine) as conn:
+            row = conn.exec_driver_sql(
+                "SELECT root, block_number, block_hash FROM batch "
+                "WHERE state IN ('anchored', 'confirmed') ORDER BY id DESC LIMIT 1"
+            ).first()
+        if row is None:
+            return
+        registry = self.chain.registry.functions
+        on_chain = registry.lastRoot(self.chain.client.account.address).call()
+        if on_chain != row[0] or self.chain.client.block_hash(row[1]) != row[2]:
+            log.warning("chain reorganised under anchored batches; reconciling")
+            self._reconcile()
+
+    def _reconcile(self) -> None:
+        """Walk our anchored batches newest first; re-send those the chain no longer has."""
+        client = self.chain.client
+        with read_connection(self.engine) as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT id, root, tx_hash, block_hash FROM batch "
+                "WHERE state IN ('anchored', 'confirmed') ORDER BY id DESC"
+            ).all()
+        lost: list[int] = []
+        for batch_id, root, tx_hash, block_hash in rows:
+            rcpt = client.receipt(tx_hash)
+            if rcpt is not None and rcpt["status"] == 1:
+                current_hash = rcpt["blockHash"].to_0x_hex()
+                if client.block_hash(rcpt["blockNumber"]) == current_hash:
+                    if current_hash == block_hash:
+                        break  # everything older is as we saw it
+                    self._settle(batch_id, rcpt)  # re-included in another block
+                    continue
+            if self.chain.registry.functions.batchOfRoot(root).call():
+                self._adopt_from_chain({"id": batch_id, "root": root})
+                continue
+            lost.append(batch_id)
+        if lost:
+            log.warning("%d batch(es) dropped by a reorg; anchoring them again", len(lost))
+            client.reset_nonce()
+            self._reset(lost)
+        self._recheck_supersessions()
+
+    # -- corrections ---------------------------------------------------------------------------
+
+    def supersede_one(self) -> bool:
+        """Mark one corrected record's old commitment superseded, once both versions are
+        confirmed on chain (the contract checks the old one's inclusion proof)."""
+        with read_connection(self.engine) as conn:
+            row = conn.exec_driver_sql(
+                "SELECT s.id, o.id, o.commitment, o.batch_id, o.leaf_index, ob.chain_batch_id, "
+                "n.commitment FROM supersession s "
+                "JOIN record o ON o.id = s.old_row JOIN batch ob ON ob.id = o.batch_id "
+                "JOIN record n ON n.id = s.new_row JOIN batch nb ON nb.id = n.batch_id "
+                "WHERE s.state = 'pending' AND ob.state = 'confirmed' AND nb.state = 'confirmed' "
+                "ORDER BY s.id LIMIT 1"
+            ).first()
+        if row is None:
+            return False
+        sid, old_row, old_com, local_batch, leaf, chain_batch, new_com = row
+        levels = levels_for_batch(self.engine, local_batch)
+        proof = inclusion_proof(levels, leaf)
+        fn = self.chain.registry.functions.supersede(old_com, chain_batch, leaf, proof, new_com)
+        try:
+            tx_hash = self.chain.client.send(fn, gas=SUPERSEDE_GAS)
+        except ContractRevert as err:
+            if err.name != "StatusNotActive":
+                raise
+            tx_hash, block = None, None  # already marked by an earlier run
+        else:
+            rcpt = self.chain.client.wait_receipt(tx_hash, timeout=10)
+            if rcpt is None or rcpt["status"] != 1:
+                self.chain.client.reset_nonce()
+                raise ChainError("supersede transaction did not land; will retry")
+            block = rcpt["blockNumber"]
+        with write_transaction(self.engine) as conn:
+            conn.exec_driver_sql(
+                "UPDATE supersession SET state = 'done', tx_hash = ?, block_number = ? "
+                "WHERE id = ?",
+                (tx_hash, block, sid),
+            )
+            conn.exec_driver_sql(
+                "UPDATE record SET chain_status = 'superseded' WHERE id = ?", (old_row,)
+            )
+        return True
+
+    def _recheck_supersessions(self) -> None:
+        """After a reorg: a supersede transaction may have been dropped too."""
+        with read_connection(self.engine) as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT s.id, o.id, o.commitment FROM supersession s "
+                "JOIN record o ON o.id = s.old_row WHERE s.state = 'done'"
+            ).all()
+        status_of = self.chain.registry.functions.statusOf
+        undone = [(sid, old) for sid, old, com in rows if status_of(com).call() == 0]
+        if undone:
+            with write_transaction(self.engine) as conn:
+                conn.exec_driver_sql(
+                    "UPDATE supersession SET state = 'pending', tx_hash = NULL, "
+                    "block_number = NULL WHERE id = ?",
+                    [(sid,) for sid, _ in undone],
+                )
+                conn.exec_driver_sql(
+                    "UPDATE record SET chain_status = 'active' WHERE id = ?",
+                    [(old,) for _, old in undone],
+                )

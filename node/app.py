@@ -1,0 +1,81 @@
+"""The node: its parts assembled, the batcher running beside the API."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from node.anchoring.batcher import Batcher
+from node.chain import router as chain_router
+from node.chain.setup import connect_chain
+from node.config import Settings
+from node.db import make_engine
+from node.deps import Node
+from node.errors import install_error_handlers
+from node.records import router as records_router
+from node.records.service import RecordKeys
+from node.secrets import load_secrets
+
+log = logging.getLogger("creditchain.node")
+
+
+def start_node(settings: Settings, *, run_batcher: bool = True) -> Node:
+    """Open the store and the chain (deploying on an empty one) and start anchoring."""
+    settings.data.mkdir(parents=True, exist_ok=True)
+    secrets = load_secrets(settings.keys_dir)
+    engine = make_engine(settings.db_path)
+    chain = connect_chain(
+        data=settings.data,
+        rpc=settings.rpc,
+        member=secrets.member,
+        member_name=settings.member_name,
+    )
+    batcher = Batcher(
+        engine=engine,
+        chain=chain,
+        batch_size=settings.batch_size,
+        batch_interval=settings.batch_interval,
+        confirmations=settings.confirmations,
+    )
+    node = Node(settings, engine, RecordKeys.from_secrets(secrets), chain, batcher)
+    log.info(
+        "chain %s (id %d), member %s, Consortium %s, RecordRegistry %s",
+        chain.kind,
+        chain.chain_id,
+        secrets.member.address,
+        chain.addresses["Consortium"],
+        chain.addresses["RecordRegistry"],
+    )
+    if run_batcher:
+        batcher.start()
+    return node
+
+
+def stop_node(node: Node) -> None:
+    node.batcher.stop()
+    node.chain.close()
+    node.engine.dispose()
+
+
+def create_app(settings: Settings | None = None, *, run_batcher: bool = True) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.node = start_node(settings, run_batcher=run_batcher)
+        try:
+            yield
+        finally:
+            stop_node(app.state.node)
+
+    app = FastAPI(
+        title="creditchain node",
+        version="0.1.0",
+        summary="Credit records shared among member lenders, anchored on a permissioned chain.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(records_router.router)
+    app.include_router(chain_router.router)
+    return app

@@ -1,0 +1,1 @@
+"""Checking what a member holds against the chain, trusting nothing else."""

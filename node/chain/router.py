@@ -1,0 +1,83 @@
+"""Where the node stands on its chain, and the embedded chain's read-only JSON-RPC."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from web3 import Web3
+
+from node.deps import NodeDep
+from node.records import service
+
+router = APIRouter(tags=["chain"])
+
+# What outside verifiers may ask the embedded chain: reads only, never a transaction.
+READ_METHODS = frozenset(
+    {
+        "eth_chainId",
+        "net_version",
+        "eth_blockNumber",
+        "eth_call",
+        "eth_getCode",
+        "eth_getBalance",
+        "eth_getBlockByNumber",
+        "eth_getBlockByHash",
+        "eth_getLogs",
+        "eth_getTransactionByHash",
+        "eth_getTransactionReceipt",
+        "eth_getTransactionCount",
+        "eth_gasPrice",
+        "web3_clientVersion",
+    }
+)
+
+
+@router.get("/v1/chain", summary="The chain this node anchors on, and its contracts")
+def chain_info(node: NodeDep) -> dict[str, Any]:
+    chain = node.chain
+    return {
+        "kind": chain.kind,
+        "chain_id": chain.chain_id,
+        "latest_block": chain.client.block_number(),
+        "contracts": chain.addresses,
+        "member": chain.client.account.address,
+        "rpc": node.settings.rpc or "/rpc",
+    }
+
+
+@router.get("/v1/status", summary="Records waiting for the chain and anchored")
+def status(node: NodeDep) -> dict[str, Any]:
+    return {
+        **service.counts(engine=node.engine),
+        "anchoring": "paused: " + node.batcher.last_error if node.batcher.last_error else "running",
+    }
+
+
+def _rpc_error(req_id: Any, code: int, message: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": req_id, "error": {"code": code, "message": message}}
+
+
+@router.post(
+    "/rpc",
+    summary="Read-only JSON-RPC of the embedded chain, for verifiers",
+    description="Only on the embedded chain. Read methods only: " + ", ".join(sorted(READ_METHODS)),
+)
+async def rpc(request: Request, node: NodeDep) -> Response:
+    try:
+        call = await request.json()
+    except ValueError:
+        return JSONResponse(_rpc_error(None, -32700, "parse error"))
+    if not isinstance(call, dict):
+        return JSONResponse(_rpc_error(None, -32600, "one request object at a time"))
+    req_id, method = call.get("id"), call.get("method")
+    if node.chain.kind != "embedded":
+        return JSONResponse(_rpc_error(req_id, -32601, "ask the chain's own RPC endpoint"))
+    if method not in READ_METHODS:
+        return JSONResponse(_rpc_error(req_id, -32601, f"method not available: {method}"))
+    w3 = node.chain.client.w3
+    with node.chain.client.lock:
+        answer = w3.provider.request_func(w3, w3.middleware_onion)(method, call.get("params", []))
+    answer = dict(answer)
+    answer["id"] = req_id
+    answer["jsonrpc"] = "2.0"
+    return Response(Web3.to_json(answer), media_type="application/json")

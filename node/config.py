@@ -1,0 +1,41 @@
+"""The node's settings: one class, read from the environment (prefix CREDITCHAIN_) and the CLI."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything a node operator can set. CLI flags override the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="CREDITCHAIN_", extra="ignore")
+
+    data: Path = Field(Path("data"), description="data directory (store, keys, embedded chain)")
+    rpc: str | None = Field(None, description="JSON-RPC URL of the chain; unset: embedded chain")
+    host: str = Field("127.0.0.1", description="address the API listens on")
+    port: int = Field(8700, ge=1, le=65535, description="port the API listens on")
+    member_name: str = Field("founding member", description="this member's name on chain")
+    batch_size: int = Field(
+        5000, ge=1, le=100_000, description="anchor a batch once this many records are pending"
+    )
+    batch_interval: float = Field(
+        1.0, gt=0, description="seconds after which pending records are anchored anyway"
+    )
+    confirmations: int = Field(
+        0, ge=0, description="blocks on top of a batch before its receipts are handed out"
+    )
+    max_body_mb: int = Field(64, ge=1, description="largest request body accepted, in MiB")
+    log_level: str = Field("info", description="debug, info, warning or error")
+
+    @property
+    def db_path(self) -> Path:
+        return self.data / "node.db"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data / "keys"
+
+    @property
+    def chain_file(self) -> Path:
+        return self.data / "chain.json"

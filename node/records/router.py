@@ -1,0 +1,125 @@
+"""Records API: thin routes over node/records/service.py."""
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from node.deps import NodeDep
+from node.errors import BadRequestBody, error_body
+from node.records import service
+from node.records.schemas import RecordOut, SubmitRequest, SubmitResponse
+
+router = APIRouter(prefix="/v1", tags=["records"])
+
+RecordIdPath = Annotated[str, Path(max_length=64, description="the member's record id")]
+
+
+def _json(data: Any) -> Response:
+    return Response(orjson.dumps(data), media_type="application/json")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BadRequestBody(f"body larger than {limit // 2**20} MiB")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BadRequestBody(f"body larger than {limit // 2**20} MiB")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _records_of(body: bytes) -> list[Any]:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BadRequestBody("body is not valid JSON") from None
+    if not isinstance(data, dict) or set(data) != {"records"}:
+        raise BadRequestBody('body must be {"records": [...]} and nothing else', "records")
+    records = data["records"]
+    if not isinstance(records, list) or not records:
+        raise BadRequestBody("records must be a non-empty list", "records")
+    if len(records) > service.MAX_RECORDS_PER_SUBMISSION:
+        raise BadRequestBody(
+            f"at most {service.MAX_RECORDS_PER_SUBMISSION} records per submission", "records"
+        )
+    return records
+
+
+@router.post(
+    "/records",
+    summary="Submit up to 10,000 credit records",
+    response_model=SubmitResponse,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": SubmitRequest.model_json_schema()}},
+        }
+    },
+    responses={422: {"description": "the body as a whole is unusable; nothing stored"}},
+)
+async def submit_records(request: Request, node: NodeDep) -> Response:
+    """Each record is answered on its own: accepted (with its commitment) or rejected naming
+    the field at fault. A rejected record stores nothing; the accepted ones are stored
+    encrypted and anchored on chain by the batcher. The same record_id with the same content
+    again is a no-op; with new content it is a correction (a new version)."""
+    body = await _read_body(request, node.settings.max_body_mb * 2**20)
+    records = _records_of(body)
+    result = await run_in_threadpool(
+        service.submit_records, engine=node.engine, keys=node.keys, records=records
+    )
+    return _json(result)
+
+
+@router.get("/submissions/{submission_id}", summary="A past submission's per-record results")
+def get_submission(submission_id: Annotated[str, Path(max_length=64)], node: NodeDep) -> Response:
+    return _json(service.get_submission(engine=node.engine, submission_id=submission_id))
+
+
+@router.get("/records/{record_id}", summary="One record as committed", response_model=RecordOut)
+def get_record(
+    record_id: RecordIdPath,
+    node: NodeDep,
+    version: Annotated[int | None, Query(ge=1, description="default: the current one")] = None,
+) -> Response:
+    return _json(
+        service.get_record(engine=node.engine, keys=node.keys, record_id=record_id, version=version)
+    )
+
+
+@router.get(
+    "/records/{record_id}/receipt",
+    summary="The record's receipt, checkable against the chain alone",
+    responses={
+        409: {
+            "description": "not anchored yet",
+            "content": {
+                "application/json": {
+                    "example": error_body(
+                        "not_anchored", "record is pending (queued)", state="pending"
+                    )
+                }
+            },
+        }
+    },
+)
+def get_receipt(
+    record_id: RecordIdPath,
+    node: NodeDep,
+    version: Annotated[int | None, Query(ge=1, description="default: the current one")] = None,
+) -> Response:
+    return _json(
+        service.get_receipt(
+            engine=node.engine,
+            keys=node.keys,
+            record_id=record_id,
+            version=version,
+            chain_id=node.chain.chain_id,
+            registry=node.chain.addresses["RecordRegistry"],
+        )
+    )

@@ -1,0 +1,401 @@
+"""Taking records in: validate, pseudonymise, commit, encrypt, store as pending.
+
+The batcher (node/anchoring) takes the pending commitments to the chain; this module never
+talks to the chain. One POST is one write transaction: every accepted record and its pending
+commitment land together, or nothing does.
+"""
+
+import hashlib
+import hmac
+import time
+import uuid
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.engine import Connection, Engine
+
+from node.crypto.canonical import canonical_json
+from node.crypto.commitments import commitment as make_commitment
+from node.crypto.commitments import new_salt, to_hex
+from node.crypto.encryption import Sealer
+from node.crypto.subjects import InvalidIdentifier, subject_key
+from node.db import read_connection, write_transaction
+from node.records.schemas import RecordIn
+from node.secrets import NodeSecrets
+
+_RECORD = TypeAdapter(RecordIn)
+MAX_RECORDS_PER_SUBMISSION = 10_000
+_LOOKUP_CHUNK = 500
+
+
+class RecordNotFound(LookupError):
+    """No record with that id (or that version) is held by this node."""
+
+
+class SubmissionNotFound(LookupError):
+    """No submission with that id."""
+
+
+@dataclass(frozen=True)
+class RecordKeys:
+    """Keys the records domain uses, derived once from the node's secrets."""
+
+    sealer: Sealer
+    consortium_secret: bytes
+    dedup_key: bytes
+
+    @classmethod
+    def from_secrets(cls, s: NodeSecrets) -> "RecordKeys":
+        dedup = hmac.new(s.master_key, b"creditchain/record-dedup/v1", hashlib.sha256).digest()
+        return cls(Sealer(s.master_key), s.consortium_secret, dedup)
+
+
+@dataclass
+class _Prepared:
+    index: int
+    record_id: str
+    subject_key: str
+    kind: str
+    event_date: str
+    canonical: bytes
+    mac: bytes
+    identity: dict[str, Any]
+
+
+def _rejection(raw: Any, field: str | None, detail: str) -> dict[str, Any]:
+    rid = raw.get("record_id") if isinstance(raw, dict) else None
+    return {
+        "status": "rejected",
+        "record_id": rid if isinstance(rid, str) else None,
+        "field": field,
+        "detail": detail,
+    }
+
+
+def _validation_rejection(raw: Any, err: ValidationError) -> dict[str, Any]:
+    """The first problem, naming the field; never echoing the submitted value."""
+    first = err.errors(include_url=False, include_input=False, include_context=False)[0]
+    field = ".".join(str(p) for p in first["loc"]) or None
+    detail = first["msg"]
+    if first["type"] == "value_error":  # our own checks say "field: reason"
+        detail = detail.removeprefix("Value error, ")
+        name, sep, reason = detail.partition(": ")
+        if sep and field is None:
+            field, detail = name, reason
+    elif first["type"] == "extra_forbidden":
+        detail = "unknown field; the record schema has no such field"
+    return _rejection(raw, field, detail)
+
+
+def committed_form(rec: RecordIn, skey: str) -> dict[str, Any]:
+    """The record as committed and shared: the subject's pseudonym, never the identifier."""
+    out: dict[str, Any] = {
+        "record_id": rec.record_id,
+        "subject_key": skey,
+        "subject_type": rec.subject.type,
+        "kind": rec.kind.value,
+        "account_id": rec.account_id,
+        "event_date": rec.event_date.isoformat(),
+        "currency": rec.currency,
+    }
+    for name in (
+        "amount_cents",
+        "credit_limit_cents",
+        "balance_cents",
+        "days_past_due",
+        "payment_history_24m",
+    ):
+        value = getattr(rec, name)
+        if value is not None:
+            out[name] = value
+    for name in ("date_of_first_delinquency", "notice_date"):
+        value = getattr(rec, name)
+        if value is not None:
+            out[name] = value.isoformat()
+    return out
+
+
+def prepare(raw: Any, index: int, keys: RecordKeys) -> _Prepared | dict[str, Any]:
+    """Validate one submitted record; a rejection dict names the field at fault."""
+    if not isinstance(raw, dict):
+        return _rejection(raw, None, "each record must be a JSON object")
+    try:
+        rec = _RECORD.validate_python(raw)
+    except ValidationError as err:
+        return _validation_rejection(raw, err)
+    try:
+        skey = subject_key(keys.consortium_secret, rec.subject.type, rec.subject.id_number)
+    except InvalidIdentifier as err:
+        return _rejection(raw, "subject.id_number", str(err))
+    canonical = canonical_json(committed_form(rec, skey))
+    identity = {"type": rec.subject.type, "id_number": rec.subject.id_number.strip().upper()}
+    if rec.subject.name is not None:
+        identity["name"] = rec.subject.name
+    return _Prepared(
+        index=index,
+        record_id=rec.record_id,
+        subject_key=skey,
+        kind=rec.kind.value,
+        event_date=rec.event_date.isoformat(),
+        canonical=canonical,
+        mac=hmac.new(keys.dedup_key, canonical, hashlib.sha256).digest(),
+        identity=identity,
+    )
+
+
+def _current_versions(conn: Connection, record_ids: list[str]) -> dict[str, tuple]:
+    """record_id -> (row id, version, content mac, commitment) of its current version."""
+    found: dict[str, tuple] = {}
+    for start in range(0, len(record_ids), _LOOKUP_CHUNK):
+        chunk = record_ids[start : start + _LOOKUP_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        rows = conn.exec_driver_sql(
+            "SELECT record_id, id, version, content_mac, commitment FROM record "
+            f"WHERE is_current = 1 AND record_id IN ({marks})",
+            tuple(chunk),
+        )
+        for rid, row_id, version, mac, com in rows:
+            found[rid] = (row_id, version, mac, com)
+    return found
+
+
+_INSERT = (
+    "INSERT INTO record (id, record_id, version, is_current, subject_key, kind, event_date, "
+    "commitment, content_mac, wrapped_key, ciphertext, batch_id, leaf_index, chain_status, "
+    "submission_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,'active',?,?)"
+)
+
+
+def submit_records(*, engine: Engine, keys: RecordKeys, records: list[Any]) -> dict[str, Any]:
+    """Take one submission: answer per record, store the accepted ones as pending."""
+    prepared: list[_Prepared] = []
+    results: list[dict[str, Any] | None] = []
+    for i, raw in enumerate(records):
+        p = prepare(raw, i, keys)
+        if isinstance(p, _Prepared):
+            prepared.append(p)
+            results.append(None)
+        else:
+            results.append(p)
+
+    submission_id = "sub_" + uuid.uuid4().hex
+    now = time.time()
+    seal = keys.sealer.seal
+    with write_transaction(engine) as conn:
+        current = _current_versions(conn, list({p.record_id for p in prepared}))
+        next_id = conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM record").scalar() + 1
+        rows: list[tuple] = []
+        retired: list[int] = []  # rows that stop being current
+        supersede: list[tuple[int, int]] = []
+        fresh: dict[str, int] = {}  # record_id -> index in rows of its newest version here
+        for p in prepared:
+            head = current.get(p.record_id)
+            if head is not None and hmac.compare_digest(head[2], p.mac):
+                results[p.index] = {
+                    "status": "accepted",
+                    "record_id": p.record_id,
+                    "commitment": to_hex(head[3]),
+                    "version": head[1],
+                }
+                continue
+            version = head[1] + 1 if head else 1
+            salt = new_salt()
+            com = make_commitment(salt, p.canonical)
+            plaintext = orjson.dumps({"c": p.canonical.decode(), "s": salt.hex(), "i": p.identity})
+            wrapped, ct = seal(plaintext, f"{p.record_id}\x00{version}".encode())
+            row_id = next_id
+            next_id += 1
+            if head is not None:
+                if p.record_id in fresh:  # corrected twice in one submission
+                    prev = rows[fresh[p.record_id]]
+                    rows[fresh[p.record_id]] = prev[:3] + (0,) + prev[4:]
+                else:
+                    retired.append(head[0])
+                supersede.append((head[0], row_id))
+            fresh[p.record_id] = len(rows)
+            rows.append(
+                (
+                    row_id,
+                    p.record_id,
+                    version,
+                    1,
+                    p.subject_key,
+                    p.kind,
+                    p.event_date,
+                    com,
+                    p.mac,
+                    wrapped,
+                    ct,
+                    submission_id,
+                    now,
+                )
+            )
+            current[p.record_id] = (row_id, version, p.mac, com)
+            results[p.index] = {
+                "status": "accepted",
+                "record_id": p.record_id,
+                "commitment": to_hex(com),
+                "version": version,
+            }
+        if retired:
+            conn.exec_driver_sql(
+                "UPDATE record SET is_current = 0 WHERE id = ?", [(r,) for r in retired]
+            )
+        if rows:
+            conn.exec_driver_sql(_INSERT, rows)
+        if supersede:
+            conn.exec_driver_sql(
+                "INSERT INTO supersession (old_row, new_row, state) VALUES (?, ?, 'pending')",
+                supersede,
+            )
+        accepted = sum(1 for r in results if r and r["status"] == "accepted")
+        conn.exec_driver_sql(
+            "INSERT INTO submission (id, created_at, accepted, rejected, results) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (
+                submission_id,
+                now,
+                accepted,
+                len(results) - accepted,
+                zlib.compress(orjson.dumps(results), 1),
+            ),
+        )
+    return {
+        "submission_id": submission_id,
+        "accepted": accepted,
+        "rejected": len(results) - accepted,
+        "results": results,
+    }
+
+
+def get_submission(*, engine: Engine, submission_id: str) -> dict[str, Any]:
+    """A past submission's per-record results; SubmissionNotFound if there is none."""
+    with read_connection(engine) as conn:
+        row = conn.exec_driver_sql(
+            "SELECT created_at, accepted, rejected, results FROM submission WHERE id = ?",
+            (submission_id,),
+        ).first()
+    if row is None:
+        raise SubmissionNotFound(submission_id)
+    return {
+        "submission_id": submission_id,
+        "created_at": row[0],
+        "accepted": row[1],
+        "rejected": row[2],
+        "results": orjson.loads(zlib.decompress(row[3])),
+    }
+
+
+class NotAnchored(RuntimeError):
+    """The record's commitment is not yet confirmed on chain; no receipt exists yet."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__(f"record is {state}; its receipt exists once its batch is anchored")
+        self.state = state
+
+
+_SELECT_VERSION = (
+    "SELECT r.id, r.record_id, r.version, r.commitment, r.wrapped_key, r.ciphertext, "
+    "r.chain_status, r.batch_id, r.leaf_index, b.state, b.size, b.root, b.chain_batch_id, "
+    "b.tx_hash, b.block_number, "
+    "(SELECT MAX(version) FROM record WHERE record_id = r.record_id) "
+    "FROM record r LEFT JOIN batch b ON b.id = r.batch_id WHERE r.record_id = ? "
+)
+
+
+def _load(engine: Engine, record_id: str, version: int | None) -> Any:
+    with read_connection(engine) as conn:
+        if version is None:
+            row = conn.exec_driver_sql(_SELECT_VERSION + "AND r.is_current = 1", (record_id,))
+        else:
+            row = conn.exec_driver_sql(_SELECT_VERSION + "AND r.version = ?", (record_id, version))
+        found = row.first()
+    if found is None:
+        raise RecordNotFound(record_id)
+    return found
+
+
+def _open(keys: RecordKeys, row: Any) -> dict[str, Any]:
+    plaintext = keys.sealer.open(
+        row.wrapped_key, row.ciphertext, f"{row.record_id}\x00{row.version}".encode()
+    )
+    return orjson.loads(plaintext)
+
+
+def _state(row: Any) -> str:
+    if row.batch_id is None:
+        return "pending"
+    return "anchored" if row.state == "confirmed" else "pending"
+
+
+def get_record(
+    *, engine: Engine, keys: RecordKeys, record_id: str, version: int | None = None
+) -> dict[str, Any]:
+    """The committed record (its pseudonym, never the identifier) and where it stands."""
+    row = _load(engine, record_id, version)
+    sealed = _open(keys, row)
+    return {
+        "record_id": row.record_id,
+        "version": row.version,
+        "versions": row[15],
+        "state": _state(row),
+        "chain_status": row.chain_status,
+        "commitment": to_hex(row.commitment),
+        "record": orjson.loads(sealed["c"]),
+    }
+
+
+def get_receipt(
+    *,
+    engine: Engine,
+    keys: RecordKeys,
+    record_id: str,
+    chain_id: int,
+    registry: str,
+    version: int | None = None,
+) -> dict[str, Any]:
+    """The protocol's receipt: everything a stranger needs to check the record on chain."""
+    from node.anchoring.proofs import levels_for_batch
+    from node.crypto.merkle import inclusion_proof, root_from_levels
+
+    row = _load(engine, record_id, version)
+    state = _state(row)
+    if state != "anchored":
+        detail = "queued" if row.batch_id is None else f"batch {row.state}"
+        raise NotAnchored(f"pending ({detail})")
+    sealed = _open(keys, row)
+    levels = levels_for_batch(engine, row.batch_id)
+    root = root_from_levels(levels)
+    if root != row.root:
+        raise RuntimeError(f"stored batch {row.batch_id} does not hash to its root")
+    return {
+        "version": 1,
+        "record": orjson.loads(sealed["c"]),
+        "salt": "0x" + sealed["s"],
+        "commitment": to_hex(row.commitment),
+        "batch_id": row.chain_batch_id,
+        "leaf_index": row.leaf_index,
+        "tree_size": row.size,
+        "proof": [to_hex(h) for h in inclusion_proof(levels, row.leaf_index)],
+        "root": to_hex(root),
+        "chain_id": chain_id,
+        "registry": registry,
+        "tx_hash": row.tx_hash,
+        "block_number": row.block_number,
+    }
+
+
+def counts(*, engine: Engine) -> dict[str, int]:
+    """How many record versions wait for the chain and how many are anchored (cheap: indexed)."""
+    with read_connection(engine) as conn:
+        queued = conn.exec_driver_sql(
+            "SELECT COUNT(*) FROM record WHERE batch_id IS NULL"
+        ).scalar_one()
+        in_flight, anchored, batches = conn.exec_driver_sql(
+            "SELECT COALESCE(SUM(CASE WHEN state != 'confirmed' THEN size END), 0), "
+            "COALESCE(SUM(CASE WHEN state = 'confirmed' THEN size END), 0), COUNT(*) FROM batch"
+        ).one()
+    return {"pending": queued + in_flight, "anchored": anchored, "batches": batches}

@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Ingest benchmark: records/s from POST /v1/records until every receipt is available.
+
+For each chain (embedded, anvil) it starts a real node process on a fresh data directory,
+posts N records in submissions of 10,000, and waits until all are anchored and confirmed
+(receipts available). In the same run it measures two baselines:
+  one_tx_per_record: the same chain, one anchoring transaction per record (sign, send, wait);
+  raw: canonicalise, hash, encrypt and insert each record, no API and no chain, one core.
+It prints progress, the node's RSS as the store grows, and one JSON line per chain.
+
+    .venv/bin/python scripts/bench_ingest.py [--records 200000] [--chain embedded|anvil|both]
+"""
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from node.crypto.canonical import canonical_json  # noqa: E402
+from node.crypto.commitments import commitment, new_salt  # noqa: E402
+from node.crypto.encryption import Sealer, new_master_key  # noqa: E402
+from node.crypto.subjects import make_resident_id  # noqa: E402
+from tests.conftest import free_port, person, rpc, wait_for  # noqa: E402
+
+SUBMISSION = 10_000
+
+
+def bodies(n: int) -> list[bytes]:
+    out = []
+    for start in range(0, n, SUBMISSION):
+        recs = [person(i) for i in range(start, min(n, start + SUBMISSION))]
+        out.append(json.dumps({"records": recs}, ensure_ascii=False).encode())
+    return out
+
+
+def get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=60) as r:
+        return json.loads(r.read())
+
+
+def post(url: str, body: bytes) -> dict:
+    req = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=300) as r:
+        return json.loads(r.read())
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.proc = psutil.Process(pid)
+        self.peak = 0
+        self.stop = threading.Event()
+
+    def rss(self) -> int:
+        return self.proc.memory_info().rss
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.peak = max(self.peak, self.rss())
+            except psutil.Error:
+                return
+            time.sleep(0.05)
+
+
+def bench_node(n: int, rpc_url: str | None, work: Path) -> tuple[float, float]:
+    port = free_port()
+    args = [
+        sys.executable,
+        "-m",
+        "node.cli",
+        "run",
+        "--data",
+        str(work / "data"),
+        "--port",
+        str(port),
+        "--batch-size",
+        str(SUBMISSION),
+        "--batch-interval",
+        "0.2",
+        "--log-level",
+        "warning",
+    ]
+    if rpc_url:
+        args += ["--rpc", rpc_url]
+    log = open(work / "node.log", "wb")
+    proc = subprocess.Popen(args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: get(base + "/v1/chain"), timeout=120, what="node start")
+        payloads = bodies(n)
+        sampler = RssSampler(proc.pid)
+        sampler.start()
+        t0 = time.perf_counter()
+        for i, body in enumerate(payloads, 1):
+            answer = post(base + "/v1/records", body)
+            assert answer["rejected"] == 0, answer["results"][:3]
+            if i % max(1, len(payloads) // 4) == 0:
+                print(
+                    f"  posted {i * SUBMISSION:>8} records, node RSS "
+                    f"{sampler.rss() / 2**20:.0f} MiB",
+                    flush=True,
+                )
+        while (status := get(base + "/v1/status"))["anchored"] < n:
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - t0
+        sampler.stop.set()
+        print(f"  all {n} receipts available after {elapsed:.2f}s in {status['batches']} batches")
+        return n / elapsed, sampler.peak / 2**20
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def bench_one_tx_per_record(count: int, rpc_url: str | None, work: Path) -> float:
+    """The naive design: one anchoring transaction per record, through the same sender."""
+    from eth_account import Account
+
+    from node.chain.setup import connect_chain
+
+    member = Account.create()
+    (work / "baseline").mkdir()
+    chain = connect_chain(
+        data=work / "baseline", rpc=rpc_url, member=member, member_name="baseline"
+    )
+    try:
+        prev = b"\x00" * 32
+        t0 = time.perf_counter()
+        for i in range(count):
+            root = commitment(new_salt(), b"%d" % i)
+            tx = chain.client.send(chain.registry.functions.anchorBatch(root, 1, prev), gas=400_000)
+            rcpt = chain.client.wait_receipt(tx)
+            assert rcpt is not None and rcpt["status"] == 1
+            prev = root
+        return count / (time.perf_counter() - t0)
+    finally:
+        chain.close()
+
+
+def bench_raw(n: int, work: Path) -> float:
+    """Per-record work with no API and no chain: canonicalise, hash, encrypt, insert."""
+    sealer = Sealer(new_master_key())
+    db = sqlite3.connect(work / "raw.db")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(
+        "CREATE TABLE r (id INTEGER PRIMARY KEY, record_id TEXT, commitment BLOB, "
+        "wrapped BLOB, ct BLOB)"
+    )
+    records = []
+    for i in range(n):
+        rec = person(i)
+        rec.pop("subject")
+        rec["subject_key"] = make_resident_id(i)
+        records.append(rec)
+    t0 = time.perf_counter()
+    for start in range(0, n, SUBMISSION):
+        rows = []
+        for rec in records[start : start + SUBMISSION]:
+            canon = canonical_json(rec)
+            salt = new_salt()
+            com = commitment(salt, canon)
+            wrapped, ct = sealer.seal(canon, rec["record_id"].encode())
+            rows.append((rec["record_id"], com, wrapped, ct))
+        db.executemany("INSERT INTO r (record_id, commitment, wrapped, ct) VALUES (?,?,?,?)", rows)
+        db.commit()
+    return n / (time.perf_counter() - t0)
+
+
+def start_anvil(work: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(REPO / "node_modules/.bin/anvil"), "--port", str(port), "--silent"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_for(lambda: rpc(url, "eth_chainId"), timeout=30, what="anvil")
+    return proc, url
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--records", type=int, default=200_000, help="records to ingest per chain")
+    p.add_argument("--chain", choices=["embedded", "anvil", "both"], default="both")
+    p.add_argument(
+        "--baseline-txs", type=int, default=100, help="transactions for the one-per-record baseline"
+    )
+    args = p.parse_args()
+    chains = ["embedded", "anvil"] if args.chain == "both" else [args.chain]
+    print(f"raw per-record work, {args.records} records, one core ...", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = bench_raw(args.records, Path(tmp))
+    print(f"  raw: {raw:,.0f} records/s", flush=True)
+    lines = []
+    for name in chains:
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            anvil = None
+            url = None
+            if name == "anvil":
+                anvil, url = start_anvil(work)
+            try:
+                print(f"{name}: ingesting {args.records} records through the API ...", flush=True)
+                per_s, peak = bench_node(args.records, url, work)
+                print(
+                    f"{name}: one transaction per record, {args.baseline_txs} records ...",
+                    flush=True,
+                )
+                one_tx = bench_one_tx_per_record(args.baseline_txs, url, work)
+            finally:
+                if anvil:
+                    anvil.terminate()
+                    anvil.wait(10)
+        figures = {
+            "records_per_s": round(per_s, 1),
+            "one_tx_per_record_per_s": round(one_tx, 1),
+            "raw_per_s": round(raw, 1),
+            "vs_one_tx": round(per_s / one_tx, 1),
+            "vs_raw": round(per_s / raw, 3),
+            "peak_rss_mb": round(peak, 1),
+            "records": args.records,
+            "chain": name,
+        }
+        print(
+            f"  {name}: {per_s:,.0f} records/s = {figures['vs_one_tx']}x one-tx-per-record "
+            f"({one_tx:,.1f}/s), {figures['vs_raw']:.0%} of raw; peak RSS {peak:.0f} MiB",
+            flush=True,
+        )
+        lines.append(figures)
+    for figures in lines:
+        print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main())
