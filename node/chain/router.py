@@ -1,11 +1,15 @@
 """Where the node stands on its chain, and the embedded chain's read-only JSON-RPC."""
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from web3 import Web3
+from eth_tester.exceptions import TransactionFailed
+from web3.exceptions import ContractLogicError
 
+from node.chain.client import revert_data
 from node.deps import NodeDep
 from node.records import service
 
@@ -75,9 +79,40 @@ async def rpc(request: Request, node: NodeDep) -> Response:
     if method not in READ_METHODS:
         return JSONResponse(_rpc_error(req_id, -32601, f"method not available: {method}"))
     w3 = node.chain.client.w3
-    with node.chain.client.lock:
-        answer = w3.provider.request_func(w3, w3.middleware_onion)(method, call.get("params", []))
-    answer = dict(answer)
-    answer["id"] = req_id
-    answer["jsonrpc"] = "2.0"
-    return Response(Web3.to_json(answer), media_type="application/json")
+    try:
+        with node.chain.client.lock:
+            result = w3.manager.request_blocking(method, call.get("params", []))
+    except (
+        TransactionFailed,
+        ContractLogicError,
+    ) as err:  # a reverted eth_call: answer as JSON-RPC nodes do
+        error = _rpc_error(req_id, 3, "execution reverted")
+        error["error"]["data"] = revert_data(err)
+        return JSONResponse(error)
+    except Exception as err:
+        return JSONResponse(_rpc_error(req_id, -32602, f"invalid request: {type(err).__name__}"))
+    answer = {"jsonrpc": "2.0", "id": req_id, "result": _wire(result)}
+    return Response(json.dumps(answer), media_type="application/json")
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _wire(value: Any) -> Any:
+    """web3's Python values back into JSON-RPC's wire form: hex quantities and hex data."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return hex(value)
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, Mapping):
+        out = {_camel(k): _wire(v) for k, v in value.items()}
+        if "gas" in out and "data" in out and "input" not in out:  # eth-tester's transactions
+            out["input"] = out.pop("data")
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_wire(v) for v in value]
+    return str(value)

@@ -1,0 +1,244 @@
+"""The node as an operator runs it (a real process): restart, SIGKILL, the verifier CLI,
+and identity never leaving the node in clear."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from web3 import HTTPProvider, Web3
+
+from node.audit.verify import verify_receipt
+from tests.conftest import REPO, free_port, person, start_node_process, wait_for, wait_http
+
+
+def get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def post_records(base: str, records: list[dict]) -> dict:
+    body = json.dumps({"records": records}).encode()
+    req = urllib.request.Request(base + "/v1/records", body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.loads(r.read())
+
+
+class RunningNode:
+    def __init__(self, data: Path, log: Path, *extra: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc = start_node_process(data, self.port, *extra, log=log)
+        wait_http(self.base + "/v1/chain", timeout=120)
+
+    def settle(self, timeout: float = 120) -> dict:
+        """Wait until nothing is pending; the status then."""
+        wait_for(lambda: get(self.base + "/v1/status")[1]["pending"] == 0, timeout, "anchoring")
+        return get(self.base + "/v1/status")[1]
+
+    def w3(self) -> Web3:
+        return Web3(HTTPProvider(self.base + "/rpc"))
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        self.proc.send_signal(sig)
+        self.proc.wait(30)
+
+
+def test_embedded_chain_keeps_anchored_batches_across_a_restart(tmp_path):
+    data, log = tmp_path / "data", tmp_path / "node.log"
+    node = RunningNode(data, log)
+    post_records(node.base, [person(i) for i in range(20)])
+    node.settle()
+    receipt = get(node.base + f"/v1/records/{person(3)['record_id']}/receipt")[1]
+    block = get(node.base + "/v1/chain")[1]["latest_block"]
+    node.stop()
+
+    node = RunningNode(data, log)
+    try:
+        info = get(node.base + "/v1/chain")[1]
+        assert info["latest_block"] == block
+        assert verify_receipt(receipt, node.w3()).ok
+        post_records(node.base, [person(i) for i in range(20, 25)])
+        node.settle()
+        later = get(node.base + f"/v1/records/{person(21)['record_id']}/receipt")[1]
+        assert verify_receipt(later, node.w3()).ok
+        registry = node.w3().eth.contract(
+            address=later["registry"],
+            abi=[
+                {
+                    "type": "function",
+                    "name": "lastRoot",
+                    "stateMutability": "view",
+                    "inputs": [{"name": "m", "type": "address"}],
+                    "outputs": [{"name": "", "type": "bytes32"}],
+                }
+            ],
+        )
+        assert registry.functions.lastRoot(info["member"]).call().hex() == later["root"][2:]
+    finally:
+        node.stop()
+
+
+def test_sigkill_at_any_moment_loses_no_accepted_record(tmp_path):
+    data, log = tmp_path / "data", tmp_path / "node.log"
+    rng = random.Random(7)
+    accepted: set[str] = set()
+    seq = 0
+    for _round in range(4):
+        node = RunningNode(data, log, "--batch-size", "40")
+        stop = threading.Event()
+
+        def feed(base: str = node.base) -> None:
+            nonlocal seq
+            while not stop.is_set():
+                batch = [person(seq + i) for i in range(60)]
+                seq += 60
+                try:
+                    answer = post_records(base, batch)
+                except (OSError, urllib.error.URLError):
+                    return  # killed mid-request: not acknowledged, so not counted
+                accepted.update(r["record_id"] for r in answer["results"])
+
+        feeder = threading.Thread(target=feed)
+        feeder.start()
+        threading.Event().wait(rng.uniform(0.3, 1.5))
+        node.proc.kill()  # SIGKILL: no clean-up of any kind
+        node.proc.wait(30)
+        stop.set()
+        feeder.join(60)
+
+    node = RunningNode(data, log)
+    try:
+        status = node.settle()
+        assert len(accepted) > 200
+        w3 = node.w3()
+        for rid in accepted:
+            code, _ = get(node.base + f"/v1/records/{rid}/receipt")
+            assert code == 200, rid
+        for rid in rng.sample(sorted(accepted), 25):
+            receipt = get(node.base + f"/v1/records/{rid}/receipt")[1]
+            assert verify_receipt(receipt, w3).ok, rid
+        # exactly once: the chain's batches hold every stored record once, no more
+        registry = w3.eth.contract(address=receipt["registry"], abi=_REGISTRY_VIEWS)
+        count = registry.functions.batchCount().call()
+        on_chain = sum(registry.functions.getBatch(i).call()[2] for i in range(1, count + 1))
+        assert on_chain == status["anchored"] >= len(accepted)
+        assert count == status["batches"]
+    finally:
+        node.stop()
+
+
+_REGISTRY_VIEWS = [
+    {
+        "type": "function",
+        "name": "batchCount",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "", "type": "uint256"}],
+    },
+    {
+        "type": "function",
+        "name": "getBatch",
+        "stateMutability": "view",
+        "inputs": [{"name": "batchId", "type": "uint256"}],
+        "outputs": [
+            {"name": "member", "type": "address"},
+            {"name": "root", "type": "bytes32"},
+            {"name": "size", "type": "uint64"},
+            {"name": "prevRoot", "type": "bytes32"},
+            {"name": "anchoredAt", "type": "uint64"},
+        ],
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def anchored_node(tmp_path_factory):
+    """One node with a few anchored records, its data dir and log, shared by the checks below."""
+    tmp = tmp_path_factory.mktemp("node")
+    node = RunningNode(tmp / "data", tmp / "node.log", "--log-level", "debug")
+    records = [person(i) for i in range(900, 910)]
+    bad = person(911)
+    bad["subject"]["id_number"] = bad["subject"]["id_number"][:-1] + (
+        "0" if bad["subject"]["id_number"][-1] != "0" else "1"
+    )
+    answer = post_records(node.base, records + [bad])
+    assert answer["accepted"] == 10
+    node.settle()
+    yield node, records + [bad], tmp
+    node.stop()
+
+
+def _verify_cli(receipt: dict, tmp: Path, rpc: str) -> subprocess.CompletedProcess:
+    path = tmp / "receipt.json"
+    path.write_text(json.dumps(receipt))
+    return subprocess.run(
+        [sys.executable, "-m", "node.cli", "verify", str(path), "--rpc", rpc],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_verify_cli_accepts_a_true_receipt_and_says_what_failed_on_a_false_one(anchored_node):
+    node, records, tmp = anchored_node
+    rpc = node.base + "/rpc"
+    receipt = get(node.base + f"/v1/records/{records[4]['record_id']}/receipt")[1]
+    ok = _verify_cli(receipt, tmp, rpc)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "VERIFIED" in ok.stdout and "active" in ok.stdout
+
+    tampered_record = json.loads(json.dumps(receipt))
+    tampered_record["record"]["days_past_due"] = 1
+    tampered_salt = dict(receipt, salt="0x" + "11" * 32)
+    tampered_path = dict(receipt, proof=receipt["proof"][:-1] + ["0x" + "22" * 32])
+    missing_batch = dict(receipt, batch_id=receipt["batch_id"] + 1000)
+    for bad, failed in [
+        (tampered_record, "commitment"),
+        (tampered_salt, "commitment"),
+        (tampered_path, "path"),
+        (missing_batch, "batch"),
+    ]:
+        out = _verify_cli(bad, tmp, rpc)
+        assert out.returncode == 1, out.stdout
+        assert f"FAIL {failed}" in out.stdout and "NOT VERIFIED" in out.stdout
+
+
+def test_identity_is_never_in_the_logs_the_store_or_the_chain_in_clear(anchored_node):
+    node, records, tmp = anchored_node
+    for rec in records:  # the reads an operator would do, so their paths are exercised too
+        get(node.base + f"/v1/records/{rec['record_id']}")
+        get(node.base + f"/v1/records/{rec['record_id']}/receipt")
+    secrets = []
+    for rec in records:
+        id_number, name = rec["subject"]["id_number"], rec["subject"]["name"]
+        secrets += [
+            id_number.encode(),
+            id_number.lower().encode(),
+            name.encode("utf-8"),
+            name.encode("utf-16-le"),
+        ]
+    files = [p for p in (tmp).rglob("*") if p.is_file()]
+    assert any(p.name == "node.db" for p in files) and any("chain" in str(p) for p in files)
+    for path in files:
+        blob = path.read_bytes()
+        for secret in secrets:
+            assert secret not in blob, f"identity found in clear in {path.relative_to(tmp)}"
+    # and nothing on chain carries it: every anchoring transaction's input
+    w3 = node.w3()
+    for number in range(w3.eth.block_number + 1):
+        for tx in w3.eth.get_block(number, full_transactions=True)["transactions"]:
+            for secret in secrets:
+                assert secret not in bytes(tx["input"])
+    assert os.path.getsize(tmp / "node.log") > 0
