@@ -98,7 +98,7 @@ def test_sigkill_at_any_moment_loses_no_accepted_record(tmp_path):
         node = RunningNode(data, log, "--batch-size", "40")
         stop = threading.Event()
 
-        def feed(base: str = node.base) -> None:
+        def feed(base: str = node.base, stop: threading.Event = stop) -> None:
             nonlocal seq
             while not stop.is_set():
                 batch = [person(seq + i) for i in range(60)]

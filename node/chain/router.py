@@ -4,9 +4,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from eth_tester.exceptions import TransactionFailed
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from eth_tester.exceptions import TransactionFailed
 from web3.exceptions import ContractLogicError
 
 from node.chain.client import revert_data
