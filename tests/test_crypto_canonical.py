@@ -295,3 +295,17 @@ def test_malformed_hex_is_rejected(bad: Any) -> None:
 def test_hex_of_the_wrong_size_is_rejected() -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         from_hex("0x" + "00" * 31, size=32)
+
+
+def test_flat_record_fast_path_matches_rfc8785_for_every_bmp_character():
+    """Records (flat, ASCII keys, str and int values) take orjson; it must write JCS bytes."""
+    for cp in range(0x10000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        value = {"b": chr(cp) + "x" + chr(cp), "a": cp, "c": -cp}
+        assert canonical_json(value) == rfc8785.dumps(value), hex(cp)
+
+
+def test_flat_record_with_lone_surrogate_is_refused():
+    with pytest.raises(ValueError):
+        canonical_json({"a": "\ud800"})

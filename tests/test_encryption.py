@@ -137,3 +137,18 @@ def test_sealer_does_not_show_its_key() -> None:
 def test_master_key_must_be_32_bytes(size: int) -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         Sealer(bytes(size))
+
+
+def test_keyed_hash_is_hmac_sha256_for_short_and_long_keys():
+    import hashlib
+    import hmac
+
+    from node.crypto.mac import KeyedHash
+
+    for key in (b"", b"k", b"\x01" * 32, b"\x02" * 64, b"\x03" * 65, bytes(range(200))):
+        keyed = KeyedHash(key)
+        for message in (b"", b"P:11010519491231002X", bytes(range(256)) * 5):
+            assert keyed.digest(message) == hmac.new(key, message, hashlib.sha256).digest()
+    secret = b"do-not-print-me"
+    assert "do-not-print-me" not in repr(KeyedHash(secret))
+    assert secret.hex() not in repr(KeyedHash(secret))

@@ -18,12 +18,14 @@ from web3.logs import DISCARD
 from node.anchoring.proofs import levels_for_batch
 from node.chain.client import ChainError, ContractRevert
 from node.chain.setup import Chain
-from node.crypto.merkle import inclusion_proof, root_from_levels, tree_levels
+from node.crypto.merkle import inclusion_proof, merkle_root
 from node.db import read_connection, write_transaction
 
 log = logging.getLogger("creditchain.batcher")
 
 ZERO_ROOT = b"\x00" * 32
+_LAST_BATCHED = "(SELECT COALESCE(MAX(last_row), 0) FROM batch)"
+_PENDING = f"SELECT COALESCE(MAX(id), 0) - {_LAST_BATCHED} FROM record"
 MAX_LEAVES = 20_000
 ANCHOR_GAS = 400_000
 SUPERSEDE_GAS = 600_000
@@ -100,9 +102,7 @@ class Batcher:
 
     def pending_count(self) -> int:
         with read_connection(self.engine) as conn:
-            return conn.exec_driver_sql(
-                "SELECT COUNT(*) FROM record WHERE batch_id IS NULL"
-            ).scalar_one()
+            return conn.exec_driver_sql(_PENDING).scalar_one()
 
     def _unfinished(self) -> bool:
         with read_connection(self.engine) as conn:
@@ -122,30 +122,29 @@ class Batcher:
                 "SELECT EXISTS(SELECT 1 FROM batch WHERE state IN ('built', 'sent'))"
             ).scalar_one():
                 return False
-            count, oldest = conn.exec_driver_sql(
-                "SELECT COUNT(*), MIN(created_at) FROM record WHERE batch_id IS NULL"
-            ).one()
-        if count == 0:
-            return False
+            count = conn.exec_driver_sql(_PENDING).scalar_one()
+            if count == 0:
+                return False
+            oldest = conn.exec_driver_sql(
+                f"SELECT created_at FROM record WHERE id = {_LAST_BATCHED} + 1"
+            ).scalar_one()
         if count < self.batch_size and time.time() - oldest < self.batch_interval:
             return False
         with write_transaction(self.engine) as conn:
             rows = conn.exec_driver_sql(
-                "SELECT id, commitment FROM record WHERE batch_id IS NULL ORDER BY id LIMIT ?",
+                f"SELECT id, commitment FROM record WHERE id > {_LAST_BATCHED} ORDER BY id LIMIT ?",
                 (MAX_LEAVES,),
             ).all()
-            levels = tree_levels([r[1] for r in rows])
-            root = root_from_levels(levels)
+            first, last = rows[0][0], rows[-1][0]
+            if last - first + 1 != len(rows):
+                raise RuntimeError(f"record rows {first}..{last} are not consecutive")
+            root = merkle_root([r[1] for r in rows])
             prev = conn.exec_driver_sql("SELECT root FROM batch ORDER BY id DESC LIMIT 1").scalar()
             batch_id = conn.exec_driver_sql(
-                "INSERT INTO batch (root, size, prev_root, state, created_at) "
-                "VALUES (?, ?, ?, 'built', ?) RETURNING id",
-                (root, len(rows), prev or ZERO_ROOT, time.time()),
+                "INSERT INTO batch (root, size, first_row, last_row, prev_root, state, created_at) "
+                "VALUES (?, ?, ?, ?, ?, 'built', ?) RETURNING id",
+                (root, len(rows), first, last, prev or ZERO_ROOT, time.time()),
             ).scalar_one()
-            conn.exec_driver_sql(
-                "UPDATE record SET batch_id = ?, leaf_index = ? WHERE id = ?",
-                [(batch_id, i, r[0]) for i, r in enumerate(rows)],
-            )
         log.info("batch %d built: %d records", batch_id, len(rows))
         return True
 
@@ -330,10 +329,12 @@ class Batcher:
         confirmed on chain (the contract checks the old one's inclusion proof)."""
         with read_connection(self.engine) as conn:
             row = conn.exec_driver_sql(
-                "SELECT s.id, o.id, o.commitment, o.batch_id, o.leaf_index, ob.chain_batch_id, "
+                "SELECT s.id, o.id, o.commitment, ob.id, o.id - ob.first_row, ob.chain_batch_id, "
                 "n.commitment FROM supersession s "
-                "JOIN record o ON o.id = s.old_row JOIN batch ob ON ob.id = o.batch_id "
-                "JOIN record n ON n.id = s.new_row JOIN batch nb ON nb.id = n.batch_id "
+                "JOIN record o ON o.id = s.old_row "
+                "JOIN batch ob ON o.id BETWEEN ob.first_row AND ob.last_row "
+                "JOIN record n ON n.id = s.new_row "
+                "JOIN batch nb ON n.id BETWEEN nb.first_row AND nb.last_row "
                 "WHERE s.state = 'pending' AND ob.state = 'confirmed' AND nb.state = 'confirmed' "
                 "ORDER BY s.id LIMIT 1"
             ).first()

@@ -27,7 +27,8 @@ def levels_for_batch(engine: Engine, batch_id: int) -> list[list[bytes]]:
     with read_connection(engine) as conn:
         commitments = list(
             conn.exec_driver_sql(
-                "SELECT commitment FROM record WHERE batch_id = ? ORDER BY leaf_index",
+                "SELECT r.commitment FROM batch b JOIN record r "
+                "ON r.id BETWEEN b.first_row AND b.last_row WHERE b.id = ? ORDER BY r.id",
                 (batch_id,),
             ).scalars()
         )

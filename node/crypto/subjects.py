@@ -11,9 +11,11 @@ Error messages here never contain the identifier: they end up in API answers and
 from __future__ import annotations
 
 import datetime as dt
-import hmac
+import functools
 import operator
 import unicodedata
+
+from node.crypto.mac import KeyedHash
 
 __all__ = [
     "ENTERPRISE",
@@ -116,6 +118,11 @@ def normalise(subject_type: str, identifier: str) -> str:
     raise ValueError("subject type must be 'person' or 'enterprise'")
 
 
+@functools.lru_cache(maxsize=4)
+def _keyed(secret: bytes) -> KeyedHash:
+    return KeyedHash(secret)
+
+
 def subject_key_normalised(secret: bytes, subject_type: str, normalised_id: str) -> str:
     """HMAC an identifier that is already normalised; for re-keying stored, validated IDs.
 
@@ -125,7 +132,7 @@ def subject_key_normalised(secret: bytes, subject_type: str, normalised_id: str)
         prefix = _PREFIX[subject_type]
     except KeyError:
         raise ValueError("subject type must be 'person' or 'enterprise'") from None
-    return "0x" + hmac.digest(secret, prefix + normalised_id.encode(), "sha256").hex()
+    return "0x" + _keyed(secret).digest(prefix + normalised_id.encode()).hex()
 
 
 def subject_key(secret: bytes, subject_type: str, identifier: str) -> str:

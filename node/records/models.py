@@ -7,6 +7,10 @@ from sqlmodel import Field, SQLModel
 class Batch(SQLModel, table=True):
     """One Merkle batch of this member's commitments and its anchoring transaction.
 
+    Its leaves are the record rows first_row..last_row in id order (leaf index = row id -
+    first_row): rows get consecutive ids and batches are cut in id order, so the rows after
+    the last batch's last_row are exactly the pending ones, and no row is ever rewritten.
+
     state: built (root computed, not yet sent) -> sent (transaction signed and sent)
     -> anchored (in a block) -> confirmed (deep enough; receipts are handed out).
     A reorg that drops the transaction sends the batch back to built.
@@ -15,6 +19,8 @@ class Batch(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     root: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
     size: int
+    first_row: int
+    last_row: int = Field(unique=True)
     prev_root: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     state: str = Field(default="built", index=True)
     chain_batch_id: int | None = None
@@ -37,8 +43,6 @@ class Record(SQLModel, table=True):
             unique=True,
             sqlite_where=text("is_current = 1"),
         ),
-        Index("ix_record_leaf", "batch_id", "leaf_index"),
-        Index("ix_record_pending", "batch_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -52,8 +56,6 @@ class Record(SQLModel, table=True):
     content_mac: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     wrapped_key: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     ciphertext: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
-    batch_id: int | None = Field(default=None, foreign_key="batch.id")
-    leaf_index: int | None = None
     chain_status: str = "active"
     submission_id: str
     created_at: float

@@ -21,6 +21,7 @@ from node.crypto.canonical import canonical_json
 from node.crypto.commitments import commitment as make_commitment
 from node.crypto.commitments import new_salt, to_hex
 from node.crypto.encryption import Sealer
+from node.crypto.mac import KeyedHash
 from node.crypto.subjects import InvalidIdentifier, subject_key
 from node.db import read_connection, write_transaction
 from node.records.schemas import RecordIn
@@ -45,12 +46,12 @@ class RecordKeys:
 
     sealer: Sealer
     consortium_secret: bytes
-    dedup_key: bytes
+    dedup: KeyedHash
 
     @classmethod
     def from_secrets(cls, s: NodeSecrets) -> "RecordKeys":
         dedup = hmac.new(s.master_key, b"creditchain/record-dedup/v1", hashlib.sha256).digest()
-        return cls(Sealer(s.master_key), s.consortium_secret, dedup)
+        return cls(Sealer(s.master_key), s.consortium_secret, KeyedHash(dedup))
 
 
 @dataclass
@@ -141,7 +142,7 @@ def prepare(raw: Any, index: int, keys: RecordKeys) -> _Prepared | dict[str, Any
         kind=rec.kind.value,
         event_date=rec.event_date.isoformat(),
         canonical=canonical,
-        mac=hmac.new(keys.dedup_key, canonical, hashlib.sha256).digest(),
+        mac=keys.dedup.digest(canonical),
         identity=identity,
     )
 
@@ -164,8 +165,8 @@ def _current_versions(conn: Connection, record_ids: list[str]) -> dict[str, tupl
 
 _INSERT = (
     "INSERT INTO record (id, record_id, version, is_current, subject_key, kind, event_date, "
-    "commitment, content_mac, wrapped_key, ciphertext, batch_id, leaf_index, chain_status, "
-    "submission_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,'active',?,?)"
+    "commitment, content_mac, wrapped_key, ciphertext, chain_status, "
+    "submission_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,'active',?,?)"
 )
 
 
@@ -299,10 +300,13 @@ class NotAnchored(RuntimeError):
 
 _SELECT_VERSION = (
     "SELECT r.id, r.record_id, r.version, r.commitment, r.wrapped_key, r.ciphertext, "
-    "r.chain_status, r.batch_id, r.leaf_index, b.state, b.size, b.root, b.chain_batch_id, "
-    "b.tx_hash, b.block_number, "
-    "(SELECT MAX(version) FROM record WHERE record_id = r.record_id) "
-    "FROM record r LEFT JOIN batch b ON b.id = r.batch_id WHERE r.record_id = ? "
+    "r.chain_status, b.id AS batch_id, r.id - b.first_row AS leaf_index, b.state, b.size, "
+    "b.root, b.chain_batch_id, b.tx_hash, b.block_number, "
+    "(SELECT MAX(version) FROM record WHERE record_id = r.record_id) AS versions "
+    "FROM record r LEFT JOIN batch b ON b.id = ("
+    "  SELECT id FROM batch WHERE last_row >= r.id AND first_row <= r.id "
+    "  ORDER BY last_row LIMIT 1) "
+    "WHERE r.record_id = ? "
 )
 
 
@@ -340,7 +344,7 @@ def get_record(
     return {
         "record_id": row.record_id,
         "version": row.version,
-        "versions": row[15],
+        "versions": row.versions,
         "state": _state(row),
         "chain_status": row.chain_status,
         "commitment": to_hex(row.commitment),
@@ -392,7 +396,8 @@ def counts(*, engine: Engine) -> dict[str, int]:
     """How many record versions wait for the chain and how many are anchored (cheap: indexed)."""
     with read_connection(engine) as conn:
         queued = conn.exec_driver_sql(
-            "SELECT COUNT(*) FROM record WHERE batch_id IS NULL"
+            "SELECT COALESCE(MAX(id), 0) - (SELECT COALESCE(MAX(last_row), 0) FROM batch) "
+            "FROM record"
         ).scalar_one()
         in_flight, anchored, batches = conn.exec_driver_sql(
             "SELECT COALESCE(SUM(CASE WHEN state != 'confirmed' THEN size END), 0), "
