@@ -50,6 +50,7 @@ class Batcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._sent_at: dict[int, float] = {}
+        self._seen_head: str | None = None  # the head at the last reorg check
         self.last_error: str | None = None
 
     # -- running -------------------------------------------------------------------------
@@ -280,7 +281,10 @@ class Batcher:
     # -- reorgs ------------------------------------------------------------------------------
 
     def check_reorgs(self) -> None:
-        """Cheap check each step: is our newest anchored batch still where we saw it?"""
+        """Each time the chain's head changes: is our newest anchored batch still there?"""
+        head = self.chain.client.head_hash()
+        if head == self._seen_head:
+            return
         with read_connection(self.engine) as conn:
             row = conn.exec_driver_sql(
                 "SELECT root, block_number, block_hash FROM batch "
@@ -293,6 +297,7 @@ class Batcher:
         if on_chain != row[0] or self.chain.client.block_hash(row[1]) != row[2]:
             log.warning("chain reorganised under anchored batches; reconciling")
             self._reconcile()
+        self._seen_head = head
 
     def _reconcile(self) -> None:
         """Walk our anchored batches newest first; re-send those the chain no longer has."""

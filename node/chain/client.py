@@ -81,6 +81,10 @@ class ChainClient:
         with self.lock:
             return self.w3.eth.block_number
 
+    def head_hash(self) -> str:
+        with self.lock:
+            return self.w3.eth.get_block("latest")["hash"].to_0x_hex()
+
     def block_hash(self, number: int) -> str | None:
         with self.lock:
             try:

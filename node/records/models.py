@@ -49,7 +49,7 @@ class Record(SQLModel, table=True):
     record_id: str
     version: int
     is_current: bool = True
-    subject_key: str = Field(index=True)
+    subject_key: str
     kind: str
     event_date: str
     commitment: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

@@ -22,14 +22,14 @@ from node.crypto.commitments import commitment as make_commitment
 from node.crypto.commitments import new_salt, to_hex
 from node.crypto.encryption import Sealer
 from node.crypto.mac import KeyedHash
-from node.crypto.subjects import InvalidIdentifier, subject_key
+from node.crypto.subjects import InvalidIdentifier, normalise, subject_key_normalised
 from node.db import read_connection, write_transaction
 from node.records.schemas import RecordIn
 from node.secrets import NodeSecrets
 
 _RECORD = TypeAdapter(RecordIn)
+_RECORDS = TypeAdapter(list[RecordIn])
 MAX_RECORDS_PER_SUBMISSION = 10_000
-_LOOKUP_CHUNK = 500
 
 
 class RecordNotFound(LookupError):
@@ -119,20 +119,25 @@ def committed_form(rec: RecordIn, skey: str) -> dict[str, Any]:
     return out
 
 
-def prepare(raw: Any, index: int, keys: RecordKeys) -> _Prepared | dict[str, Any]:
-    """Validate one submitted record; a rejection dict names the field at fault."""
-    if not isinstance(raw, dict):
-        return _rejection(raw, None, "each record must be a JSON object")
+def prepare(
+    raw: Any, index: int, keys: RecordKeys, rec: RecordIn | None = None
+) -> _Prepared | dict[str, Any]:
+    """Validate one submitted record (unless `rec` is it, validated already); a rejection
+    dict names the field at fault."""
+    if rec is None:
+        if not isinstance(raw, dict):
+            return _rejection(raw, None, "each record must be a JSON object")
+        try:
+            rec = _RECORD.validate_python(raw)
+        except ValidationError as err:
+            return _validation_rejection(raw, err)
     try:
-        rec = _RECORD.validate_python(raw)
-    except ValidationError as err:
-        return _validation_rejection(raw, err)
-    try:
-        skey = subject_key(keys.consortium_secret, rec.subject.type, rec.subject.id_number)
+        id_number = normalise(rec.subject.type, rec.subject.id_number)
     except InvalidIdentifier as err:
         return _rejection(raw, "subject.id_number", str(err))
+    skey = subject_key_normalised(keys.consortium_secret, rec.subject.type, id_number)
     canonical = canonical_json(committed_form(rec, skey))
-    identity = {"type": rec.subject.type, "id_number": rec.subject.id_number.strip().upper()}
+    identity = {"type": rec.subject.type, "id_number": id_number}
     if rec.subject.name is not None:
         identity["name"] = rec.subject.name
     return _Prepared(
@@ -149,18 +154,12 @@ def prepare(raw: Any, index: int, keys: RecordKeys) -> _Prepared | dict[str, Any
 
 def _current_versions(conn: Connection, record_ids: list[str]) -> dict[str, tuple]:
     """record_id -> (row id, version, content mac, commitment) of its current version."""
-    found: dict[str, tuple] = {}
-    for start in range(0, len(record_ids), _LOOKUP_CHUNK):
-        chunk = record_ids[start : start + _LOOKUP_CHUNK]
-        marks = ",".join("?" * len(chunk))
-        rows = conn.exec_driver_sql(
-            "SELECT record_id, id, version, content_mac, commitment FROM record "
-            f"WHERE is_current = 1 AND record_id IN ({marks})",
-            tuple(chunk),
-        )
-        for rid, row_id, version, mac, com in rows:
-            found[rid] = (row_id, version, mac, com)
-    return found
+    rows = conn.exec_driver_sql(
+        "SELECT record_id, id, version, content_mac, commitment FROM record "
+        "WHERE is_current = 1 AND record_id IN (SELECT value FROM json_each(?))",
+        (orjson.dumps(record_ids).decode(),),
+    )
+    return {rid: (row_id, version, mac, com) for rid, row_id, version, mac, com in rows}
 
 
 _INSERT = (
@@ -174,8 +173,12 @@ def submit_records(*, engine: Engine, keys: RecordKeys, records: list[Any]) -> d
     """Take one submission: answer per record, store the accepted ones as pending."""
     prepared: list[_Prepared] = []
     results: list[dict[str, Any] | None] = []
-    for i, raw in enumerate(records):
-        p = prepare(raw, i, keys)
+    try:  # one call for the whole list; per record only when something is wrong
+        models: list[RecordIn | None] = list(_RECORDS.validate_python(records))
+    except ValidationError:
+        models = [None] * len(records)
+    for i, (raw, rec) in enumerate(zip(records, models, strict=True)):
+        p = prepare(raw, i, keys, rec)
         if isinstance(p, _Prepared):
             prepared.append(p)
             results.append(None)
@@ -206,7 +209,7 @@ def submit_records(*, engine: Engine, keys: RecordKeys, records: list[Any]) -> d
             salt = new_salt()
             com = make_commitment(salt, p.canonical)
             plaintext = orjson.dumps({"c": p.canonical.decode(), "s": salt.hex(), "i": p.identity})
-            wrapped, ct = seal(plaintext, f"{p.record_id}\x00{version}".encode())
+            wrapped, ct = seal(plaintext, com)  # bound to its row by the commitment
             row_id = next_id
             next_id += 1
             if head is not None:
@@ -323,9 +326,7 @@ def _load(engine: Engine, record_id: str, version: int | None) -> Any:
 
 
 def _open(keys: RecordKeys, row: Any) -> dict[str, Any]:
-    plaintext = keys.sealer.open(
-        row.wrapped_key, row.ciphertext, f"{row.record_id}\x00{row.version}".encode()
-    )
+    plaintext = keys.sealer.open(row.wrapped_key, row.ciphertext, row.commitment)
     return orjson.loads(plaintext)
 
 
