@@ -49,6 +49,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _not_anchored(_: Request, exc: NotAnchored) -> JSONResponse:
         return JSONResponse(error_body("not_anchored", str(exc), state=exc.state), status_code=409)
 
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(
+            error_body("internal_error", "the node failed on this request; see its log"),
+            status_code=500,
+        )
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")

@@ -1,8 +1,8 @@
 """Fixtures used across the suite: a node on the embedded chain or on anvil, record makers."""
 
+import hashlib
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -154,5 +154,38 @@ def wait_http(url: str, timeout: float = 60) -> None:
     wait_for(lambda: urllib.request.urlopen(url, timeout=2).status == 200, timeout, url)
 
 
-def copy_tree(src: Path, dst: Path) -> None:
-    shutil.copytree(src, dst)
+# --- RFC 9162 §2.1 reference, written as the RFC defines it (for Merkle and contract tests) ---
+
+
+def _sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def _split(n: int) -> int:
+    """Largest power of two strictly below n (n > 1)."""
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    return k
+
+
+def ref_mth(entries: list[bytes]) -> bytes:
+    """RFC 9162 §2.1.1 MTH, written as the RFC defines it."""
+    n = len(entries)
+    if n == 0:
+        return _sha256(b"")
+    if n == 1:
+        return _sha256(b"\x00" + entries[0])
+    k = _split(n)
+    return _sha256(b"\x01" + ref_mth(entries[:k]) + ref_mth(entries[k:]))
+
+
+def ref_path(m: int, entries: list[bytes]) -> list[bytes]:
+    """RFC 9162 §2.1.3.1 PATH(m, D[n]), written as the RFC defines it."""
+    n = len(entries)
+    if n == 1:
+        return []
+    k = _split(n)
+    if m < k:
+        return ref_path(m, entries[:k]) + [ref_mth(entries[k:])]
+    return ref_path(m - k, entries[k:]) + [ref_mth(entries[:k])]

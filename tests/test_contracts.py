@@ -25,6 +25,7 @@ from web3.exceptions import ContractCustomError
 
 from node.chain import compile as compile_mod
 from node.chain.compile import CompilerNotFound, compile_contracts
+from tests.conftest import ref_mth, ref_path
 
 # anvil's first well-known dev account; a public test key, never to be used outside tests.
 ANVIL_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -32,41 +33,6 @@ ZERO = b"\x00" * 32
 
 ACTIVE, SUPERSEDED = 0, 1  # RecordRegistry.RecordStatus
 M_ACTIVE, M_SUSPENDED, M_REMOVED = 1, 2, 3  # Consortium.MemberStatus
-
-
-# --- RFC 9162 §2.1 reference, straight from the RFC's recursive definitions -----------------
-
-
-def leaf_hash(commitment: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + commitment).digest()
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
-def split(n: int) -> int:
-    """The largest power of two smaller than n (n > 1)."""
-    k = 1
-    while k * 2 < n:
-        k *= 2
-    return k
-
-
-def mth(leaves: list[bytes]) -> bytes:
-    if len(leaves) == 1:
-        return leaf_hash(leaves[0])
-    k = split(len(leaves))
-    return node_hash(mth(leaves[:k]), mth(leaves[k:]))
-
-
-def inclusion_path(m: int, leaves: list[bytes]) -> list[bytes]:
-    if len(leaves) == 1:
-        return []
-    k = split(len(leaves))
-    if m < k:
-        return inclusion_path(m, leaves[:k]) + [mth(leaves[k:])]
-    return inclusion_path(m - k, leaves[k:]) + [mth(leaves[:k])]
 
 
 def commitments(n: int, tag: bytes = b"c") -> list[bytes]:
@@ -153,7 +119,7 @@ def chain(compiled: dict[str, dict]) -> Chain:
 
 def anchor(c: Chain, sender: str, leaves: list[bytes], prev: bytes = ZERO) -> tuple[int, Any]:
     """Anchor `leaves` as one batch; returns (batch id, receipt)."""
-    receipt = c.send(c.registry.functions.anchorBatch(mth(leaves), len(leaves), prev), sender)
+    receipt = c.send(c.registry.functions.anchorBatch(ref_mth(leaves), len(leaves), prev), sender)
     (event,) = c.registry.events.BatchAnchored().process_receipt(receipt)
     return event.args.batchId, receipt
 
@@ -295,26 +261,26 @@ def test_active_member_anchors_batch(chain: Chain) -> None:
     assert batch_id == 1
     (event,) = chain.registry.events.BatchAnchored().process_receipt(receipt)
     assert event.args.member == chain.member
-    assert event.args.root == mth(leaves)
+    assert event.args.root == ref_mth(leaves)
     assert (event.args.size, event.args.prevRoot) == (5, ZERO)
     reg = chain.registry.functions
     assert reg.batchCount().call() == 1
-    assert reg.batchOfRoot(mth(leaves)).call() == 1
-    assert reg.lastRoot(chain.member).call() == mth(leaves)
+    assert reg.batchOfRoot(ref_mth(leaves)).call() == 1
+    assert reg.lastRoot(chain.member).call() == ref_mth(leaves)
 
 
 def test_get_batch_returns_what_was_anchored(chain: Chain) -> None:
     first, second = commitments(3, b"a"), commitments(7, b"b")
     id1, _ = anchor(chain, chain.member, first)
     id_other, _ = anchor(chain, chain.other, commitments(2, b"o"))
-    id2, receipt = anchor(chain, chain.member, second, prev=mth(first))
+    id2, receipt = anchor(chain, chain.member, second, prev=ref_mth(first))
     assert (id1, id_other, id2) == (1, 2, 3)
     block = chain.w3.eth.get_block(receipt.blockNumber)
     assert chain.registry.functions.getBatch(id2).call() == [
         chain.member,
-        mth(second),
+        ref_mth(second),
         7,
-        mth(first),
+        ref_mth(first),
         block.timestamp,
     ]
     assert chain.registry.functions.getBatchLink(id2).call() == [id1, receipt.blockNumber]
@@ -382,7 +348,7 @@ def test_prev_root_mismatch_reverts(chain: Chain) -> None:
     assert_reverts(
         lambda: skipping.transact({"from": chain.member}),
         "PrevRootMismatch(bytes32,bytes32)",
-        mth(leaves),
+        ref_mth(leaves),
         ZERO,
     )
 
@@ -390,17 +356,17 @@ def test_prev_root_mismatch_reverts(chain: Chain) -> None:
 def test_duplicate_root_reverts_with_its_batch_id(chain: Chain) -> None:
     leaves = commitments(4)
     anchor(chain, chain.member, leaves)
-    resent = chain.registry.functions.anchorBatch(mth(leaves), 4, ZERO)
+    resent = chain.registry.functions.anchorBatch(ref_mth(leaves), 4, ZERO)
     assert_reverts(
         lambda: resent.transact({"from": chain.member}),
         "RootAlreadyAnchored(bytes32,uint256)",
-        mth(leaves),
+        ref_mth(leaves),
         1,
     )
     assert_reverts(
         lambda: resent.transact({"from": chain.other}),
         "RootAlreadyAnchored(bytes32,uint256)",
-        mth(leaves),
+        ref_mth(leaves),
         1,
     )
 
@@ -408,7 +374,7 @@ def test_duplicate_root_reverts_with_its_batch_id(chain: Chain) -> None:
 def test_anchor_gas_stays_low(chain: Chain) -> None:
     leaves = commitments(3)
     _, first = anchor(chain, chain.member, leaves)
-    _, second = anchor(chain, chain.member, commitments(3, b"x"), prev=mth(leaves))
+    _, second = anchor(chain, chain.member, commitments(3, b"x"), prev=ref_mth(leaves))
     assert first.gasUsed < 170_000
     assert second.gasUsed < 140_000
 
@@ -422,7 +388,7 @@ def test_supersede_with_valid_proof_marks_superseded(chain: Chain) -> None:
     reg = chain.registry
     assert reg.functions.statusOf(leaves[4]).call() == ACTIVE
     replacement = b"\x77" * 32
-    fn = reg.functions.supersede(leaves[4], batch_id, 4, inclusion_path(4, leaves), replacement)
+    fn = reg.functions.supersede(leaves[4], batch_id, 4, ref_path(4, leaves), replacement)
     receipt = chain.send(fn, chain.member)
     assert reg.functions.statusOf(leaves[4]).call() == SUPERSEDED
     assert reg.functions.statusOf(leaves[3]).call() == ACTIVE
@@ -437,7 +403,7 @@ def test_supersede_with_invalid_proof_reverts(chain: Chain) -> None:
     leaves = commitments(6)
     batch_id, _ = anchor(chain, chain.member, leaves)
     reg = chain.registry.functions
-    proof = inclusion_path(4, leaves)
+    proof = ref_path(4, leaves)
     tampered = [proof[0][:-1] + bytes([proof[0][-1] ^ 1]), *proof[1:]]
     for index, path in ((4, tampered), (5, proof), (4, proof[:-1]), (4, [*proof, proof[0]])):
         fn = reg.supersede(leaves[4], batch_id, index, path, ZERO)
@@ -453,7 +419,7 @@ def test_supersede_with_invalid_proof_reverts(chain: Chain) -> None:
 def test_member_cannot_supersede_in_another_members_batch(chain: Chain) -> None:
     leaves = commitments(3)
     batch_id, _ = anchor(chain, chain.member, leaves)
-    fn = chain.registry.functions.supersede(leaves[0], batch_id, 0, inclusion_path(0, leaves), ZERO)
+    fn = chain.registry.functions.supersede(leaves[0], batch_id, 0, ref_path(0, leaves), ZERO)
     assert_reverts(
         lambda: fn.transact({"from": chain.other}),
         "NotBatchOwner(address,uint256)",
@@ -465,7 +431,7 @@ def test_member_cannot_supersede_in_another_members_batch(chain: Chain) -> None:
 def test_superseded_record_cannot_be_superseded_again(chain: Chain) -> None:
     leaves = commitments(3)
     batch_id, _ = anchor(chain, chain.member, leaves)
-    fn = chain.registry.functions.supersede(leaves[1], batch_id, 1, inclusion_path(1, leaves), ZERO)
+    fn = chain.registry.functions.supersede(leaves[1], batch_id, 1, ref_path(1, leaves), ZERO)
     chain.send(fn, chain.member)
     assert_reverts(
         lambda: fn.transact({"from": chain.member}),
@@ -485,14 +451,14 @@ def test_on_chain_inclusion_check_agrees_with_rfc_9162_for_all_small_trees(chain
     leaves = commitments(20)
     for n in range(1, 21):
         tree = leaves[:n]
-        root = mth(tree)
+        root = ref_mth(tree)
         for m in range(n):
-            proof = inclusion_path(m, tree)
+            proof = ref_path(m, tree)
             assert verify(tree[m], m, n, proof, root).call() is True, (n, m)
-        last = inclusion_path(n - 1, tree)
+        last = ref_path(n - 1, tree)
         assert verify(tree[-1], (n - 1) // 2, n, last, root).call() is (n == 1)
-        assert verify(tree[0], n, n, inclusion_path(0, tree), root).call() is False
-        assert verify(tree[0], 0, n, inclusion_path(0, tree), mth(leaves[1:])).call() is False
+        assert verify(tree[0], n, n, ref_path(0, tree), root).call() is False
+        assert verify(tree[0], 0, n, ref_path(0, tree), ref_mth(leaves[1:])).call() is False
 
 
 def test_inclusion_check_rejects_overlong_proof(chain: Chain) -> None:
@@ -532,12 +498,12 @@ def test_deploy_and_anchor_on_anvil(anvil: str, compiled: dict[str, dict]) -> No
     registry = deploy_signed("RecordRegistry", consortium.address)
 
     leaves = commitments(5)
-    receipt = transact(registry.functions.anchorBatch(mth(leaves), 5, ZERO))
+    receipt = transact(registry.functions.anchorBatch(ref_mth(leaves), 5, ZERO))
     (event,) = registry.events.BatchAnchored().process_receipt(receipt)
     assert event.args.batchId == 1
-    assert registry.functions.getBatch(1).call()[:4] == [account.address, mth(leaves), 5, ZERO]
-    proof = inclusion_path(3, leaves)
-    assert registry.functions.verifyInclusion(leaves[3], 3, 5, proof, mth(leaves)).call()
+    assert registry.functions.getBatch(1).call()[:4] == [account.address, ref_mth(leaves), 5, ZERO]
+    proof = ref_path(3, leaves)
+    assert registry.functions.verifyInclusion(leaves[3], 3, 5, proof, ref_mth(leaves)).call()
 
     stranger = Account.create().address
     with pytest.raises(ContractCustomError) as info:

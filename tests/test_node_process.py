@@ -16,7 +16,10 @@ import pytest
 from web3 import HTTPProvider, Web3
 
 from node.audit.verify import verify_receipt
+from node.chain.compile import compile_contracts
 from tests.conftest import REPO, free_port, person, start_node_process, wait_for, wait_http
+
+REGISTRY_ABI = compile_contracts()["RecordRegistry"]["abi"]
 
 
 def get(url: str) -> tuple[int, dict]:
@@ -72,18 +75,7 @@ def test_embedded_chain_keeps_anchored_batches_across_a_restart(tmp_path):
         node.settle()
         later = get(node.base + f"/v1/records/{person(21)['record_id']}/receipt")[1]
         assert verify_receipt(later, node.w3()).ok
-        registry = node.w3().eth.contract(
-            address=later["registry"],
-            abi=[
-                {
-                    "type": "function",
-                    "name": "lastRoot",
-                    "stateMutability": "view",
-                    "inputs": [{"name": "m", "type": "address"}],
-                    "outputs": [{"name": "", "type": "bytes32"}],
-                }
-            ],
-        )
+        registry = node.w3().eth.contract(address=later["registry"], abi=REGISTRY_ABI)
         assert registry.functions.lastRoot(info["member"]).call().hex() == later["root"][2:]
     finally:
         node.stop()
@@ -129,37 +121,13 @@ def test_sigkill_at_any_moment_loses_no_accepted_record(tmp_path):
             receipt = get(node.base + f"/v1/records/{rid}/receipt")[1]
             assert verify_receipt(receipt, w3).ok, rid
         # exactly once: the chain's batches hold every stored record once, no more
-        registry = w3.eth.contract(address=receipt["registry"], abi=_REGISTRY_VIEWS)
+        registry = w3.eth.contract(address=receipt["registry"], abi=REGISTRY_ABI)
         count = registry.functions.batchCount().call()
         on_chain = sum(registry.functions.getBatch(i).call()[2] for i in range(1, count + 1))
         assert on_chain == status["anchored"] >= len(accepted)
         assert count == status["batches"]
     finally:
         node.stop()
-
-
-_REGISTRY_VIEWS = [
-    {
-        "type": "function",
-        "name": "batchCount",
-        "stateMutability": "view",
-        "inputs": [],
-        "outputs": [{"name": "", "type": "uint256"}],
-    },
-    {
-        "type": "function",
-        "name": "getBatch",
-        "stateMutability": "view",
-        "inputs": [{"name": "batchId", "type": "uint256"}],
-        "outputs": [
-            {"name": "member", "type": "address"},
-            {"name": "root", "type": "bytes32"},
-            {"name": "size", "type": "uint64"},
-            {"name": "prevRoot", "type": "bytes32"},
-            {"name": "anchoredAt", "type": "uint64"},
-        ],
-    },
-]
 
 
 @pytest.fixture(scope="module")

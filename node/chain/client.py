@@ -108,21 +108,22 @@ class ChainClient:
         first, so a transaction that would revert is refused with the contract's error."""
         with self.lock:
             self.call(fn)
-            nonce = self._nonce
-            if nonce is None:
-                nonce = self.w3.eth.get_transaction_count(self.account.address, "pending")
-            tx = fn.build_transaction(
-                {
-                    "from": self.account.address,
-                    "nonce": nonce,
-                    "gas": gas,
-                    "gasPrice": self.w3.eth.gas_price,
-                    "chainId": self.chain_id,
-                }
-            )
-            return self._send_signed(tx, nonce)
+            return self._sign_and_send(fn, gas)
 
-    def _send_signed(self, tx: dict[str, Any], nonce: int) -> str:
+    def _sign_and_send(self, fn: Any, gas: int) -> str:
+        """Build, sign and send a call or deployment with this member's next nonce."""
+        nonce = self._nonce
+        if nonce is None:
+            nonce = self.w3.eth.get_transaction_count(self.account.address, "pending")
+        tx = fn.build_transaction(
+            {
+                "from": self.account.address,
+                "nonce": nonce,
+                "gas": gas,
+                "gasPrice": self.w3.eth.gas_price,
+                "chainId": self.chain_id,
+            }
+        )
         signed = self.account.sign_transaction(tx)
         try:
             tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
@@ -168,17 +169,7 @@ class ChainClient:
         """Deploy a contract from this member's account; returns its address."""
         with self.lock:
             ctor = self.w3.eth.contract(abi=abi, bytecode=bytecode).constructor(*args)
-            nonce = self.w3.eth.get_transaction_count(self.account.address, "pending")
-            tx = ctor.build_transaction(
-                {
-                    "from": self.account.address,
-                    "nonce": nonce,
-                    "gas": gas,
-                    "gasPrice": self.w3.eth.gas_price,
-                    "chainId": self.chain_id,
-                }
-            )
-            tx_hash = self._send_signed(tx, nonce)
+            tx_hash = self._sign_and_send(ctor, gas)
         rcpt = self.wait_receipt(tx_hash, timeout=120)
         if rcpt is None or rcpt["status"] != 1:
             raise ChainError("contract deployment failed")
