@@ -15,6 +15,7 @@ from node.deps import Node
 from node.errors import install_error_handlers
 from node.records import router as records_router
 from node.records.service import RecordKeys
+from node.records.workers import Preparer, default_workers
 from node.secrets import load_secrets
 
 log = logging.getLogger("creditchain.node")
@@ -38,7 +39,9 @@ def start_node(settings: Settings, *, run_batcher: bool = True) -> Node:
         batch_interval=settings.batch_interval,
         confirmations=settings.confirmations,
     )
-    node = Node(settings, engine, RecordKeys.from_secrets(secrets), chain, batcher)
+    keys = RecordKeys.from_secrets(secrets)
+    workers = default_workers() if settings.workers is None else settings.workers
+    node = Node(settings, engine, keys, chain, batcher, Preparer(secrets, keys, workers))
     log.info(
         "chain %s (id %d), member %s, Consortium %s, RecordRegistry %s",
         chain.kind,
@@ -54,6 +57,7 @@ def start_node(settings: Settings, *, run_batcher: bool = True) -> Node:
 
 def stop_node(node: Node) -> None:
     node.batcher.stop()
+    node.preparer.close()
     node.chain.close()
     node.engine.dispose()
 

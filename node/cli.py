@@ -77,6 +77,14 @@ def _parser() -> argparse.ArgumentParser:
         "[CREDITCHAIN_CONFIRMATIONS] (default: 0, right for BFT finality)",
     )
     run.add_argument(
+        "--workers",
+        metavar="N",
+        type=int,
+        default=int(_env("WORKERS", "-1")),
+        help="processes that validate and encrypt submissions [CREDITCHAIN_WORKERS] "
+        "(default: one per core; 0: do it in the API process)",
+    )
+    run.add_argument(
         "--log-level",
         default=_env("LOG_LEVEL", "info"),
         choices=["debug", "info", "warning", "error"],
@@ -124,6 +132,7 @@ def _run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         batch_interval=args.batch_interval,
         confirmations=args.confirmations,
+        workers=None if args.workers < 0 else args.workers,
         log_level=args.log_level,
     )
     print(

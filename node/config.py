@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     confirmations: int = Field(
         0, ge=0, description="blocks on top of a batch before its receipts are handed out"
     )
+    workers: int | None = Field(
+        None, ge=0, description="processes preparing submissions; unset: one per core, 0: none"
+    )
     max_body_mb: int = Field(64, ge=1, description="largest request body accepted, in MiB")
     log_level: str = Field("info", description="debug, info, warning or error")
 

@@ -10,6 +10,7 @@ from node.anchoring.batcher import Batcher
 from node.chain.setup import Chain
 from node.config import Settings
 from node.records.service import RecordKeys
+from node.records.workers import Preparer
 
 
 @dataclass
@@ -19,6 +20,7 @@ class Node:
     keys: RecordKeys
     chain: Chain
     batcher: Batcher
+    preparer: Preparer
 
 
 def get_node(request: Request) -> Node:

@@ -6,16 +6,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from node.records.service import NotAnchored, RecordNotFound, SubmissionNotFound
-
-
-class BadRequestBody(ValueError):
-    """The body as a whole is unusable: not JSON, not {"records": [...]}, too large."""
-
-    def __init__(self, detail: str, field: str | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.field = field
+from node.records.service import (
+    InvalidSubmission,
+    NotAnchored,
+    RecordNotFound,
+    SubmissionNotFound,
+)
 
 
 def error_body(code: str, detail: str, field: str | None = None, **extra: object) -> dict:
@@ -23,8 +19,8 @@ def error_body(code: str, detail: str, field: str | None = None, **extra: object
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(BadRequestBody)
-    async def _bad_body(_: Request, exc: BadRequestBody) -> JSONResponse:
+    @app.exception_handler(InvalidSubmission)
+    async def _bad_body(_: Request, exc: InvalidSubmission) -> JSONResponse:
         return JSONResponse(error_body("invalid_body", exc.detail, exc.field), status_code=422)
 
     @app.exception_handler(RequestValidationError)

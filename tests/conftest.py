@@ -101,7 +101,7 @@ def enterprise(seq: int, **overrides: Any) -> dict[str, Any]:
 
 
 def make_settings(data: Path, rpc_url: str | None = None, **kw: Any) -> Settings:
-    base = dict(data=data, rpc=rpc_url, batch_size=1000, batch_interval=0.01)
+    base = dict(data=data, rpc=rpc_url, batch_size=1000, batch_interval=0.01, workers=0)
     base.update(kw)
     return Settings(**base)
 

@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from node.deps import NodeDep
-from node.errors import BadRequestBody, error_body
+from node.errors import error_body
 from node.records import service
 from node.records.schemas import RecordOut, SubmitRequest, SubmitResponse
 
@@ -24,31 +24,14 @@ def _json(data: Any) -> Response:
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise BadRequestBody(f"body larger than {limit // 2**20} MiB")
+        raise service.InvalidSubmission(f"body larger than {limit // 2**20} MiB")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise BadRequestBody(f"body larger than {limit // 2**20} MiB")
+            raise service.InvalidSubmission(f"body larger than {limit // 2**20} MiB")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _records_of(body: bytes) -> list[Any]:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise BadRequestBody("body is not valid JSON") from None
-    if not isinstance(data, dict) or set(data) != {"records"}:
-        raise BadRequestBody('body must be {"records": [...]} and nothing else', "records")
-    records = data["records"]
-    if not isinstance(records, list) or not records:
-        raise BadRequestBody("records must be a non-empty list", "records")
-    if len(records) > service.MAX_RECORDS_PER_SUBMISSION:
-        raise BadRequestBody(
-            f"at most {service.MAX_RECORDS_PER_SUBMISSION} records per submission", "records"
-        )
-    return records
 
 
 @router.post(
@@ -69,9 +52,9 @@ async def submit_records(request: Request, node: NodeDep) -> Response:
     encrypted and anchored on chain by the batcher. The same record_id with the same content
     again is a no-op; with new content it is a correction (a new version)."""
     body = await _read_body(request, node.settings.max_body_mb * 2**20)
-    records = _records_of(body)
+    prepared = await node.preparer.prepare(body)
     result = await run_in_threadpool(
-        service.submit_records, engine=node.engine, keys=node.keys, records=records
+        service.store_submission, engine=node.engine, prepared=prepared
     )
     return _json(result)
 

@@ -11,7 +11,7 @@ import time
 import uuid
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
@@ -50,20 +50,36 @@ class RecordKeys:
 
     @classmethod
     def from_secrets(cls, s: NodeSecrets) -> "RecordKeys":
-        dedup = hmac.new(s.master_key, b"creditchain/record-dedup/v1", hashlib.sha256).digest()
-        return cls(Sealer(s.master_key), s.consortium_secret, KeyedHash(dedup))
+        return cls.from_keys(s.master_key, s.consortium_secret)
+
+    @classmethod
+    def from_keys(cls, master_key: bytes, consortium_secret: bytes) -> "RecordKeys":
+        dedup = hmac.new(master_key, b"creditchain/record-dedup/v1", hashlib.sha256).digest()
+        return cls(Sealer(master_key), consortium_secret, KeyedHash(dedup))
 
 
-@dataclass
-class _Prepared:
+class Sealed(NamedTuple):
+    """One valid record, committed and encrypted, ready to store (picklable, so a worker
+    process can do this part of the work)."""
+
     index: int
     record_id: str
     subject_key: str
     kind: str
     event_date: str
-    canonical: bytes
     mac: bytes
-    identity: dict[str, Any]
+    commitment: bytes
+    wrapped_key: bytes
+    ciphertext: bytes
+
+
+class InvalidSubmission(ValueError):
+    """The body as a whole is unusable: not JSON, not {"records": [...]}, too many records."""
+
+    def __init__(self, detail: str, field: str | None = None) -> None:
+        super().__init__(detail, field)
+        self.detail = detail
+        self.field = field
 
 
 def _rejection(raw: Any, field: str | None, detail: str) -> dict[str, Any]:
@@ -121,9 +137,9 @@ def committed_form(rec: RecordIn, skey: str) -> dict[str, Any]:
 
 def prepare(
     raw: Any, index: int, keys: RecordKeys, rec: RecordIn | None = None
-) -> _Prepared | dict[str, Any]:
-    """Validate one submitted record (unless `rec` is it, validated already); a rejection
-    dict names the field at fault."""
+) -> Sealed | dict[str, Any]:
+    """Validate, pseudonymise, commit and encrypt one submitted record (`rec`: the record
+    already validated); a rejection dict names the field at fault."""
     if rec is None:
         if not isinstance(raw, dict):
             return _rejection(raw, None, "each record must be a JSON object")
@@ -140,15 +156,20 @@ def prepare(
     identity = {"type": rec.subject.type, "id_number": id_number}
     if rec.subject.name is not None:
         identity["name"] = rec.subject.name
-    return _Prepared(
-        index=index,
-        record_id=rec.record_id,
-        subject_key=skey,
-        kind=rec.kind.value,
-        event_date=rec.event_date.isoformat(),
-        canonical=canonical,
-        mac=keys.dedup.digest(canonical),
-        identity=identity,
+    salt = new_salt()
+    com = make_commitment(salt, canonical)
+    plaintext = orjson.dumps({"c": canonical.decode(), "s": salt.hex(), "i": identity})
+    wrapped, ct = keys.sealer.seal(plaintext, com)  # bound to its row by the commitment
+    return Sealed(
+        index,
+        rec.record_id,
+        skey,
+        rec.kind.value,
+        rec.event_date.isoformat(),
+        keys.dedup.digest(canonical),
+        com,
+        wrapped,
+        ct,
     )
 
 
@@ -169,33 +190,54 @@ _INSERT = (
 )
 
 
-def submit_records(*, engine: Engine, keys: RecordKeys, records: list[Any]) -> dict[str, Any]:
-    """Take one submission: answer per record, store the accepted ones as pending."""
-    prepared: list[_Prepared] = []
-    results: list[dict[str, Any] | None] = []
+def parse_submission(body: bytes) -> list[Any]:
+    """The records of a POST body; InvalidSubmission if the body as a whole is unusable."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InvalidSubmission("body is not valid JSON") from None
+    if not isinstance(data, dict) or set(data) != {"records"}:
+        raise InvalidSubmission('body must be {"records": [...]} and nothing else', "records")
+    records = data["records"]
+    if not isinstance(records, list) or not records:
+        raise InvalidSubmission("records must be a non-empty list", "records")
+    if len(records) > MAX_RECORDS_PER_SUBMISSION:
+        raise InvalidSubmission(
+            f"at most {MAX_RECORDS_PER_SUBMISSION} records per submission", "records"
+        )
+    return records
+
+
+def prepare_submission(records: list[Any], keys: RecordKeys) -> list[Sealed | dict[str, Any]]:
+    """Per record: Sealed, or a rejection naming the field. Pure CPU work, no store."""
     try:  # one call for the whole list; per record only when something is wrong
         models: list[RecordIn | None] = list(_RECORDS.validate_python(records))
     except ValidationError:
         models = [None] * len(records)
-    for i, (raw, rec) in enumerate(zip(records, models, strict=True)):
-        p = prepare(raw, i, keys, rec)
-        if isinstance(p, _Prepared):
-            prepared.append(p)
-            results.append(None)
-        else:
-            results.append(p)
+    pairs = enumerate(zip(records, models, strict=True))
+    return [prepare(raw, i, keys, rec) for i, (raw, rec) in pairs]
 
+
+def submit_records(*, engine: Engine, keys: RecordKeys, records: list[Any]) -> dict[str, Any]:
+    """Take one submission in this process: answer per record, store the accepted ones."""
+    return store_submission(engine=engine, prepared=prepare_submission(records, keys))
+
+
+def store_submission(*, engine: Engine, prepared: list[Sealed | dict[str, Any]]) -> dict[str, Any]:
+    """Store a prepared submission as pending, in one transaction: new records, corrections
+    (a new version; the old one to be superseded on chain) and no-ops (same content)."""
+    results: list[dict[str, Any] | None] = [None if isinstance(p, Sealed) else p for p in prepared]
+    sealed = [p for p in prepared if isinstance(p, Sealed)]
     submission_id = "sub_" + uuid.uuid4().hex
     now = time.time()
-    seal = keys.sealer.seal
     with write_transaction(engine) as conn:
-        current = _current_versions(conn, list({p.record_id for p in prepared}))
+        current = _current_versions(conn, list({p.record_id for p in sealed}))
         next_id = conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM record").scalar() + 1
         rows: list[tuple] = []
         retired: list[int] = []  # rows that stop being current
         supersede: list[tuple[int, int]] = []
         fresh: dict[str, int] = {}  # record_id -> index in rows of its newest version here
-        for p in prepared:
+        for p in sealed:
             head = current.get(p.record_id)
             if head is not None and hmac.compare_digest(head[2], p.mac):
                 results[p.index] = {
@@ -206,10 +248,6 @@ def submit_records(*, engine: Engine, keys: RecordKeys, records: list[Any]) -> d
                 }
                 continue
             version = head[1] + 1 if head else 1
-            salt = new_salt()
-            com = make_commitment(salt, p.canonical)
-            plaintext = orjson.dumps({"c": p.canonical.decode(), "s": salt.hex(), "i": p.identity})
-            wrapped, ct = seal(plaintext, com)  # bound to its row by the commitment
             row_id = next_id
             next_id += 1
             if head is not None:
@@ -221,27 +259,14 @@ def submit_records(*, engine: Engine, keys: RecordKeys, records: list[Any]) -> d
                 supersede.append((head[0], row_id))
             fresh[p.record_id] = len(rows)
             rows.append(
-                (
-                    row_id,
-                    p.record_id,
-                    version,
-                    1,
-                    p.subject_key,
-                    p.kind,
-                    p.event_date,
-                    com,
-                    p.mac,
-                    wrapped,
-                    ct,
-                    submission_id,
-                    now,
-                )
-            )
-            current[p.record_id] = (row_id, version, p.mac, com)
+                (row_id, p.record_id, version, 1, p.subject_key, p.kind, p.event_date,
+                 p.commitment, p.mac, p.wrapped_key, p.ciphertext, submission_id, now)
+            )  # fmt: skip
+            current[p.record_id] = (row_id, version, p.mac, p.commitment)
             results[p.index] = {
                 "status": "accepted",
                 "record_id": p.record_id,
-                "commitment": to_hex(com),
+                "commitment": to_hex(p.commitment),
                 "version": version,
             }
         if retired:

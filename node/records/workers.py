@@ -1,0 +1,78 @@
+"""Preparing submissions on the machine's other cores.
+
+Validating, pseudonymising, committing and encrypting a record is pure CPU work that needs
+no store; worker processes do it for whole submissions (parsing the body too), so the API
+process only stores and answers. Each worker gets the record keys once, at start, over its
+pipe; they are never written anywhere.
+"""
+
+import asyncio
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from node.records.service import (
+    InvalidSubmission,
+    RecordKeys,
+    Sealed,
+    parse_submission,
+    prepare_submission,
+)
+from node.secrets import NodeSecrets
+
+_keys: RecordKeys | None = None
+
+
+def _init(master_key: bytes, consortium_secret: bytes) -> None:
+    global _keys
+    _keys = RecordKeys.from_keys(master_key, consortium_secret)
+
+
+def _prepare_body(body: bytes) -> tuple[str, Any]:
+    """In a worker: ("ok", prepared records) or ("invalid", (detail, field))."""
+    assert _keys is not None, "worker started without keys"
+    try:
+        records = parse_submission(body)
+    except InvalidSubmission as err:
+        return "invalid", (err.detail, err.field)
+    return "ok", prepare_submission(records, _keys)
+
+
+def default_workers() -> int:
+    """One worker per core: the API process mostly waits on them and on SQLite."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class Preparer:
+    """Prepares submission bodies in worker processes, or in this process if workers == 0."""
+
+    def __init__(self, secrets: NodeSecrets, keys: RecordKeys, workers: int) -> None:
+        self.keys = keys
+        self.pool: ProcessPoolExecutor | None = None
+        if workers > 0:
+            self.pool = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init,
+                initargs=(secrets.master_key, secrets.consortium_secret),
+            )
+
+    async def prepare(self, body: bytes) -> list[Sealed | dict[str, Any]]:
+        """The body's records, each Sealed or rejected; InvalidSubmission for a bad body."""
+        if self.pool is None:
+            return await run_in_threadpool(
+                lambda: prepare_submission(parse_submission(body), self.keys)
+            )
+        status, value = await asyncio.get_running_loop().run_in_executor(
+            self.pool, _prepare_body, body
+        )
+        if status == "invalid":
+            raise InvalidSubmission(*value)
+        return value
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
