@@ -211,3 +211,33 @@ def test_identity_is_never_in_the_logs_the_store_or_the_chain_in_clear(anchored_
             for secret in secrets:
                 assert secret not in bytes(tx["input"])
     assert os.path.getsize(tmp / "node.log") > 0
+
+
+def test_worker_processes_answer_like_the_api_process(anchored_node):
+    """The node prepares submissions in worker processes; answers must not change."""
+    node, _records, _tmp = anchored_node
+    for body in (b"not json", b'{"records": []}', b'{"records": [1], "more": 2}'):
+        req = urllib.request.Request(
+            node.base + "/v1/records", body, {"Content-Type": "application/json"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=30)
+        assert err.value.code == 422
+        assert json.loads(err.value.read())["error"] == "invalid_body"
+    bad = person(950, kind="bankruptcy")
+    answer = post_records(node.base, [person(951), bad])
+    assert [r["status"] for r in answer["results"]] == ["accepted", "rejected"]
+    assert answer["results"][1]["field"] == "kind"
+
+
+def test_sigkill_leaves_no_worker_process_behind(tmp_path):
+    import psutil
+
+    node = RunningNode(tmp_path / "data", tmp_path / "node.log", "--workers", "2")
+    post_records(node.base, [person(1)])
+    workers = psutil.Process(node.proc.pid).children(recursive=True)
+    assert len(workers) >= 2
+    node.proc.kill()
+    node.proc.wait(30)
+    gone, alive = psutil.wait_procs(workers, timeout=20)
+    assert not alive

@@ -9,6 +9,8 @@ pipe; they are never written anywhere.
 import asyncio
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -26,9 +28,17 @@ from node.secrets import NodeSecrets
 _keys: RecordKeys | None = None
 
 
-def _init(master_key: bytes, consortium_secret: bytes) -> None:
+def _init(master_key: bytes, consortium_secret: bytes, parent: int) -> None:
     global _keys
     _keys = RecordKeys.from_keys(master_key, consortium_secret)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A node killed outright (SIGKILL) cannot stop its workers: they notice and leave."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
 
 
 def _prepare_body(body: bytes) -> tuple[str, Any]:
@@ -57,7 +67,7 @@ class Preparer:
                 max_workers=workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init,
-                initargs=(secrets.master_key, secrets.consortium_secret),
+                initargs=(secrets.master_key, secrets.consortium_secret, os.getpid()),
             )
 
     async def prepare(self, body: bytes) -> list[Sealed | dict[str, Any]]:
