@@ -1,6 +1,5 @@
 """The node: its parts assembled, the batcher running beside the API."""
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,8 +16,6 @@ from node.records import router as records_router
 from node.records.service import RecordKeys
 from node.records.workers import Preparer, default_workers
 from node.secrets import load_secrets
-
-log = logging.getLogger("creditchain.node")
 
 
 def start_node(settings: Settings, *, run_batcher: bool = True) -> Node:
@@ -42,13 +39,12 @@ def start_node(settings: Settings, *, run_batcher: bool = True) -> Node:
     keys = RecordKeys.from_secrets(secrets)
     workers = default_workers() if settings.workers is None else settings.workers
     node = Node(settings, engine, keys, chain, batcher, Preparer(secrets, keys, workers))
-    log.info(
-        "chain %s (id %d), member %s, Consortium %s, RecordRegistry %s",
-        chain.kind,
-        chain.chain_id,
-        secrets.member.address,
-        chain.addresses["Consortium"],
-        chain.addresses["RecordRegistry"],
+    print(  # what an operator needs to know at start, whatever the log level
+        f"creditchain node: chain {chain.kind} (id {chain.chain_id}), "
+        f"member {secrets.member.address}\n"
+        f"  Consortium     {chain.addresses['Consortium']}\n"
+        f"  RecordRegistry {chain.addresses['RecordRegistry']}",
+        flush=True,
     )
     if run_batcher:
         batcher.start()

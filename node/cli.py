@@ -136,7 +136,7 @@ def _run(args: argparse.Namespace) -> int:
         log_level=args.log_level,
     )
     print(
-        f"creditchain node: data in {settings.data.resolve()}, "
+        f"starting: data in {settings.data.resolve()}, "
         f"chain {'at ' + settings.rpc if settings.rpc else 'embedded'}",
         flush=True,
     )
