@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 
-def _env(name: str, default: str | None = None) -> str | None:
+def _env(name: str, default: str) -> str:
     return os.environ.get(f"CREDITCHAIN_{name}", default)
 
 
@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--rpc",
         metavar="URL",
-        default=_env("RPC"),
+        default=os.environ.get("CREDITCHAIN_RPC"),
         help="JSON-RPC URL of the chain [CREDITCHAIN_RPC]; default: embedded chain",
     )
     run.add_argument(

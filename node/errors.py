@@ -28,7 +28,7 @@ def install_error_handlers(app: FastAPI) -> None:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         loc = [str(p) for p in first["loc"] if p not in ("body", "query", "path")]
         return JSONResponse(
-            error_body("invalid_request", first["msg"], ".".join(loc) or None), status_code=422
+            error_body("invalid_request", str(first["msg"]), ".".join(loc) or None), status_code=422
         )
 
     @app.exception_handler(RecordNotFound)

@@ -349,18 +349,19 @@ class Batcher:
         levels = levels_for_batch(self.engine, local_batch)
         proof = inclusion_proof(levels, leaf)
         fn = self.chain.registry.functions.supersede(old_com, chain_batch, leaf, proof, new_com)
+        tx_hash: str | None = None
+        block: int | None = None
         try:
-            tx_hash = self.chain.client.send(fn, gas=SUPERSEDE_GAS)
+            sent = self.chain.client.send(fn, gas=SUPERSEDE_GAS)
         except ContractRevert as err:
             if err.name != "StatusNotActive":
-                raise
-            tx_hash, block = None, None  # already marked by an earlier run
+                raise  # StatusNotActive: already marked by an earlier run
         else:
-            rcpt = self.chain.client.wait_receipt(tx_hash, timeout=10)
+            rcpt = self.chain.client.wait_receipt(sent, timeout=10)
             if rcpt is None or rcpt["status"] != 1:
                 self.chain.client.reset_nonce()
                 raise ChainError("supersede transaction did not land; will retry")
-            block = rcpt["blockNumber"]
+            tx_hash, block = sent, rcpt["blockNumber"]
         with write_transaction(self.engine) as conn:
             conn.exec_driver_sql(
                 "UPDATE supersession SET state = 'done', tx_hash = ?, block_number = ? "

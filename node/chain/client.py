@@ -12,6 +12,7 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed
+from eth_typing import HexStr
 from eth_utils import keccak
 from web3 import Web3
 from web3.contract import Contract
@@ -139,7 +140,7 @@ class ChainClient:
     def receipt(self, tx_hash: str) -> dict[str, Any] | None:
         with self.lock:
             try:
-                return dict(self.w3.eth.get_transaction_receipt(tx_hash))
+                return dict(self.w3.eth.get_transaction_receipt(HexStr(tx_hash)))
             except TransactionNotFound:
                 return None
 
@@ -147,7 +148,7 @@ class ChainClient:
         """True while the chain still knows the transaction but has not mined it."""
         with self.lock:
             try:
-                tx = self.w3.eth.get_transaction(tx_hash)
+                tx = self.w3.eth.get_transaction(HexStr(tx_hash))
             except TransactionNotFound:
                 return False
             return tx.get("blockNumber") is None

@@ -13,6 +13,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
+from web3.types import RPCEndpoint
 
 from node.chain.client import ChainClient, ChainError
 from node.chain.compile import compile_contracts
@@ -52,12 +53,13 @@ def _web3_for_rpc(url: str, wait: float) -> Web3:
             time.sleep(0.5)
 
 
-def _ensure_funds(w3: Web3, address: str) -> None:
+def _ensure_funds(w3: Web3, member: str) -> None:
     """A dev chain (anvil) funds the member key itself; a zero-gas network needs no funds."""
+    address = Web3.to_checksum_address(member)
     if w3.eth.get_balance(address) > 0 or w3.eth.gas_price == 0:
         return
     try:
-        w3.provider.make_request("anvil_setBalance", [address, hex(10**24)])
+        w3.provider.make_request(RPCEndpoint("anvil_setBalance"), [address, hex(10**24)])
     except Exception:
         pass
     if w3.eth.get_balance(address) == 0:

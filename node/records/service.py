@@ -62,7 +62,7 @@ class Sealed(NamedTuple):
     """One valid record, committed and encrypted, ready to store (picklable, so a worker
     process can do this part of the work)."""
 
-    index: int
+    position: int  # in the submission
     record_id: str
     subject_key: str
     kind: str
@@ -232,7 +232,7 @@ def store_submission(*, engine: Engine, prepared: list[Sealed | dict[str, Any]])
     now = time.time()
     with write_transaction(engine) as conn:
         current = _current_versions(conn, list({p.record_id for p in sealed}))
-        next_id = conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM record").scalar() + 1
+        next_id = conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM record").scalar_one() + 1
         rows: list[tuple] = []
         retired: list[int] = []  # rows that stop being current
         supersede: list[tuple[int, int]] = []
@@ -240,7 +240,7 @@ def store_submission(*, engine: Engine, prepared: list[Sealed | dict[str, Any]])
         for p in sealed:
             head = current.get(p.record_id)
             if head is not None and hmac.compare_digest(head[2], p.mac):
-                results[p.index] = {
+                results[p.position] = {
                     "status": "accepted",
                     "record_id": p.record_id,
                     "commitment": to_hex(head[3]),
@@ -263,7 +263,7 @@ def store_submission(*, engine: Engine, prepared: list[Sealed | dict[str, Any]])
                  p.commitment, p.mac, p.wrapped_key, p.ciphertext, submission_id, now)
             )  # fmt: skip
             current[p.record_id] = (row_id, version, p.mac, p.commitment)
-            results[p.index] = {
+            results[p.position] = {
                 "status": "accepted",
                 "record_id": p.record_id,
                 "commitment": to_hex(p.commitment),
