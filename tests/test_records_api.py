@@ -204,3 +204,23 @@ def test_identifiers_are_normalised_before_pseudonymising(node_client):
     ]
     assert keys[0] == keys[1]
     assert make_resident_id(41) == upper["subject"]["id_number"]
+
+
+def test_api_documentation_lists_the_record_routes_and_schema(node_client):
+    spec = node_client.get("/openapi.json").json()
+    for path in (
+        "/v1/records",
+        "/v1/records/{record_id}",
+        "/v1/records/{record_id}/receipt",
+        "/v1/submissions/{submission_id}",
+        "/v1/chain",
+    ):
+        assert path in spec["paths"]
+    body = spec["paths"]["/v1/records"]["post"]["requestBody"]["content"]["application/json"]
+    assert "records" in body["schema"]["properties"]
+    assert node_client.get("/docs").status_code == 200
+
+
+def test_record_id_with_a_slash_is_rejected_since_it_could_not_be_fetched(node_client):
+    answer = submit(node_client, [person(1, record_id="LN/0001")])
+    assert answer["results"][0]["field"] == "record_id"
