@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import create_engine
 
 
 def make_engine(path: Path) -> Engine:
@@ -24,9 +24,9 @@ def make_engine(path: Path) -> Engine:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
-    import node.records.models  # noqa: F401  (registers the tables)
+    from node.migrations import upgrade
 
-    SQLModel.metadata.create_all(engine)
+    upgrade(engine)
     return engine
 
 

@@ -25,7 +25,6 @@ class Batch(SQLModel, table=True):
     state: str = Field(default="built", index=True)
     chain_batch_id: int | None = None
     tx_hash: str | None = None
-    nonce: int | None = None
     block_number: int | None = None
     block_hash: str | None = None
     created_at: float

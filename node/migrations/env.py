@@ -1,0 +1,11 @@
+"""Alembic's entry point: migrations run on the connection the node hands over."""
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import node.records.models  # noqa: F401  (registers the tables)
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=SQLModel.metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()
