@@ -241,3 +241,25 @@ def test_sigkill_leaves_no_worker_process_behind(tmp_path):
     node.proc.wait(30)
     gone, alive = psutil.wait_procs(workers, timeout=20)
     assert not alive
+
+
+def test_a_killed_worker_is_replaced_and_the_submission_still_answered(tmp_path):
+    import psutil
+
+    node = RunningNode(tmp_path / "data", tmp_path / "node.log", "--workers", "1")
+    try:
+        post_records(node.base, [person(1)])
+        killed = 0
+        for worker in psutil.Process(node.proc.pid).children(recursive=True):
+            if "spawn_main" in " ".join(worker.cmdline()):
+                worker.kill()
+                killed += 1
+        assert killed == 1
+        threading.Event().wait(0.5)
+        answer = post_records(node.base, [person(2), person(3)])
+        assert answer["accepted"] == 2
+        status = node.settle()
+        assert status["anchored"] == 3
+        assert "a submission worker died" in (tmp_path / "node.log").read_text()
+    finally:
+        node.stop()

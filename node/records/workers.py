@@ -7,11 +7,13 @@ pipe; they are never written anywhere.
 """
 
 import asyncio
+import logging
 import multiprocessing
 import os
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -25,6 +27,7 @@ from node.records.service import (
 )
 from node.secrets import NodeSecrets
 
+log = logging.getLogger("creditchain.records")
 _keys: RecordKeys | None = None
 
 
@@ -61,14 +64,17 @@ class Preparer:
 
     def __init__(self, secrets: NodeSecrets, keys: RecordKeys, workers: int) -> None:
         self.keys = keys
-        self.pool: ProcessPoolExecutor | None = None
-        if workers > 0:
-            self.pool = ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init,
-                initargs=(secrets.master_key, secrets.consortium_secret, os.getpid()),
-            )
+        self.workers = workers
+        self._initargs = (secrets.master_key, secrets.consortium_secret, os.getpid())
+        self.pool = self._new_pool() if workers > 0 else None
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init,
+            initargs=self._initargs,
+        )
 
     async def prepare(self, body: bytes) -> list[Sealed | dict[str, Any]]:
         """The body's records, each Sealed or rejected; InvalidSubmission for a bad body."""
@@ -76,9 +82,13 @@ class Preparer:
             return await run_in_threadpool(
                 lambda: prepare_submission(parse_submission(body), self.keys)
             )
-        status, value = await asyncio.get_running_loop().run_in_executor(
-            self.pool, _prepare_body, body
-        )
+        loop = asyncio.get_running_loop()
+        try:
+            status, value = await loop.run_in_executor(self.pool, _prepare_body, body)
+        except BrokenProcessPool:  # a worker died (killed, out of memory): start afresh
+            log.warning("a submission worker died; starting new workers")
+            self.pool = self._new_pool()
+            status, value = await loop.run_in_executor(self.pool, _prepare_body, body)
         if status == "invalid":
             raise InvalidSubmission(*value)
         return value
