@@ -1,5 +1,9 @@
-"""Fixtures used across the suite: a node on the embedded chain or on anvil, record makers."""
+"""Fixtures used across the suite: a node on the embedded chain or on anvil, record makers,
+the RFC 9162 reference and a kit for contract tests."""
 
+from __future__ import annotations
+
+import ast
 import hashlib
 import json
 import os
@@ -8,14 +12,25 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import eth_tester
 import pytest
+from coincurve import PublicKey
+from eth_abi import abi
+from eth_tester.exceptions import TransactionFailed
+from eth_utils import keccak
 from fastapi.testclient import TestClient
+from web3 import EthereumTesterProvider, Web3
+from web3.contract import Contract
+from web3.exceptions import ContractCustomError
+from web3.logs import DISCARD
 
 from node.app import create_app
+from node.chain.compile import compile_contracts
 from node.config import Settings
 from node.crypto.subjects import make_resident_id, make_uscc
 
@@ -189,3 +204,151 @@ def ref_path(m: int, entries: list[bytes]) -> list[bytes]:
     if m < k:
         return ref_path(m, entries[:k]) + [ref_mth(entries[k:])]
     return ref_path(m - k, entries[k:]) + [ref_mth(entries[:k])]
+
+
+# --- contract test kit: an in-memory chain with the contracts, and revert decoding ---------
+
+# anvil's first well-known dev account; a public test key, never to be used outside tests.
+ANVIL_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+ZERO = b"\x00" * 32
+
+ACTIVE, SUPERSEDED = 0, 1  # RecordRegistry.RecordStatus
+M_ACTIVE, M_SUSPENDED, M_REMOVED = 1, 2, 3  # Consortium.MemberStatus
+ADMIT, SUSPEND, REINSTATE, REMOVE = 0, 1, 2, 3  # Consortium.Action
+GRANT_AUDITOR, GRANT_REGULATOR, REVOKE_AUDITOR, REVOKE_REGULATOR = 4, 5, 6, 7
+ADMIN, AUDITOR, REGULATOR = 0, 1, 2  # Consortium.Role; bit 1 << role in getMember's roles
+
+
+def pubkey(address: str) -> bytes:
+    """A valid uncompressed secp256k1 public key, the same for the same address."""
+    return PublicKey.from_secret(keccak(text=address)).format(compressed=False)
+
+
+def commitments(n: int, tag: bytes = b"c") -> list[bytes]:
+    return [hashlib.sha256(tag + i.to_bytes(4, "big")).digest() for i in range(n)]
+
+
+# --- custom errors ----------------------------------------------------------------------------
+
+
+def revert_data(exc: BaseException) -> bytes:
+    """The raw revert data of a failed call or transaction.
+
+    JSON-RPC nodes (anvil, Besu) make web3 raise ContractCustomError with `data` as 0x-hex.
+    web3's EthereumTesterProvider raises eth_tester's TransactionFailed instead, whose message
+    holds only the repr of the revert bytes: "execution reverted: b'...'".
+    """
+    data = getattr(exc, "data", None)
+    if isinstance(data, str) and data.startswith("0x"):
+        return bytes.fromhex(data[2:])
+    message = str(exc.args[0]) if exc.args else ""
+    literal = message.removeprefix("execution reverted: ")
+    if literal[:2] in ("b'", 'b"'):
+        value = ast.literal_eval(literal)
+        if isinstance(value, bytes):
+            return value
+    raise AssertionError(f"no revert data in {exc!r}")
+
+
+def assert_reverts(action: Callable[[], Any], signature: str, *args: Any) -> None:
+    """`action` reverts with the custom error `signature`, e.g. "EmptyBatch()", and `args`."""
+    with pytest.raises((ContractCustomError, TransactionFailed)) as info:
+        action()
+    data = revert_data(info.value)
+    assert data[:4] == keccak(text=signature)[:4], signature
+    types = [t for t in signature[signature.index("(") + 1 : -1].split(",") if t]
+    decoded = abi.decode(types, data[4:])
+    expected = tuple(a.lower() if isinstance(a, str) else a for a in args)
+    assert tuple(d.lower() if isinstance(d, str) else d for d in decoded) == expected
+
+
+# --- chain fixtures ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def compiled() -> dict[str, dict]:
+    return compile_contracts()
+
+
+@dataclass
+class Chain:
+    w3: Web3
+    consortium: Contract
+    registry: Contract
+    admin: str
+    member: str
+    other: str
+    outsider: str
+
+    def send(self, fn: Any, sender: str) -> Any:
+        """Transact and return the receipt (the eth-tester accounts are unlocked)."""
+        return self.w3.eth.wait_for_transaction_receipt(fn.transact({"from": sender}))
+
+
+def propose(
+    c: Chain,
+    sender: str,
+    action: int,
+    subject: str,
+    name: str = "",
+    url: str = "",
+    key: bytes = b"",
+) -> tuple[int, Any]:
+    """`sender` proposes `action` on `subject`; returns (proposal id, receipt)."""
+    fn = c.consortium.functions.propose(action, subject, name, url, key)
+    receipt = c.send(fn, sender)
+    (event,) = c.consortium.events.ProposalCreated().process_receipt(receipt, DISCARD)
+    return event.args.id, receipt
+
+
+def admit(c: Chain, sender: str, member: str, name: str) -> tuple[int, Any]:
+    """Proposes admitting `member`, with a URL and a key derived from its name and address."""
+    url = f"http://{name.lower().replace(' ', '-')}.example:8700"
+    return propose(c, sender, ADMIT, member, name, url, pubkey(member))
+
+
+def founders(*accounts: str) -> tuple[list[str], list[str], list[str], list[bytes]]:
+    """Constructor lists for founding admins `accounts`: addresses, names, URLs, keys."""
+    names = [f"Founder {i}" for i in range(len(accounts))]
+    urls = [f"http://127.0.0.1:{8701 + i}" for i in range(len(accounts))]
+    return list(accounts), names, urls, [pubkey(a) for a in accounts]
+
+
+def deploy(w3: Web3, artefact: dict, *args: Any, sender: str) -> Contract:
+    factory = w3.eth.contract(abi=artefact["abi"], bytecode=artefact["bytecode"])
+    receipt = w3.eth.wait_for_transaction_receipt(
+        factory.constructor(*args).transact({"from": sender})
+    )
+    assert receipt.status == 1
+    return w3.eth.contract(address=receipt.contractAddress, abi=artefact["abi"])
+
+
+@pytest.fixture
+def chain(compiled: dict[str, dict]) -> Chain:
+    w3 = Web3(EthereumTesterProvider(eth_tester.EthereumTester(eth_tester.PyEVMBackend())))
+    admin, member, other, outsider = w3.eth.accounts[:4]
+    consortium = deploy(
+        w3,
+        compiled["Consortium"],
+        [admin],
+        ["Founding Lender"],
+        [""],
+        [pubkey(admin)],
+        1,
+        sender=admin,
+    )
+    registry = deploy(w3, compiled["RecordRegistry"], consortium.address, sender=admin)
+    c = Chain(w3, consortium, registry, admin, member, other, outsider)
+    admit(c, admin, member, "Member Lender")
+    admit(c, admin, other, "Other Lender")
+    return c
+
+
+def anchor(c: Chain, sender: str, leaves: list[bytes], prev: bytes = ZERO) -> tuple[int, Any]:
+    """Anchor `leaves` as one batch; returns (batch id, receipt)."""
+    receipt = c.send(c.registry.functions.anchorBatch(ref_mth(leaves), len(leaves), prev), sender)
+    (event,) = c.registry.events.BatchAnchored().process_receipt(receipt)
+    return event.args.batchId, receipt
+
+
+# --- compiling --------------------------------------------------------------------------------

@@ -2,129 +2,44 @@
 
 from __future__ import annotations
 
-import ast
-import hashlib
 import pathlib
 import shutil
 import subprocess
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-import eth_tester
 import pytest
 import solcx
-from eth_abi import abi
+from coincurve import PublicKey
 from eth_account import Account
-from eth_tester.exceptions import TransactionFailed
 from eth_utils import keccak
 from packaging.version import Version
-from web3 import EthereumTesterProvider, HTTPProvider, Web3
+from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError
+from web3.logs import DISCARD
 
 from node.chain import compile as compile_mod
 from node.chain.compile import CompilerNotFound, compile_contracts
-from tests.conftest import ref_mth, ref_path
-
-# anvil's first well-known dev account; a public test key, never to be used outside tests.
-ANVIL_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
-ZERO = b"\x00" * 32
-
-ACTIVE, SUPERSEDED = 0, 1  # RecordRegistry.RecordStatus
-M_ACTIVE, M_SUSPENDED, M_REMOVED = 1, 2, 3  # Consortium.MemberStatus
-
-
-def commitments(n: int, tag: bytes = b"c") -> list[bytes]:
-    return [hashlib.sha256(tag + i.to_bytes(4, "big")).digest() for i in range(n)]
-
-
-# --- custom errors ----------------------------------------------------------------------------
-
-
-def revert_data(exc: BaseException) -> bytes:
-    """The raw revert data of a failed call or transaction.
-
-    JSON-RPC nodes (anvil, Besu) make web3 raise ContractCustomError with `data` as 0x-hex.
-    web3's EthereumTesterProvider raises eth_tester's TransactionFailed instead, whose message
-    holds only the repr of the revert bytes: "execution reverted: b'...'".
-    """
-    data = getattr(exc, "data", None)
-    if isinstance(data, str) and data.startswith("0x"):
-        return bytes.fromhex(data[2:])
-    message = str(exc.args[0]) if exc.args else ""
-    literal = message.removeprefix("execution reverted: ")
-    if literal[:2] in ("b'", 'b"'):
-        value = ast.literal_eval(literal)
-        if isinstance(value, bytes):
-            return value
-    raise AssertionError(f"no revert data in {exc!r}")
-
-
-def assert_reverts(action: Callable[[], Any], signature: str, *args: Any) -> None:
-    """`action` reverts with the custom error `signature`, e.g. "EmptyBatch()", and `args`."""
-    with pytest.raises((ContractCustomError, TransactionFailed)) as info:
-        action()
-    data = revert_data(info.value)
-    assert data[:4] == keccak(text=signature)[:4], signature
-    types = [t for t in signature[signature.index("(") + 1 : -1].split(",") if t]
-    decoded = abi.decode(types, data[4:])
-    expected = tuple(a.lower() if isinstance(a, str) else a for a in args)
-    assert tuple(d.lower() if isinstance(d, str) else d for d in decoded) == expected
-
-
-# --- chain fixtures ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def compiled() -> dict[str, dict]:
-    return compile_contracts()
-
-
-@dataclass
-class Chain:
-    w3: Web3
-    consortium: Contract
-    registry: Contract
-    admin: str
-    member: str
-    other: str
-    outsider: str
-
-    def send(self, fn: Any, sender: str) -> Any:
-        """Transact and return the receipt (the eth-tester accounts are unlocked)."""
-        return self.w3.eth.wait_for_transaction_receipt(fn.transact({"from": sender}))
-
-
-def deploy(w3: Web3, artefact: dict, *args: Any, sender: str) -> Contract:
-    factory = w3.eth.contract(abi=artefact["abi"], bytecode=artefact["bytecode"])
-    receipt = w3.eth.wait_for_transaction_receipt(
-        factory.constructor(*args).transact({"from": sender})
-    )
-    assert receipt.status == 1
-    return w3.eth.contract(address=receipt.contractAddress, abi=artefact["abi"])
-
-
-@pytest.fixture
-def chain(compiled: dict[str, dict]) -> Chain:
-    w3 = Web3(EthereumTesterProvider(eth_tester.EthereumTester(eth_tester.PyEVMBackend())))
-    admin, member, other, outsider = w3.eth.accounts[:4]
-    consortium = deploy(w3, compiled["Consortium"], "Founding Lender", sender=admin)
-    registry = deploy(w3, compiled["RecordRegistry"], consortium.address, sender=admin)
-    c = Chain(w3, consortium, registry, admin, member, other, outsider)
-    c.send(consortium.functions.addMember(member, "Member Lender"), admin)
-    c.send(consortium.functions.addMember(other, "Other Lender"), admin)
-    return c
-
-
-def anchor(c: Chain, sender: str, leaves: list[bytes], prev: bytes = ZERO) -> tuple[int, Any]:
-    """Anchor `leaves` as one batch; returns (batch id, receipt)."""
-    receipt = c.send(c.registry.functions.anchorBatch(ref_mth(leaves), len(leaves), prev), sender)
-    (event,) = c.registry.events.BatchAnchored().process_receipt(receipt)
-    return event.args.batchId, receipt
-
-
-# --- compiling --------------------------------------------------------------------------------
+from tests.conftest import (
+    ACTIVE,
+    ADMIN,
+    ANVIL_KEY,
+    M_ACTIVE,
+    M_SUSPENDED,
+    REINSTATE,
+    SUPERSEDED,
+    SUSPEND,
+    ZERO,
+    Chain,
+    admit,
+    anchor,
+    assert_reverts,
+    commitments,
+    propose,
+    pubkey,
+    ref_mth,
+    ref_path,
+)
 
 
 def test_scripts_solc_is_accepted_by_py_solc_x() -> None:
@@ -184,72 +99,49 @@ def test_deployer_is_founding_admin_and_active_member(chain: Chain) -> None:
     cons = chain.consortium.functions
     assert cons.isAdmin(chain.admin).call()
     assert cons.isActiveMember(chain.admin).call()
-    assert cons.getMember(chain.admin).call() == [M_ACTIVE, True, "Founding Lender"]
+    status, roles, name, url, key, _joined = cons.getMember(chain.admin).call()
+    assert (status, roles, name, url, key) == (
+        M_ACTIVE,
+        1 << ADMIN,
+        "Founding Lender",
+        "",
+        pubkey(chain.admin),
+    )
     assert not cons.isAdmin(chain.member).call()
     assert cons.memberStatus(chain.outsider).call() == 0
     assert cons.memberCount().call() == 3
+    assert (cons.threshold().call(), cons.adminCount().call()) == (1, 1)
 
 
-def test_admin_adds_member_with_event(chain: Chain) -> None:
-    receipt = chain.send(chain.consortium.functions.addMember(chain.outsider, "New"), chain.admin)
-    (event,) = chain.consortium.events.MemberAdded().process_receipt(receipt)
-    assert event.args.member == chain.outsider and event.args.name == "New"
+def test_one_of_one_consortium_admits_on_proposal_with_events(chain: Chain) -> None:
+    _, receipt = admit(chain, chain.admin, chain.outsider, "New")
+    (added,) = chain.consortium.events.MemberAdded().process_receipt(receipt, DISCARD)
+    assert added.args.member == chain.outsider and added.args.name == "New"
+    assert added.args.publicKey == pubkey(chain.outsider)
+    assert chain.consortium.events.ProposalExecuted().process_receipt(receipt, DISCARD)
     assert chain.consortium.functions.isActiveMember(chain.outsider).call()
 
 
-def test_non_admin_cannot_add_member(chain: Chain) -> None:
-    fn = chain.consortium.functions.addMember(chain.outsider, "X")
-    assert_reverts(lambda: fn.transact({"from": chain.member}), "NotAdmin(address)", chain.member)
-
-
-def test_member_cannot_be_added_twice(chain: Chain) -> None:
-    fn = chain.consortium.functions.addMember(chain.member, "Again")
-    assert_reverts(
-        lambda: fn.transact({"from": chain.admin}), "AlreadyMember(address)", chain.member
-    )
-
-
-def test_admin_suspends_and_reinstates_member_with_events(chain: Chain) -> None:
+def test_one_of_one_consortium_suspends_and_reinstates_at_once(chain: Chain) -> None:
     cons = chain.consortium
-    receipt = chain.send(cons.functions.setMemberStatus(chain.member, M_SUSPENDED), chain.admin)
-    (event,) = cons.events.MemberStatusChanged().process_receipt(receipt)
+    _, receipt = propose(chain, chain.admin, SUSPEND, chain.member)
+    (event,) = cons.events.MemberStatusChanged().process_receipt(receipt, DISCARD)
     assert (event.args.previous, event.args.status) == (M_ACTIVE, M_SUSPENDED)
     assert not cons.functions.isActiveMember(chain.member).call()
-    chain.send(cons.functions.setMemberStatus(chain.member, M_ACTIVE), chain.admin)
+    propose(chain, chain.admin, REINSTATE, chain.member)
     assert cons.functions.isActiveMember(chain.member).call()
 
 
-def test_removed_member_cannot_be_reinstated(chain: Chain) -> None:
-    cons = chain.consortium.functions
-    chain.send(cons.setMemberStatus(chain.member, M_REMOVED), chain.admin)
-    fn = cons.setMemberStatus(chain.member, M_ACTIVE)
-    assert_reverts(
-        lambda: fn.transact({"from": chain.admin}),
-        "InvalidStatusChange(address,uint8,uint8)",
-        chain.member,
-        M_REMOVED,
-        M_ACTIVE,
-    )
-
-
-def test_status_of_unknown_member_cannot_be_set(chain: Chain) -> None:
-    fn = chain.consortium.functions.setMemberStatus(chain.outsider, M_SUSPENDED)
-    assert_reverts(
-        lambda: fn.transact({"from": chain.admin}), "UnknownMember(address)", chain.outsider
-    )
+def test_old_direct_admin_functions_are_gone(chain: Chain) -> None:
+    names = {item.get("name") for item in chain.consortium.abi}
+    assert not names & {"addMember", "setMemberStatus", "setAdmin"}
 
 
 def test_last_admin_cannot_suspend_itself(chain: Chain) -> None:
-    fn = chain.consortium.functions.setMemberStatus(chain.admin, M_SUSPENDED)
-    assert_reverts(lambda: fn.transact({"from": chain.admin}), "LastAdmin(address)", chain.admin)
-
-
-def test_second_admin_can_suspend_the_first(chain: Chain) -> None:
-    cons = chain.consortium.functions
-    chain.send(cons.setAdmin(chain.member, True), chain.admin)
-    chain.send(cons.setMemberStatus(chain.admin, M_SUSPENDED), chain.member)
-    assert not cons.isAdmin(chain.admin).call()
-    assert cons.adminCount().call() == 1
+    fn = chain.consortium.functions.propose(SUSPEND, chain.admin, "", "", b"")
+    assert_reverts(
+        lambda: fn.transact({"from": chain.admin}), "InvalidThreshold(uint256,uint256)", 1, 0
+    )
 
 
 # --- anchoring --------------------------------------------------------------------------------
@@ -310,7 +202,7 @@ def test_non_member_cannot_anchor(chain: Chain) -> None:
 
 
 def test_suspended_member_cannot_anchor(chain: Chain) -> None:
-    chain.send(chain.consortium.functions.setMemberStatus(chain.member, M_SUSPENDED), chain.admin)
+    propose(chain, chain.admin, SUSPEND, chain.member)
     fn = chain.registry.functions.anchorBatch(b"\x01" * 32, 1, ZERO)
     assert_reverts(
         lambda: fn.transact({"from": chain.member}), "NotActiveMember(address)", chain.member
@@ -318,9 +210,8 @@ def test_suspended_member_cannot_anchor(chain: Chain) -> None:
 
 
 def test_reinstated_member_can_anchor_again(chain: Chain) -> None:
-    cons = chain.consortium.functions
-    chain.send(cons.setMemberStatus(chain.member, M_SUSPENDED), chain.admin)
-    chain.send(cons.setMemberStatus(chain.member, M_ACTIVE), chain.admin)
+    propose(chain, chain.admin, SUSPEND, chain.member)
+    propose(chain, chain.admin, REINSTATE, chain.member)
     assert anchor(chain, chain.member, commitments(1))[0] == 1
 
 
@@ -494,7 +385,8 @@ def test_deploy_and_anchor_on_anvil(anvil: str, compiled: dict[str, dict]) -> No
         address = transact(factory.constructor(*args)).contractAddress
         return w3.eth.contract(address=address, abi=compiled[name]["abi"])
 
-    consortium = deploy_signed("Consortium", "Anvil Lender")
+    key = PublicKey.from_secret(bytes.fromhex(ANVIL_KEY[2:])).format(compressed=False)
+    consortium = deploy_signed("Consortium", [account.address], ["Anvil Lender"], [""], [key], 1)
     registry = deploy_signed("RecordRegistry", consortium.address)
 
     leaves = commitments(5)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from coincurve import PublicKey
 from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
@@ -76,9 +77,18 @@ def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
 
 
 def _deploy(client: ChainClient, compiled: dict[str, dict], name: str) -> dict[str, str]:
+    """A consortium of one: this member its only founding admin, so M = 1 and each of its
+    proposals takes effect at once. A consortium of many is deployed by its launcher."""
     log.info("empty chain: deploying the contracts")
+    public_key = PublicKey.from_secret(bytes(client.account.key)).format(compressed=False)
     consortium = client.deploy(
-        compiled["Consortium"]["abi"], compiled["Consortium"]["bytecode"], name
+        compiled["Consortium"]["abi"],
+        compiled["Consortium"]["bytecode"],
+        [client.account.address],
+        [name],
+        [""],  # the node URL: a lone node has no peers to tell it to
+        [public_key],
+        1,
     )
     registry = client.deploy(
         compiled["RecordRegistry"]["abi"], compiled["RecordRegistry"]["bytecode"], consortium
