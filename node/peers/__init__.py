@@ -1,0 +1,1 @@
+"""Requests between member nodes: signed with the member key, checked against the chain."""

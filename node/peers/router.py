@@ -1,0 +1,37 @@
+"""Routes other member nodes call, authenticated by their member key, not by staff tokens."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from node.deps import NodeDep
+from node.peers.signing import NonceBook, PeerRefused, verify
+
+router = APIRouter(prefix="/v1/peer", tags=["peers"])
+_nonces = NonceBook()
+
+
+async def authenticate_peer(request: Request, node: Any) -> str:
+    """The calling member's address: signed, fresh, and an active member on chain now."""
+    chain = node.chain
+    member = verify(
+        headers=request.headers,
+        method=request.method,
+        path=request.url.path,
+        body=await request.body(),
+        chain_id=chain.chain_id,
+        contract=chain.addresses["Consortium"],
+        nonces=_nonces,
+    )
+    if not chain.client.call(chain.consortium.functions.isActiveMember(member)):
+        raise PeerRefused(403, "not_an_active_member", f"{member} is not an active member")
+    return member
+
+
+@router.get("/hello", summary="Who am I talking to: for member nodes, signed with their key")
+async def hello(request: Request, node: NodeDep) -> dict[str, Any]:
+    """Answers only a request signed by an active member (EIP-712, headers
+    X-Creditchain-Member, -Timestamp, -Nonce, -Signature)."""
+    member = await authenticate_peer(request, node)
+    return {"member": member, "node": node.chain.client.account.address,
+            "chain_id": node.chain.chain_id}  # fmt: skip
