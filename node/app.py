@@ -12,10 +12,15 @@ from node.config import Settings
 from node.db import make_engine
 from node.deps import Node
 from node.errors import install_error_handlers
+from node.members import router as members_router
+from node.members.errors import install_member_errors
+from node.peers import router as peers_router
 from node.records import router as records_router
 from node.records.service import RecordKeys
 from node.records.workers import Preparer, default_workers
 from node.secrets import load_secrets
+from node.staff import router as staff_router
+from node.staff.service import count as staff_count
 
 
 def start_node(settings: Settings, *, run_batcher: bool = True) -> Node:
@@ -46,6 +51,13 @@ def start_node(settings: Settings, *, run_batcher: bool = True) -> Node:
         f"  RecordRegistry {chain.addresses['RecordRegistry']}",
         flush=True,
     )
+    if staff_count(engine=engine) == 0:
+        print(
+            "  no staff accounts yet; create the first admin (its token is printed once):\n"
+            "    .venv/bin/creditchain staff add NAME --role admin "
+            f"--data {settings.data.resolve()}",
+            flush=True,
+        )
     if run_batcher:
         batcher.start()
     return node
@@ -78,4 +90,8 @@ def create_app(settings: Settings | None = None, *, run_batcher: bool = True) ->
     install_error_handlers(app)
     app.include_router(records_router.router)
     app.include_router(chain_router.router)
+    staff_router.install(app)
+    app.include_router(members_router.router)
+    app.include_router(peers_router.router)
+    install_member_errors(app)
     return app

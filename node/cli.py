@@ -7,6 +7,9 @@ import os
 import sys
 from pathlib import Path
 
+from node import keys_cli
+from node.staff import cli as staff_cli
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"CREDITCHAIN_{name}", default)
@@ -112,7 +115,57 @@ def _parser() -> argparse.ArgumentParser:
         "node's embedded chain, http://127.0.0.1:8700/rpc)",
     )
     verify.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    consortium = sub.add_parser(
+        "consortium",
+        help="a consortium on this machine: anvil and one node per member",
+        description="Start, inspect and stop a consortium on one machine: anvil as the chain, "
+        "the contracts, and one node per member on loopback ports, each with its own data "
+        "directory, keys and store under DIR/member-N.",
+    )
+    csub = consortium.add_subparsers(dest="consortium_command", required=True, metavar="ACTION")
+    c_up = csub.add_parser("up", help="start anvil, deploy, admit the members, start their nodes")
+    c_up.add_argument("--members", metavar="N", type=int, default=3,
+                      help="members, one node each (default: 3)")  # fmt: skip
+    c_up.add_argument(
+        "--founders", metavar="F", type=int, default=3,
+        help="of them, founding admins who vote on changes (default: 3)",
+    )  # fmt: skip
+    c_up.add_argument(
+        "--threshold", metavar="M", type=int, default=None,
+        help="votes a change needs (default: a majority of the founders)",
+    )  # fmt: skip
+    for action, text in (("status", "list the nodes started by `up`"),
+                         ("down", "stop exactly what `up` started")):  # fmt: skip
+        csub.add_parser(action, help=text)
+    for parser in csub.choices.values():
+        parser.add_argument("--dir", metavar="DIR", type=Path, default=Path("consortium"),
+                            help="where the consortium lives (default: ./consortium)")  # fmt: skip
+    keys_cli.register(sub)
+    staff_cli.register(sub)
     return p
+
+
+def _consortium(args: argparse.Namespace) -> int:
+    from node import consortium
+
+    try:
+        if args.consortium_command == "up":
+            state = consortium.up(args.dir, members=args.members, founders=args.founders,
+                                  threshold=args.threshold)  # fmt: skip
+            print(f"consortium up: {len(state['members'])} nodes; "
+                  f"`creditchain consortium status --dir {args.dir}` lists them")  # fmt: skip
+        elif args.consortium_command == "status":
+            for row in consortium.status(args.dir):
+                health = "running" if row["running"] else "STOPPED"
+                if row["name"] != "anvil":
+                    health += ", answering" if row["answering"] else ", NOT answering"
+                print(f"{row['name']:10} {row['address']:42} {row['url']:24} {health}")
+        else:
+            consortium.down(args.dir)
+    except consortium.ConsortiumError as err:
+        print(f"consortium: {err}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -125,6 +178,13 @@ def _run(args: argparse.Namespace) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its start-up chatter
+    from node.secrets import KeystoreError, load_secrets
+
+    try:  # a wrong password stops here, in one line, before the server starts
+        load_secrets(args.data / "keys")
+    except KeystoreError as err:
+        print(f"creditchain: {err}", file=sys.stderr)
+        return 2
     settings = Settings(
         data=args.data,
         rpc=args.rpc,
@@ -191,6 +251,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         return _run(args)
+    if args.command == "consortium":
+        return _consortium(args)
+    if args.command == "keys":
+        return keys_cli.run(args)
+    if args.command == "staff":
+        return staff_cli.main_for(args)
     return _verify(args)
 
 

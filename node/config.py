@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     )
     max_body_mb: int = Field(64, ge=1, description="largest request body accepted, in MiB")
     log_level: str = Field("info", description="debug, info, warning or error")
+    staff_max_failures: int = Field(
+        5, ge=1, description="failed token attempts in a row that lock a staff account"
+    )
 
     @property
     def db_path(self) -> Path:

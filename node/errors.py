@@ -12,6 +12,15 @@ from node.records.service import (
     RecordNotFound,
     SubmissionNotFound,
 )
+from node.staff.service import (
+    AccountDisabled,
+    AccountLocked,
+    Forbidden,
+    InvalidStaff,
+    StaffExists,
+    StaffNotFound,
+    Unauthenticated,
+)
 
 
 def error_body(code: str, detail: str, field: str | None = None, **extra: object) -> dict:
@@ -44,6 +53,45 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotAnchored)
     async def _not_anchored(_: Request, exc: NotAnchored) -> JSONResponse:
         return JSONResponse(error_body("not_anchored", str(exc), state=exc.state), status_code=409)
+
+    @app.exception_handler(Unauthenticated)
+    async def _unauthenticated(_: Request, exc: Unauthenticated) -> JSONResponse:
+        return JSONResponse(
+            error_body("unauthenticated", "a valid staff token is needed: Authorization: Bearer"),
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    @app.exception_handler(AccountLocked)
+    async def _locked(_: Request, exc: AccountLocked) -> JSONResponse:
+        detail = "locked after repeated failed attempts; an admin must unlock it"
+        return JSONResponse(error_body("account_locked", detail), status_code=403)
+
+    @app.exception_handler(AccountDisabled)
+    async def _disabled(_: Request, exc: AccountDisabled) -> JSONResponse:
+        return JSONResponse(
+            error_body("account_disabled", "this staff account is disabled"), status_code=403
+        )
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(_: Request, exc: Forbidden) -> JSONResponse:
+        detail = f"role {exc.role} may not call {exc.action}"
+        return JSONResponse(error_body("forbidden", detail), status_code=403)
+
+    @app.exception_handler(StaffNotFound)
+    async def _no_staff(_: Request, exc: StaffNotFound) -> JSONResponse:
+        return JSONResponse(
+            error_body("staff_not_found", "no staff account by that name"), status_code=404
+        )
+
+    @app.exception_handler(StaffExists)
+    async def _staff_exists(_: Request, exc: StaffExists) -> JSONResponse:
+        detail = "a staff account by that name exists"
+        return JSONResponse(error_body("staff_exists", detail, "name"), status_code=409)
+
+    @app.exception_handler(InvalidStaff)
+    async def _invalid_staff(_: Request, exc: InvalidStaff) -> JSONResponse:
+        return JSONResponse(error_body("invalid_request", exc.detail, exc.field), status_code=422)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

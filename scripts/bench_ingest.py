@@ -34,7 +34,7 @@ from node.crypto.canonical import canonical_json  # noqa: E402
 from node.crypto.commitments import commitment, new_salt  # noqa: E402
 from node.crypto.encryption import Sealer, new_master_key  # noqa: E402
 from node.crypto.subjects import make_resident_id  # noqa: E402
-from tests.conftest import free_port, person, rpc, wait_for  # noqa: E402
+from tests.conftest import bearer, free_port, person, rpc, staff_token_in, wait_for  # noqa: E402
 
 SUBMISSION = 10_000
 
@@ -47,14 +47,14 @@ def bodies(n: int) -> list[bytes]:
     return out
 
 
-def get(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=60) as r:
+def get(url: str, token: str) -> dict:
+    with urllib.request.urlopen(urllib.request.Request(url, None, bearer(token)), timeout=60) as r:
         return json.loads(r.read())
 
 
-def post(url: str, body: bytes) -> dict:
-    req = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=300) as r:
+def post(url: str, body: bytes, token: str) -> dict:
+    headers = {"Content-Type": "application/json", **bearer(token)}
+    with urllib.request.urlopen(urllib.request.Request(url, body, headers), timeout=300) as r:
         return json.loads(r.read())
 
 
@@ -99,18 +99,19 @@ def bench_node(n: int, rpc_url: str | None, work: Path) -> tuple[float, float]:
     ]
     if rpc_url:
         args += ["--rpc", rpc_url]
+    token = staff_token_in(work / "data", "submitter")  # the bulk loader's account
     log = open(work / "node.log", "wb")
     proc = subprocess.Popen(args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: get(base + "/v1/chain"), timeout=120, what="node start")
+        wait_for(lambda: get(base + "/v1/chain", token), timeout=120, what="node start")
         payloads = bodies(n)
         sampler = RssSampler(proc.pid)
         sampler.start()
         t0 = time.perf_counter()
         # two submissions in flight, as a member's bulk loader would send them
         with ThreadPoolExecutor(max_workers=2) as pool:
-            answers = pool.map(lambda body: post(base + "/v1/records", body), payloads)
+            answers = pool.map(lambda body: post(base + "/v1/records", body, token), payloads)
             for i, answer in enumerate(answers, 1):
                 assert answer["rejected"] == 0, answer["results"][:3]
                 if i % max(1, len(payloads) // 4) == 0:
@@ -119,7 +120,7 @@ def bench_node(n: int, rpc_url: str | None, work: Path) -> tuple[float, float]:
                         f"{sampler.rss() / 2**20:.0f} MiB",
                         flush=True,
                     )
-        while (status := get(base + "/v1/status"))["anchored"] < n:
+        while (status := get(base + "/v1/status", token))["anchored"] < n:
             time.sleep(0.02)
         elapsed = time.perf_counter() - t0
         sampler.stop.set()

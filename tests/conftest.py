@@ -33,6 +33,8 @@ from node.app import create_app
 from node.chain.compile import compile_contracts
 from node.config import Settings
 from node.crypto.subjects import make_resident_id, make_uscc
+from node.db import make_engine
+from node.staff import service as staff
 
 REPO = Path(__file__).resolve().parent.parent
 ANVIL = REPO / "node_modules" / ".bin" / "anvil"
@@ -123,14 +125,43 @@ def make_settings(data: Path, rpc_url: str | None = None, **kw: Any) -> Settings
 
 @pytest.fixture
 def node_client(tmp_path: Path) -> Iterator[TestClient]:
-    """A node on a fresh embedded chain; the test drives its batcher with drain()."""
+    """A node on a fresh embedded chain, called as its admin; the test drives its batcher
+    with drain()."""
     app = create_app(make_settings(tmp_path / "data"), run_batcher=False)
     with TestClient(app) as client:
+        authorize(client, "admin")
         yield client
 
 
 def node_of(client: TestClient):  # type: ignore[no-untyped-def]
     return client.app.state.node
+
+
+def staff_token(client: TestClient, role: str, name: str | None = None) -> str:
+    """A new staff account of `role` on the client's node; its token."""
+    name = name or f"{role}-{staff.count(engine=node_of(client).engine) + 1}"
+    return staff.add(engine=node_of(client).engine, name=name, role=role).token
+
+
+def authorize(client: TestClient, role: str = "admin", name: str | None = None) -> str:
+    """Make the client call as a new staff account of `role`; its token."""
+    token = staff_token(client, role, name)
+    client.headers["Authorization"] = f"Bearer {token}"
+    return token
+
+
+def staff_token_in(data: Path, role: str = "admin", name: str | None = None) -> str:
+    """A new staff account in the store under `data` (the node may be running or not)."""
+    engine = make_engine(Settings(data=data).db_path)
+    try:
+        name = name or f"{role}-{staff.count(engine=engine) + 1}"
+        return staff.add(engine=engine, name=name, role=role).token
+    finally:
+        engine.dispose()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def submit(client: TestClient, records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -165,8 +196,12 @@ def start_node_process(
     )
 
 
-def wait_http(url: str, timeout: float = 60) -> None:
-    wait_for(lambda: urllib.request.urlopen(url, timeout=2).status == 200, timeout, url)
+def wait_http(url: str, timeout: float = 60, headers: dict[str, str] | None = None) -> None:
+    def answers() -> bool:
+        req = urllib.request.Request(url, headers=headers or {})
+        return urllib.request.urlopen(req, timeout=2).status == 200
+
+    wait_for(answers, timeout, url)
 
 
 # --- RFC 9162 §2.1 reference, written as the RFC defines it (for Merkle and contract tests) ---

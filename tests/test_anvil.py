@@ -7,11 +7,25 @@ from fastapi.testclient import TestClient
 
 from node.app import create_app
 from node.audit.verify import verify_receipt
-from tests.conftest import ANVIL, free_port, make_settings, node_of, person, rpc, submit, wait_for
+from tests.conftest import (
+    ANVIL,
+    bearer,
+    free_port,
+    make_settings,
+    node_of,
+    person,
+    rpc,
+    staff_token_in,
+    submit,
+    wait_for,
+)
 
 
 def _node_on(url: str, data: Path) -> TestClient:
-    return TestClient(create_app(make_settings(data, url), run_batcher=False))
+    """A node on the chain at `url`, called as a new admin."""
+    client = TestClient(create_app(make_settings(data, url), run_batcher=False))
+    client.headers.update(bearer(staff_token_in(data, "admin")))
+    return client
 
 
 def _receipt(client: TestClient, record_id: str) -> dict:

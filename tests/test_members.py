@@ -1,6 +1,7 @@
 """Members and governance through the API, and requests between member nodes."""
 
 import dataclasses
+
 import pytest
 from coincurve import PublicKey
 from eth_account import Account
@@ -10,7 +11,7 @@ from node.app import create_app
 from node.chain.client import ChainClient
 from node.members import service
 from node.peers.signing import signed_headers
-from tests.conftest import make_settings, node_of, rpc
+from tests.conftest import authorize, make_settings, node_of, rpc
 
 
 @pytest.fixture
@@ -19,6 +20,7 @@ def gov(anvil, tmp_path):
     other = Account.create()
     rpc(anvil, "anvil_setBalance", [other.address, hex(10**21)])
     with TestClient(create_app(make_settings(tmp_path / "data", anvil), run_batcher=False)) as c:
+        authorize(c, "admin")
         yield c, other
 
 
@@ -111,3 +113,13 @@ def test_proposal_with_a_bad_field_is_a_422_naming_it(gov):
     resp = client.post("/v1/proposals", json={"action": "crown", "subject": "0x" + "1" * 40})
     assert resp.json()["field"] == "action"
     assert client.get("/v1/proposals?all=true").json() == []  # nothing was proposed
+
+
+def test_only_the_node_admin_proposes_and_votes_for_the_member(gov):
+    client, other = gov
+    authorize(client, "submitter")
+    resp = client.post("/v1/proposals", json={"action": "suspend", "subject": other.address})
+    assert resp.status_code == 403 and resp.json()["error"] == "forbidden"
+    assert client.get("/v1/members").status_code == 200  # any staff may read
+    client.headers.pop("Authorization")
+    assert client.get("/v1/members").status_code == 401

@@ -18,37 +18,57 @@ from web3 import HTTPProvider, Web3
 
 from node.audit.verify import verify_receipt
 from node.chain.compile import compile_contracts
-from tests.conftest import REPO, free_port, person, start_node_process, wait_for, wait_http
+from tests.conftest import (
+    REPO,
+    bearer,
+    free_port,
+    person,
+    staff_token_in,
+    start_node_process,
+    wait_for,
+    wait_http,
+)
 
 REGISTRY_ABI = compile_contracts()["RecordRegistry"]["abi"]
 
 
-def get(url: str) -> tuple[int, dict]:
+def get(url: str, token: str | None = None) -> tuple[int, dict]:
+    req = urllib.request.Request(url, headers=bearer(token) if token else {})
     try:
-        with urllib.request.urlopen(url, timeout=30) as r:
+        with urllib.request.urlopen(req, timeout=30) as r:
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read())
 
 
-def post_records(base: str, records: list[dict]) -> dict:
+def post_records(base: str, records: list[dict], token: str) -> dict:
     body = json.dumps({"records": records}).encode()
-    req = urllib.request.Request(base + "/v1/records", body, {"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", **bearer(token)}
+    req = urllib.request.Request(base + "/v1/records", body, headers)
     with urllib.request.urlopen(req, timeout=60) as r:
         return json.loads(r.read())
 
 
 class RunningNode:
-    def __init__(self, data: Path, log: Path, *extra: str) -> None:
+    """A node process on `data`, called by a staff account of `role` made before it starts."""
+
+    def __init__(self, data: Path, log: Path, *extra: str, role: str = "admin") -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.token = staff_token_in(data, role)
         self.proc = start_node_process(data, self.port, *extra, log=log)
-        wait_http(self.base + "/v1/chain", timeout=120)
+        wait_http(self.base + "/v1/chain", timeout=120, headers=bearer(self.token))
+
+    def get(self, path: str) -> tuple[int, dict]:
+        return get(self.base + path, self.token)
+
+    def post_records(self, records: list[dict]) -> dict:
+        return post_records(self.base, records, self.token)
 
     def settle(self, timeout: float = 120) -> dict:
         """Wait until nothing is pending; the status then."""
-        wait_for(lambda: get(self.base + "/v1/status")[1]["pending"] == 0, timeout, "anchoring")
-        return get(self.base + "/v1/status")[1]
+        wait_for(lambda: self.get("/v1/status")[1]["pending"] == 0, timeout, "anchoring")
+        return self.get("/v1/status")[1]
 
     def w3(self) -> Web3:
         return Web3(HTTPProvider(self.base + "/rpc"))
@@ -61,20 +81,20 @@ class RunningNode:
 def test_embedded_chain_keeps_anchored_batches_across_a_restart(tmp_path):
     data, log = tmp_path / "data", tmp_path / "node.log"
     node = RunningNode(data, log)
-    post_records(node.base, [person(i) for i in range(20)])
+    node.post_records([person(i) for i in range(20)])
     node.settle()
-    receipt = get(node.base + f"/v1/records/{person(3)['record_id']}/receipt")[1]
-    block = get(node.base + "/v1/chain")[1]["latest_block"]
+    receipt = node.get(f"/v1/records/{person(3)['record_id']}/receipt")[1]
+    block = node.get("/v1/chain")[1]["latest_block"]
     node.stop()
 
     node = RunningNode(data, log)
     try:
-        info = get(node.base + "/v1/chain")[1]
+        info = node.get("/v1/chain")[1]
         assert info["latest_block"] == block
         assert verify_receipt(receipt, node.w3()).ok
-        post_records(node.base, [person(i) for i in range(20, 25)])
+        node.post_records([person(i) for i in range(20, 25)])
         node.settle()
-        later = get(node.base + f"/v1/records/{person(21)['record_id']}/receipt")[1]
+        later = node.get(f"/v1/records/{person(21)['record_id']}/receipt")[1]
         assert verify_receipt(later, node.w3()).ok
         registry = node.w3().eth.contract(address=later["registry"], abi=REGISTRY_ABI)
         assert registry.functions.lastRoot(info["member"]).call().hex() == later["root"][2:]
@@ -91,13 +111,15 @@ def test_sigkill_at_any_moment_loses_no_accepted_record(tmp_path):
         node = RunningNode(data, log, "--batch-size", "40")
         stop = threading.Event()
 
-        def feed(base: str = node.base, stop: threading.Event = stop) -> None:
+        def feed(
+            base: str = node.base, token: str = node.token, stop: threading.Event = stop
+        ) -> None:
             nonlocal seq
             while not stop.is_set():
                 batch = [person(seq + i) for i in range(60)]
                 seq += 60
                 try:
-                    answer = post_records(base, batch)
+                    answer = post_records(base, batch, token)
                 except (OSError, http.client.HTTPException):
                     return  # killed mid-request: not acknowledged, so not counted
                 accepted.update(r["record_id"] for r in answer["results"])
@@ -116,10 +138,10 @@ def test_sigkill_at_any_moment_loses_no_accepted_record(tmp_path):
         assert len(accepted) > 200
         w3 = node.w3()
         for rid in accepted:
-            code, _ = get(node.base + f"/v1/records/{rid}/receipt")
+            code, _ = node.get(f"/v1/records/{rid}/receipt")
             assert code == 200, rid
         for rid in rng.sample(sorted(accepted), 25):
-            receipt = get(node.base + f"/v1/records/{rid}/receipt")[1]
+            receipt = node.get(f"/v1/records/{rid}/receipt")[1]
             assert verify_receipt(receipt, w3).ok, rid
         # exactly once: the chain's batches hold every stored record once, no more
         registry = w3.eth.contract(address=receipt["registry"], abi=REGISTRY_ABI)
@@ -141,7 +163,7 @@ def anchored_node(tmp_path_factory):
     bad["subject"]["id_number"] = bad["subject"]["id_number"][:-1] + (
         "0" if bad["subject"]["id_number"][-1] != "0" else "1"
     )
-    answer = post_records(node.base, records + [bad])
+    answer = node.post_records(records + [bad])
     assert answer["accepted"] == 10
     node.settle()
     yield node, records + [bad], tmp
@@ -163,7 +185,7 @@ def _verify_cli(receipt: dict, tmp: Path, rpc: str) -> subprocess.CompletedProce
 def test_verify_cli_accepts_a_true_receipt_and_says_what_failed_on_a_false_one(anchored_node):
     node, records, tmp = anchored_node
     rpc = node.base + "/rpc"
-    receipt = get(node.base + f"/v1/records/{records[4]['record_id']}/receipt")[1]
+    receipt = node.get(f"/v1/records/{records[4]['record_id']}/receipt")[1]
     ok = _verify_cli(receipt, tmp, rpc)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "VERIFIED" in ok.stdout and "active" in ok.stdout
@@ -184,12 +206,14 @@ def test_verify_cli_accepts_a_true_receipt_and_says_what_failed_on_a_false_one(a
         assert f"FAIL {failed}" in out.stdout and "NOT VERIFIED" in out.stdout
 
 
-def test_identity_is_never_in_the_logs_the_store_or_the_chain_in_clear(anchored_node):
+def test_identity_and_tokens_are_never_in_the_logs_the_store_or_the_chain_in_clear(
+    anchored_node,
+):
     node, records, tmp = anchored_node
     for rec in records:  # the reads an operator would do, so their paths are exercised too
-        get(node.base + f"/v1/records/{rec['record_id']}")
-        get(node.base + f"/v1/records/{rec['record_id']}/receipt")
-    secrets = []
+        node.get(f"/v1/records/{rec['record_id']}")
+        node.get(f"/v1/records/{rec['record_id']}/receipt")
+    secrets = [node.token.encode(), node.token.split("_", 2)[2].encode()]
     for rec in records:
         id_number, name = rec["subject"]["id_number"], rec["subject"]["name"]
         secrets += [
@@ -218,14 +242,16 @@ def test_worker_processes_answer_like_the_api_process(anchored_node):
     node, _records, _tmp = anchored_node
     for body in (b"not json", b'{"records": []}', b'{"records": [1], "more": 2}'):
         req = urllib.request.Request(
-            node.base + "/v1/records", body, {"Content-Type": "application/json"}
+            node.base + "/v1/records",
+            body,
+            {"Content-Type": "application/json", **bearer(node.token)},
         )
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(req, timeout=30)
         assert err.value.code == 422
         assert json.loads(err.value.read())["error"] == "invalid_body"
     bad = person(950, kind="bankruptcy")
-    answer = post_records(node.base, [person(951), bad])
+    answer = node.post_records([person(951), bad])
     assert [r["status"] for r in answer["results"]] == ["accepted", "rejected"]
     assert answer["results"][1]["field"] == "kind"
 
@@ -234,7 +260,7 @@ def test_sigkill_leaves_no_worker_process_behind(tmp_path):
     import psutil
 
     node = RunningNode(tmp_path / "data", tmp_path / "node.log", "--workers", "2")
-    post_records(node.base, [person(1)])
+    node.post_records([person(1)])
     workers = psutil.Process(node.proc.pid).children(recursive=True)
     assert len(workers) >= 2
     node.proc.kill()
@@ -248,7 +274,7 @@ def test_a_killed_worker_is_replaced_and_the_submission_still_answered(tmp_path)
 
     node = RunningNode(tmp_path / "data", tmp_path / "node.log", "--workers", "1")
     try:
-        post_records(node.base, [person(1)])
+        node.post_records([person(1)])
         killed = 0
         for worker in psutil.Process(node.proc.pid).children(recursive=True):
             if "spawn_main" in " ".join(worker.cmdline()):
@@ -256,7 +282,7 @@ def test_a_killed_worker_is_replaced_and_the_submission_still_answered(tmp_path)
                 killed += 1
         assert killed == 1
         threading.Event().wait(0.5)
-        answer = post_records(node.base, [person(2), person(3)])
+        answer = node.post_records([person(2), person(3)])
         assert answer["accepted"] == 2
         status = node.settle()
         assert status["anchored"] == 3

@@ -12,6 +12,7 @@ from web3.exceptions import ContractLogicError
 from node.chain.client import revert_data
 from node.deps import NodeDep
 from node.records import service
+from node.staff.deps import AnyStaff
 
 router = APIRouter(tags=["chain"])
 
@@ -37,7 +38,7 @@ READ_METHODS = frozenset(
 
 
 @router.get("/v1/chain", summary="The chain this node anchors on, and its contracts")
-def chain_info(node: NodeDep) -> dict[str, Any]:
+def chain_info(staff: AnyStaff, node: NodeDep) -> dict[str, Any]:
     chain = node.chain
     return {
         "kind": chain.kind,
@@ -50,7 +51,7 @@ def chain_info(node: NodeDep) -> dict[str, Any]:
 
 
 @router.get("/v1/status", summary="Records waiting for the chain and anchored")
-def status(node: NodeDep) -> dict[str, Any]:
+def status(staff: AnyStaff, node: NodeDep) -> dict[str, Any]:
     return {
         **service.counts(engine=node.engine),
         "anchoring": "paused: " + node.batcher.last_error if node.batcher.last_error else "running",
@@ -64,7 +65,9 @@ def _rpc_error(req_id: Any, code: int, message: str) -> dict[str, Any]:
 @router.post(
     "/rpc",
     summary="Read-only JSON-RPC of the embedded chain, for verifiers",
-    description="Only on the embedded chain. Read methods only: " + ", ".join(sorted(READ_METHODS)),
+    description="Open without a staff token: it is how outside verifiers check receipts "
+    "against the embedded chain, and it can only read (no transaction can be sent). "
+    "Only on the embedded chain. Read methods: " + ", ".join(sorted(READ_METHODS)),
 )
 async def rpc(request: Request, node: NodeDep) -> Response:
     try:

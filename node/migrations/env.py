@@ -4,6 +4,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import node.records.models  # noqa: F401  (registers the tables)
+import node.staff.models  # noqa: F401
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=SQLModel.metadata, render_as_batch=True)

@@ -3,7 +3,7 @@
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -11,8 +11,13 @@ from node.deps import NodeDep
 from node.errors import error_body
 from node.records import service
 from node.records.schemas import RecordOut, SubmitRequest, SubmitResponse
+from node.staff.deps import StaffUser, require
+from node.staff.models import ADMIN, DISPUTE_HANDLER, INTERNAL_AUDITOR, SUBMITTER
 
 router = APIRouter(prefix="/v1", tags=["records"])
+
+Submitter = Annotated[StaffUser, Depends(require(ADMIN, SUBMITTER))]
+Reader = Annotated[StaffUser, Depends(require(ADMIN, SUBMITTER, INTERNAL_AUDITOR, DISPUTE_HANDLER))]
 
 RecordIdPath = Annotated[str, Path(max_length=64, description="the member's record id")]
 
@@ -46,7 +51,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     },
     responses={422: {"description": "the body as a whole is unusable; nothing stored"}},
 )
-async def submit_records(request: Request, node: NodeDep) -> Response:
+async def submit_records(request: Request, staff: Submitter, node: NodeDep) -> Response:
     """Each record is answered on its own: accepted (with its commitment) or rejected naming
     the field at fault. A rejected record stores nothing; the accepted ones are stored
     encrypted and anchored on chain by the batcher. The same record_id with the same content
@@ -60,13 +65,16 @@ async def submit_records(request: Request, node: NodeDep) -> Response:
 
 
 @router.get("/submissions/{submission_id}", summary="A past submission's per-record results")
-def get_submission(submission_id: Annotated[str, Path(max_length=64)], node: NodeDep) -> Response:
+def get_submission(
+    submission_id: Annotated[str, Path(max_length=64)], staff: Reader, node: NodeDep
+) -> Response:
     return _json(service.get_submission(engine=node.engine, submission_id=submission_id))
 
 
 @router.get("/records/{record_id}", summary="One record as committed", response_model=RecordOut)
 def get_record(
     record_id: RecordIdPath,
+    staff: Reader,
     node: NodeDep,
     version: Annotated[int | None, Query(ge=1, description="default: the current one")] = None,
 ) -> Response:
@@ -93,6 +101,7 @@ def get_record(
 )
 def get_receipt(
     record_id: RecordIdPath,
+    staff: Reader,
     node: NodeDep,
     version: Annotated[int | None, Query(ge=1, description="default: the current one")] = None,
 ) -> Response:

@@ -1,0 +1,90 @@
+"""Staff API: accounts and the operator log, thin routes over node/staff/service.py; and
+install(), which puts staff access into the app."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Path, Query
+
+from node.deps import NodeDep
+from node.staff import service
+from node.staff.deps import OperatorLogMiddleware, StaffUser, describe_roles, require
+from node.staff.models import ADMIN, INTERNAL_AUDITOR
+from node.staff.schemas import LogEntryOut, LogPage, NewStaffOut, StaffIn, StaffOut
+
+router = APIRouter(prefix="/v1", tags=["staff"])
+
+Admin = Annotated[StaffUser, Depends(require(ADMIN))]
+Auditor = Annotated[StaffUser, Depends(require(INTERNAL_AUDITOR, ADMIN))]
+NamePath = Annotated[str, Path(max_length=64, description="the staff account's name")]
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def _out(account: dict[str, Any]) -> StaffOut:
+    return StaffOut(
+        **{
+            **account,
+            "created_at": _iso(account["created_at"]),
+            "locked_at": _iso(account["locked_at"]),
+        }
+    )
+
+
+@router.get("/staff", summary="This node's staff accounts (never their tokens)")
+def list_staff(staff: Admin, node: NodeDep) -> list[StaffOut]:
+    return [_out(a) for a in service.list_accounts(engine=node.engine)]
+
+
+@router.post(
+    "/staff",
+    summary="Add a staff account; its token is in this answer only",
+    status_code=201,
+    responses={409: {"description": "an account by that name exists"}},
+)
+def add_staff(body: StaffIn, staff: Admin, node: NodeDep) -> NewStaffOut:
+    """The token is shown once: only its hash is kept, so a lost token means a new account."""
+    new = service.add(engine=node.engine, name=body.name, role=body.role)
+    return NewStaffOut(name=new.name, role=new.role, token=new.token)
+
+
+@router.post("/staff/{name}/unlock", summary="Unlock an account locked after failed attempts")
+def unlock_staff(name: NamePath, staff: Admin, node: NodeDep) -> StaffOut:
+    service.unlock_or_raise(engine=node.engine, name=name)
+    return _out(service.get_or_raise(engine=node.engine, name=name))
+
+
+@router.post("/staff/{name}/disable", summary="Refuse an account's token from now on")
+def disable_staff(name: NamePath, staff: Admin, node: NodeDep) -> StaffOut:
+    service.disable_or_raise(engine=node.engine, name=name)
+    return _out(service.get_or_raise(engine=node.engine, name=name))
+
+
+@router.get("/operator-log", summary="The append-only log of staff actions, oldest first")
+def operator_log(
+    staff: Auditor,
+    node: NodeDep,
+    after_id: Annotated[int, Query(ge=0, description="entries after this id")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> LogPage:
+    """Who did what, when and from where; refused attempts too. No identity fields, no
+    request bodies. This read is itself logged."""
+    rows = service.read_log(engine=node.engine, after_id=after_id, limit=limit)
+    entries = [LogEntryOut(**{**row, "at": _iso(row["at"])}) for row in rows]
+    return LogPage(entries=entries, next_after_id=entries[-1].id if entries else after_id)
+
+
+def install(app: FastAPI) -> None:
+    """The staff API, the operator log middleware, and roles in the OpenAPI description."""
+    app.include_router(router)
+    app.add_middleware(OperatorLogMiddleware)
+    make_schema = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = make_schema()  # FastAPI's, cached until the routes change
+        describe_roles(schema)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,341 @@
+"""Staff access inside one node: roles, lockout, tokens kept only as hashes, and the
+append-only operator log."""
+
+import json
+import sqlite3
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from node.app import create_app
+from tests.conftest import (
+    REPO,
+    bearer,
+    free_port,
+    make_settings,
+    node_of,
+    person,
+    staff_token,
+    start_node_process,
+    submit,
+    wait_for,
+    wait_http,
+)
+
+
+def _log(client: TestClient) -> list[dict]:
+    """The whole operator log, read as the client's staff account (each read is logged too,
+    so stop at the first page that is not full)."""
+    entries, after = [], 0
+    while True:
+        page = client.get("/v1/operator-log", params={"after_id": after, "limit": 50})
+        assert page.status_code == 200, page.text
+        entries += page.json()["entries"]
+        if len(page.json()["entries"]) < 50:
+            return entries
+        after = page.json()["next_after_id"]
+
+
+def _wrong(token: str) -> str:
+    """The token with its secret's last character changed: the right form, the wrong secret."""
+    return token[:-1] + ("A" if token[-1] != "A" else "B")
+
+
+def _stored_rows(client: TestClient) -> int:
+    with node_of(client).engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT COUNT(*) FROM record").scalar_one()
+
+
+def test_staff_of_the_wrong_role_get_403_and_the_attempt_is_logged(node_client):
+    operator = staff_token(node_client, "query_operator", "qo-wang")
+    resp = node_client.post("/v1/records", json={"records": [person(1)]}, headers=bearer(operator))
+    assert resp.status_code == 403
+    assert resp.json()["error"] == "forbidden"
+    assert "query_operator" in resp.json()["detail"]
+    assert _stored_rows(node_client) == 0
+    submitter = staff_token(node_client, "submitter", "sub-li")
+    assert node_client.get("/v1/staff", headers=bearer(submitter)).status_code == 403
+
+    refused = [e for e in _log(node_client) if e["outcome"] == "forbidden"]
+    assert [(e["who"], e["role"], e["action"], e["status"]) for e in refused] == [
+        ("qo-wang", "query_operator", "POST /v1/records", 403),
+        ("sub-li", "submitter", "GET /v1/staff", 403),
+    ]
+    assert all(e["client"] and e["at"] for e in refused)
+
+
+def test_each_route_lets_in_exactly_the_roles_it_names(node_client):
+    submit(node_client, [person(1)])
+    rid = person(1)["record_id"]
+    tokens = {
+        role: staff_token(node_client, role)
+        for role in ("submitter", "query_operator", "dispute_handler", "internal_auditor")
+    }
+    expected = {
+        ("POST", "/v1/records"): {"submitter"},
+        ("GET", f"/v1/records/{rid}"): {"submitter", "dispute_handler", "internal_auditor"},
+        ("GET", "/v1/chain"): set(tokens),
+        ("GET", "/v1/status"): set(tokens),
+        ("GET", "/v1/staff"): set(),
+        ("GET", "/v1/operator-log"): {"internal_auditor"},
+    }
+    for (method, path), allowed in expected.items():
+        for role, token in tokens.items():
+            body = {"json": {"records": [person(2)]}} if method == "POST" else {}
+            code = node_client.request(method, path, headers=bearer(token), **body).status_code
+            assert (code == 403) == (role not in allowed), (method, path, role, code)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "Bearer nonsense", "Basic YWRtaW46YWRtaW4=", "Bearer cc_999_" + "A" * 43, "Bearer "],
+)
+def test_no_token_or_a_garbage_token_is_401(node_client, header):
+    headers = {"Authorization": header} if header is not None else {}
+    client = TestClient(node_client.app)  # without the admin's header
+    resp = client.get("/v1/status", headers=headers)
+    assert resp.status_code == 401
+    assert resp.json()["error"] == "unauthenticated"
+    assert resp.headers["WWW-Authenticate"] == "Bearer"
+    last = _log(node_client)[-1]
+    assert (last["who"], last["outcome"], last["status"]) == (
+        "unauthenticated",
+        "unauthenticated",
+        401,
+    )
+
+
+def test_a_locked_account_stays_locked_even_with_the_right_token_until_an_admin_unlocks(
+    node_client,
+):
+    token = staff_token(node_client, "submitter", "sub-zhao")
+    wrong = _wrong(token)
+    client = TestClient(node_client.app)
+
+    def status(t: str) -> int:
+        return client.get("/v1/status", headers=bearer(t)).status_code
+
+    for _ in range(4):
+        assert status(wrong) == 401
+    assert status(token) == 200  # a success resets the count
+    for _ in range(4):
+        assert status(wrong) == 401
+    assert status(token) == 200
+    for _ in range(5):
+        assert status(wrong) == 401
+    for _ in range(3):
+        resp = client.get("/v1/status", headers=bearer(token))
+        assert resp.status_code == 403 and resp.json()["error"] == "account_locked"
+    assert status(wrong) == 403  # a locked account no longer tells right from wrong
+
+    listed = {a["name"]: a for a in node_client.get("/v1/staff").json()}
+    assert listed["sub-zhao"]["locked"] and listed["sub-zhao"]["locked_at"]
+    outcomes = [e["outcome"] for e in _log(node_client) if e["who"] == "sub-zhao"]
+    assert outcomes.count("unauthenticated") == 13 and outcomes.count("locked") == 4
+
+    assert node_client.post("/v1/staff/sub-zhao/unlock").json()["locked"] is False
+    assert status(token) == 200
+    assert node_client.post("/v1/staff/nobody/unlock").status_code == 404
+
+
+def test_lockout_threshold_is_a_setting(tmp_path):
+    settings = make_settings(tmp_path / "data", staff_max_failures=2)
+    with TestClient(create_app(settings, run_batcher=False)) as client:
+        token = staff_token(client, "submitter")
+        for _ in range(2):
+            assert client.get("/v1/status", headers=bearer(_wrong(token))).status_code == 401
+        assert client.get("/v1/status", headers=bearer(token)).status_code == 403
+
+
+def test_admin_adds_lists_and_disables_staff_through_the_api(node_client):
+    resp = node_client.post("/v1/staff", json={"name": "auditor-chen", "role": "internal_auditor"})
+    assert resp.status_code == 201, resp.text
+    token = resp.json()["token"]
+    assert token.startswith("cc_") and "only" in resp.json()["note"]
+    listing = node_client.get("/v1/staff")
+    assert token not in listing.text and token.split("_", 2)[2] not in listing.text
+    assert {a["name"]: a["role"] for a in listing.json()}["auditor-chen"] == "internal_auditor"
+    assert node_client.get("/v1/operator-log", headers=bearer(token)).status_code == 200
+
+    again = node_client.post("/v1/staff", json={"name": "auditor-chen", "role": "submitter"})
+    assert again.status_code == 409 and again.json()["error"] == "staff_exists"
+    bad = node_client.post("/v1/staff", json={"name": "x", "role": "superuser"})
+    assert bad.status_code == 422 and bad.json()["field"] == "role"
+    bad = node_client.post("/v1/staff", json={"name": "a/b", "role": "submitter"})
+    assert bad.status_code == 422 and bad.json()["field"] == "name"
+
+    assert node_client.post("/v1/staff/auditor-chen/disable").json()["disabled"] is True
+    resp = node_client.get("/v1/operator-log", headers=bearer(token))
+    assert resp.status_code == 403 and resp.json()["error"] == "account_disabled"
+
+
+def test_the_internal_auditor_reads_the_log_and_a_submitter_cannot(node_client):
+    submit(node_client, [person(1)])
+    auditor = TestClient(
+        node_client.app, headers=bearer(staff_token(node_client, "internal_auditor", "aud"))
+    )
+    submitter = staff_token(node_client, "submitter")
+    assert node_client.get("/v1/operator-log", headers=bearer(submitter)).status_code == 403
+
+    entries = _log(auditor)
+    assert ("POST /v1/records", "ok", 200) in [
+        (e["action"], e["outcome"], e["status"]) for e in entries
+    ]
+    assert ("GET /v1/operator-log", "forbidden") in [(e["action"], e["outcome"]) for e in entries]
+    for entry in entries:  # who, what, when, from where; nothing else
+        assert set(entry) == {"id", "at", "who", "role", "action", "outcome", "status", "client"}
+    ids = [e["id"] for e in entries]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    page = auditor.get("/v1/operator-log", params={"after_id": ids[0], "limit": 1}).json()
+    assert [e["id"] for e in page["entries"]] == [ids[1]] and page["next_after_id"] == ids[1]
+    # a route's answer after the check is logged with its status: a record that is not there
+    assert node_client.get("/v1/records/NOPE-1").status_code == 404
+    last = _log(auditor)[-1]
+    assert (last["action"], last["outcome"], last["status"]) == (
+        "GET /v1/records/{record_id}",
+        "error",
+        404,
+    )
+
+
+def test_the_operator_log_refuses_update_and_delete(node_client):
+    submit(node_client, [person(1)])
+    db = sqlite3.connect(node_of(node_client).settings.db_path)
+    try:
+        assert db.execute("SELECT COUNT(*) FROM operator_log").fetchone()[0] >= 1
+        for sql in (
+            "UPDATE operator_log SET who = 'someone else'",
+            "DELETE FROM operator_log",
+        ):
+            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+                db.execute(sql)
+        db.rollback()
+        assert (
+            db.execute("SELECT COUNT(*) FROM operator_log WHERE who = 'someone else'").fetchone()[0]
+            == 0
+        )
+    finally:
+        db.close()
+
+
+def test_tokens_are_not_stored_in_clear(node_client):
+    tokens = [staff_token(node_client, "submitter") for _ in range(3)]
+    tokens.append(
+        node_client.post("/v1/staff", json={"name": "n", "role": "admin"}).json()["token"]
+    )
+    for token in tokens:
+        assert node_client.get("/v1/status", headers=bearer(token)).status_code == 200
+    data = node_of(node_client).settings.data
+    files = [p for p in data.rglob("*") if p.is_file()]
+    assert any(p.name == "node.db" for p in files)
+    for path in files:
+        blob = path.read_bytes()
+        for token in tokens:
+            assert token.encode() not in blob, path
+            assert token.split("_", 2)[2].encode() not in blob, path
+
+
+def test_every_api_route_says_which_roles_may_call_it(node_client):
+    spec = node_client.get("/openapi.json").json()
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            assert "Roles: " in op.get("description", ""), (method, path)
+    assert "Roles: admin, submitter" in spec["paths"]["/v1/records"]["post"]["description"]
+    assert spec["paths"]["/v1/staff"]["get"]["description"].endswith("Roles: admin")
+    assert "Roles: any staff account" in spec["paths"]["/v1/status"]["get"]["description"]
+    assert "open to anyone" in spec["paths"]["/rpc"]["post"]["description"]
+    assert "401" in spec["paths"]["/v1/records"]["post"]["responses"]
+    # the open parts stay open
+    anonymous = TestClient(node_client.app)
+    assert anonymous.get("/docs").status_code == 200
+    assert anonymous.get("/openapi.json").status_code == 200
+    answer = anonymous.post("/rpc", json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"})
+    assert "result" in answer.json()
+
+
+def _staff_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "node.staff.cli", "staff", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_staff_add_prints_the_token_once_and_staff_list_does_not_show_it(tmp_path):
+    data = tmp_path / "data"
+    added = _staff_cli("add", "admin-zhang", "--role", "admin", "--data", str(data))
+    assert added.returncode == 0, added.stderr
+    lines = added.stdout.strip().splitlines()
+    token = lines[-1]
+    assert token.startswith("cc_") and "only" in lines[0] and added.stdout.count(token) == 1
+    listed = _staff_cli("list", "--data", str(data))
+    assert listed.returncode == 0 and "admin-zhang" in listed.stdout and "admin" in listed.stdout
+    assert token not in listed.stdout and token.split("_", 2)[2] not in listed.stdout
+    again = _staff_cli("add", "admin-zhang", "--role", "submitter", "--data", str(data))
+    assert again.returncode == 1 and "exists" in again.stderr
+    bad_role = _staff_cli("add", "x", "--role", "superuser", "--data", str(data))
+    assert bad_role.returncode == 2
+
+    # the account made before the node ever started lets its admin in
+    with TestClient(create_app(make_settings(data), run_batcher=False)) as client:
+        client.headers.update(bearer(token))
+        for _ in range(5):
+            assert client.get("/v1/status", headers=bearer(_wrong(token))).status_code == 401
+        assert client.get("/v1/staff").status_code == 403  # locked
+        unlocked = _staff_cli("unlock", "admin-zhang", "--data", str(data))
+        assert unlocked.returncode == 0, unlocked.stderr
+        assert client.get("/v1/staff").status_code == 200
+    assert _staff_cli("unlock", "nobody", "--data", str(data)).returncode == 1
+
+
+def _call(url: str, token: str, body: bytes | None = None) -> int:
+    headers = {"Content-Type": "application/json", **bearer(token)}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, body, headers), timeout=30) as r:
+            return r.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def test_a_fresh_node_says_how_to_add_the_first_admin_and_no_token_reaches_its_log(
+    tmp_path: Path,
+):
+    data, log = tmp_path / "data", tmp_path / "node.log"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = start_node_process(data, port, "--log-level", "debug", log=log)
+    try:
+        wait_for(lambda: "staff add NAME --role admin" in log.read_text(), 120, "start message")
+        added = _staff_cli("add", "admin-1", "--role", "admin", "--data", str(data))
+        admin = added.stdout.strip().splitlines()[-1]  # added while the node runs
+        wait_http(base + "/v1/chain", headers=bearer(admin))
+        body = b'{"name": "sub-1", "role": "submitter"}'
+        req = urllib.request.Request(
+            base + "/v1/staff", body, {"Content-Type": "application/json", **bearer(admin)}
+        )
+        with urllib.request.urlopen(req, timeout=30) as r:
+            sub_token = json.loads(r.read())["token"]
+        records = b'{"records": [{"record_id": "R-1", "kind": "overdue"}]}'
+        assert _call(base + "/v1/records", sub_token, records) == 200
+        assert _call(base + "/v1/staff", sub_token) == 403
+        for _ in range(5):
+            assert _call(base + "/v1/status", _wrong(sub_token)) == 401
+        assert _call(base + "/v1/status", sub_token) == 403  # locked
+        assert _call(base + "/v1/staff/sub-1/unlock", admin, b"") == 200
+        assert _call(base + "/v1/status", sub_token) == 200
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    text = log.read_bytes()
+    assert b"staff add NAME --role admin" in text
+    for token in (admin, sub_token):
+        assert token
+        assert token.encode() not in text
+        assert token.split("_", 2)[2].encode() not in text
