@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from node import keys_cli
+from node.members import cli as governance_cli
 from node.staff import cli as staff_cli
 
 
@@ -142,6 +143,7 @@ def _parser() -> argparse.ArgumentParser:
                             help="where the consortium lives (default: ./consortium)")  # fmt: skip
     keys_cli.register(sub)
     staff_cli.register(sub)
+    governance_cli.register(sub)
     return p
 
 
@@ -257,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         return keys_cli.run(args)
     if args.command == "staff":
         return staff_cli.main_for(args)
+    if args.command == "governance":
+        return governance_cli.main_for(args)
     return _verify(args)
 
 

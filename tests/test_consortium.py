@@ -127,3 +127,28 @@ def test_down_stops_exactly_what_up_started(tmp_path):
         assert again.returncode == 1 and "no consortium" in again.stderr
     finally:
         bystander.kill()
+
+
+def test_governance_from_the_cli_lists_proposes_and_votes(consortium):
+    _root, state = consortium
+    first, second = state["members"][0], state["members"][1]
+    newcomer = Account.create()
+
+    def gov(member: dict, *args: str) -> subprocess.CompletedProcess:
+        token_file = str(Path(member["data"]) / "admin.token")
+        return _cli("governance", *args, "--node", member["url"], "--token-file", token_file)
+
+    proposed = gov(first, "propose", "admit", newcomer.address, "--name", "命令行成员",
+                   "--public-key", "0x" + _public_key(newcomer))  # fmt: skip
+    assert proposed.returncode == 0, proposed.stderr
+    assert "1/2 votes  open" in proposed.stdout
+    proposal_id = proposed.stdout.split()[0].lstrip("#")
+    listed = gov(second, "list")
+    assert f"#{proposal_id}" in listed.stdout and "命令行成员" in listed.stdout
+    twice = gov(first, "vote", proposal_id)
+    assert twice.returncode == 1 and "already_voted" in twice.stderr
+    passed = gov(second, "vote", proposal_id)
+    assert passed.returncode == 0 and "executed" in passed.stdout
+    members = gov(second, "members")
+    assert newcomer.address in members.stdout
+    assert gov(second, "list").stdout.strip() == "no open proposals"
