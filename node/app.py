@@ -13,7 +13,6 @@ from node.db import make_engine
 from node.deps import Node
 from node.errors import install_error_handlers
 from node.members import router as members_router
-from node.members.errors import install_member_errors
 from node.peers import router as peers_router
 from node.records import router as records_router
 from node.records.service import RecordKeys
@@ -93,5 +92,4 @@ def create_app(settings: Settings | None = None, *, run_batcher: bool = True) ->
     staff_router.install(app)
     app.include_router(members_router.router)
     app.include_router(peers_router.router)
-    install_member_errors(app)
     return app

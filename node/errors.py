@@ -6,6 +6,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from node.members.service import GovernanceRefused
+from node.peers.signing import PeerRefused
 from node.records.service import (
     InvalidSubmission,
     NotAnchored,
@@ -92,6 +94,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidStaff)
     async def _invalid_staff(_: Request, exc: InvalidStaff) -> JSONResponse:
         return JSONResponse(error_body("invalid_request", exc.detail, exc.field), status_code=422)
+
+    @app.exception_handler(GovernanceRefused)
+    async def _governance(_: Request, exc: GovernanceRefused) -> JSONResponse:
+        return JSONResponse(error_body(exc.error, exc.detail), status_code=exc.status)
+
+    @app.exception_handler(PeerRefused)
+    async def _peer(_: Request, exc: PeerRefused) -> JSONResponse:
+        return JSONResponse(error_body(exc.error, exc.detail), status_code=exc.status)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
