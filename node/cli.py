@@ -8,12 +8,22 @@ import sys
 from pathlib import Path
 
 from node import keys_cli
+from node.config import Settings
 from node.members import cli as governance_cli
 from node.staff import cli as staff_cli
 
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"CREDITCHAIN_{name}", default)
+
+
+# `creditchain run` options: the Settings fields, so names, defaults, help and environment
+# variables are written once (node/config.py) and validated the same way from either source.
+_RUN_OPTIONS = {
+    "rpc": "URL", "data": "DIR", "port": "N", "host": "ADDR", "batch_size": "N",
+    "batch_interval": "SECONDS", "confirmations": "N", "workers": "N", "max_body_mb": "MIB",
+    "log_level": "LEVEL",
+}  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,69 +41,15 @@ def _parser() -> argparse.ArgumentParser:
         "named in brackets. Without --rpc the node runs its own embedded chain, kept under "
         "the data directory.",
     )
-    run.add_argument(
-        "--rpc",
-        metavar="URL",
-        default=os.environ.get("CREDITCHAIN_RPC"),
-        help="JSON-RPC URL of the chain [CREDITCHAIN_RPC]; default: embedded chain",
-    )
-    run.add_argument(
-        "--data",
-        metavar="DIR",
-        type=Path,
-        default=Path(_env("DATA", "data")),
-        help="data directory: store, keys, embedded chain [CREDITCHAIN_DATA] (default: ./data)",
-    )
-    run.add_argument(
-        "--port",
-        metavar="N",
-        type=int,
-        default=int(_env("PORT", "8700")),
-        help="API port [CREDITCHAIN_PORT] (default: 8700)",
-    )
-    run.add_argument(
-        "--host",
-        metavar="ADDR",
-        default=_env("HOST", "127.0.0.1"),
-        help="API address [CREDITCHAIN_HOST] (default: 127.0.0.1)",
-    )
-    run.add_argument(
-        "--batch-size",
-        metavar="N",
-        type=int,
-        default=int(_env("BATCH_SIZE", "5000")),
-        help="anchor once N records are pending [CREDITCHAIN_BATCH_SIZE] (default: 5000)",
-    )
-    run.add_argument(
-        "--batch-interval",
-        metavar="SECONDS",
-        type=float,
-        default=float(_env("BATCH_INTERVAL", "1.0")),
-        help="anchor pending records at least this often "
-        "[CREDITCHAIN_BATCH_INTERVAL] (default: 1.0)",
-    )
-    run.add_argument(
-        "--confirmations",
-        metavar="N",
-        type=int,
-        default=int(_env("CONFIRMATIONS", "0")),
-        help="blocks on top of a batch before receipts are given "
-        "[CREDITCHAIN_CONFIRMATIONS] (default: 0, right for BFT finality)",
-    )
-    run.add_argument(
-        "--workers",
-        metavar="N",
-        type=int,
-        default=int(_env("WORKERS", "-1")),
-        help="processes that validate and encrypt submissions [CREDITCHAIN_WORKERS] "
-        "(default: one per core; 0: do it in the API process)",
-    )
-    run.add_argument(
-        "--log-level",
-        default=_env("LOG_LEVEL", "info"),
-        choices=["debug", "info", "warning", "error"],
-        help="[CREDITCHAIN_LOG_LEVEL] (default: info)",
-    )
+    for field, metavar in _RUN_OPTIONS.items():
+        info = Settings.model_fields[field]
+        default = "unset" if info.default is None else info.default
+        run.add_argument(
+            "--" + field.replace("_", "-"),
+            metavar=metavar,
+            default=None,  # unset: Settings takes the environment, then its default
+            help=f"{info.description} [CREDITCHAIN_{field.upper()}] (default: {default})",
+        )
 
     verify = sub.add_parser(
         "verify",
@@ -172,32 +128,29 @@ def _consortium(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     import uvicorn
+    from pydantic import ValidationError
 
     from node.app import create_app
-    from node.config import Settings
-
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # its start-up chatter
     from node.secrets import KeystoreError, load_secrets
 
+    given = {f: getattr(args, f) for f in _RUN_OPTIONS if getattr(args, f) is not None}
+    try:
+        settings = Settings(**given)
+    except ValidationError as err:
+        first = err.errors(include_input=False, include_url=False)[0]
+        name = ".".join(str(p) for p in first["loc"])
+        print(f"creditchain: --{name.replace('_', '-')} (or CREDITCHAIN_{name.upper()}): "
+              f"{first['msg']}", file=sys.stderr)  # fmt: skip
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its start-up chatter
     try:  # a wrong password stops here, in one line, before the server starts
-        load_secrets(args.data / "keys")
+        load_secrets(settings.keys_dir)
     except KeystoreError as err:
         print(f"creditchain: {err}", file=sys.stderr)
         return 2
-    settings = Settings(
-        data=args.data,
-        rpc=args.rpc,
-        host=args.host,
-        port=args.port,
-        batch_size=args.batch_size,
-        batch_interval=args.batch_interval,
-        confirmations=args.confirmations,
-        workers=None if args.workers < 0 else args.workers,
-        log_level=args.log_level,
-    )
     print(
         f"starting: data in {settings.data.resolve()}, "
         f"chain {'at ' + settings.rpc if settings.rpc else 'embedded'}",
@@ -207,7 +160,7 @@ def _run(args: argparse.Namespace) -> int:
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        log_level=args.log_level,
+        log_level=settings.log_level,
         access_log=False,
     )
     return 0

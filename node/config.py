@@ -1,6 +1,7 @@
 """The node's settings: one class, read from the environment (prefix CREDITCHAIN_) and the CLI."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,7 +30,9 @@ class Settings(BaseSettings):
         None, ge=0, description="processes preparing submissions; unset: one per core, 0: none"
     )
     max_body_mb: int = Field(64, ge=1, description="largest request body accepted, in MiB")
-    log_level: str = Field("info", description="debug, info, warning or error")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="how much the node logs: debug, info, warning or error"
+    )
     staff_max_failures: int = Field(
         5, ge=1, description="failed token attempts in a row that lock a staff account"
     )
