@@ -107,8 +107,14 @@ def get_proposal(*, chain: Chain, proposal_id: int) -> dict[str, Any]:
 def list_proposals(*, chain: Chain, pending_only: bool = True) -> list[dict[str, Any]]:
     """Proposals, newest first; by default only those still open for votes."""
     count = chain.client.call(chain.consortium.functions.proposalCount())
-    found = [get_proposal(chain=chain, proposal_id=i) for i in range(count, 0, -1)]
-    return [p for p in found if p["state"] == "open"] if pending_only else found
+    found = []
+    for proposal_id in range(count, 0, -1):
+        proposal = get_proposal(chain=chain, proposal_id=proposal_id)
+        if pending_only and proposal["expires_at"] <= time.time():
+            break  # proposals are numbered in time: every older one has expired too
+        if not pending_only or proposal["state"] == "open":
+            found.append(proposal)
+    return found
 
 
 def _transact(chain: Chain, fn: Any) -> dict[str, Any]:
