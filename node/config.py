@@ -34,7 +34,16 @@ class Settings(BaseSettings):
         "info", description="how much the node logs: debug, info, warning or error"
     )
     staff_max_failures: int = Field(
-        5, ge=1, description="failed token attempts in a row that lock a staff account"
+        5,
+        ge=1,
+        description="wrong secrets in a row from one address that lock a staff account for "
+        "that address",
+    )
+    staff_slowdown_after: int = Field(
+        10,
+        ge=1,
+        description="refused tokens from one address after which it must wait before each "
+        "next attempt: 1 s, 2 s, 4 s ... up to 5 minutes",
     )
 
     @property

@@ -15,12 +15,12 @@ from node.records.service import (
     SubmissionNotFound,
 )
 from node.staff.service import (
-    AccountDisabled,
-    AccountLocked,
     Forbidden,
     InvalidStaff,
+    LastActiveAdmin,
     StaffExists,
     StaffNotFound,
+    TooManyAttempts,
     Unauthenticated,
 )
 
@@ -58,21 +58,21 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Unauthenticated)
     async def _unauthenticated(_: Request, exc: Unauthenticated) -> JSONResponse:
+        # one answer whatever the reason (unknown id, wrong secret, locked, disabled), so that
+        # it tells nothing of which accounts exist; the operator log keeps the reason
         return JSONResponse(
             error_body("unauthenticated", "a valid staff token is needed: Authorization: Bearer"),
             status_code=401,
             headers={"WWW-Authenticate": "Bearer"},
         )
 
-    @app.exception_handler(AccountLocked)
-    async def _locked(_: Request, exc: AccountLocked) -> JSONResponse:
-        detail = "locked after repeated failed attempts; an admin must unlock it"
-        return JSONResponse(error_body("account_locked", detail), status_code=403)
-
-    @app.exception_handler(AccountDisabled)
-    async def _disabled(_: Request, exc: AccountDisabled) -> JSONResponse:
+    @app.exception_handler(TooManyAttempts)
+    async def _too_many(_: Request, exc: TooManyAttempts) -> JSONResponse:
+        detail = f"too many refused tokens from this address; retry after {exc.retry_after} s"
         return JSONResponse(
-            error_body("account_disabled", "this staff account is disabled"), status_code=403
+            error_body("too_many_attempts", detail, retry_after=exc.retry_after),
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
         )
 
     @app.exception_handler(Forbidden)
@@ -90,6 +90,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _staff_exists(_: Request, exc: StaffExists) -> JSONResponse:
         detail = "a staff account by that name exists"
         return JSONResponse(error_body("staff_exists", detail, "name"), status_code=409)
+
+    @app.exception_handler(LastActiveAdmin)
+    async def _last_admin(_: Request, exc: LastActiveAdmin) -> JSONResponse:
+        detail = "the last enabled admin cannot be disabled; add or enable another admin first"
+        return JSONResponse(error_body("last_admin", detail, "name"), status_code=409)
 
     @app.exception_handler(InvalidStaff)
     async def _invalid_staff(_: Request, exc: InvalidStaff) -> JSONResponse:

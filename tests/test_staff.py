@@ -92,10 +92,16 @@ def test_each_route_lets_in_exactly_the_roles_it_names(node_client):
 
 
 @pytest.mark.parametrize(
-    "header",
-    [None, "Bearer nonsense", "Basic YWRtaW46YWRtaW4=", "Bearer cc_999_" + "A" * 43, "Bearer "],
+    ("header", "outcome"),
+    [
+        (None, "no_token"),
+        ("Bearer nonsense", "bad_token"),
+        ("Basic YWRtaW46YWRtaW4=", "no_token"),
+        ("Bearer cc_999_" + "A" * 43, "unknown_account"),
+        ("Bearer ", "no_token"),
+    ],
 )
-def test_no_token_or_a_garbage_token_is_401(node_client, header):
+def test_no_token_or_a_garbage_token_is_401(node_client, header, outcome):
     headers = {"Authorization": header} if header is not None else {}
     client = TestClient(node_client.app)  # without the admin's header
     resp = client.get("/v1/status", headers=headers)
@@ -103,43 +109,48 @@ def test_no_token_or_a_garbage_token_is_401(node_client, header):
     assert resp.json()["error"] == "unauthenticated"
     assert resp.headers["WWW-Authenticate"] == "Bearer"
     last = _log(node_client)[-1]
-    assert (last["who"], last["outcome"], last["status"]) == (
+    assert (last["who"], last["outcome"], last["status"], last["count"]) == (
         "unauthenticated",
-        "unauthenticated",
+        outcome,
         401,
+        1,
     )
 
 
-def test_a_locked_account_stays_locked_even_with_the_right_token_until_an_admin_unlocks(
+def test_wrong_secrets_lock_an_account_for_their_address_alone_until_an_admin_unlocks(
     node_client,
 ):
     token = staff_token(node_client, "submitter", "sub-zhao")
     wrong = _wrong(token)
-    client = TestClient(node_client.app)
+    here = TestClient(node_client.app, client=("192.0.2.7", 40000))
+    elsewhere = TestClient(node_client.app, client=("198.51.100.3", 40000))
 
-    def status(t: str) -> int:
+    def status(client: TestClient, t: str) -> int:
         return client.get("/v1/status", headers=bearer(t)).status_code
 
-    for _ in range(4):
-        assert status(wrong) == 401
-    assert status(token) == 200  # a success resets the count
-    for _ in range(4):
-        assert status(wrong) == 401
-    assert status(token) == 200
-    for _ in range(5):
-        assert status(wrong) == 401
     for _ in range(3):
-        resp = client.get("/v1/status", headers=bearer(token))
-        assert resp.status_code == 403 and resp.json()["error"] == "account_locked"
-    assert status(wrong) == 403  # a locked account no longer tells right from wrong
+        assert status(here, wrong) == 401
+    assert status(here, token) == 200  # a success ends the run
+    for _ in range(5):
+        assert status(here, wrong) == 401
+    refused = here.get("/v1/status", headers=bearer(token))
+    assert refused.status_code == 401 and refused.json()["error"] == "unauthenticated"
+    assert status(elsewhere, token) == 200  # locked for that address only
 
     listed = {a["name"]: a for a in node_client.get("/v1/staff").json()}
-    assert listed["sub-zhao"]["locked"] and listed["sub-zhao"]["locked_at"]
-    outcomes = [e["outcome"] for e in _log(node_client) if e["who"] == "sub-zhao"]
-    assert outcomes.count("unauthenticated") == 13 and outcomes.count("locked") == 4
+    assert listed["sub-zhao"]["locked_sources"] == 1
+    assert listed["sub-zhao"]["failed_attempts"] == 0  # the success from elsewhere
+    counted = [
+        (e["outcome"], e["count"])
+        for e in _log(node_client)
+        if e["who"] == "sub-zhao" and e["client"] == "192.0.2.7"
+    ]
+    assert sum(n for o, n in counted if o == "wrong_secret") == 8
+    assert sum(n for o, n in counted if o == "locked") == 1
 
-    assert node_client.post("/v1/staff/sub-zhao/unlock").json()["locked"] is False
-    assert status(token) == 200
+    unlocked = node_client.post("/v1/staff/sub-zhao/unlock")
+    assert unlocked.json()["locked_sources"] == 0
+    assert status(here, token) == 200
     assert node_client.post("/v1/staff/nobody/unlock").status_code == 404
 
 
@@ -149,7 +160,7 @@ def test_lockout_threshold_is_a_setting(tmp_path):
         token = staff_token(client, "submitter")
         for _ in range(2):
             assert client.get("/v1/status", headers=bearer(_wrong(token))).status_code == 401
-        assert client.get("/v1/status", headers=bearer(token)).status_code == 403
+        assert client.get("/v1/status", headers=bearer(token)).status_code == 401
 
 
 def test_admin_adds_lists_and_disables_staff_through_the_api(node_client):
@@ -171,7 +182,10 @@ def test_admin_adds_lists_and_disables_staff_through_the_api(node_client):
 
     assert node_client.post("/v1/staff/auditor-chen/disable").json()["disabled"] is True
     resp = node_client.get("/v1/operator-log", headers=bearer(token))
-    assert resp.status_code == 403 and resp.json()["error"] == "account_disabled"
+    assert resp.status_code == 401 and resp.json()["error"] == "unauthenticated"
+    assert node_client.post("/v1/staff/auditor-chen/enable").json()["disabled"] is False
+    assert node_client.get("/v1/operator-log", headers=bearer(token)).status_code == 200
+    assert node_client.post("/v1/staff/nobody/enable").status_code == 404
 
 
 def test_the_internal_auditor_reads_the_log_and_a_submitter_cannot(node_client):
@@ -187,8 +201,9 @@ def test_the_internal_auditor_reads_the_log_and_a_submitter_cannot(node_client):
         (e["action"], e["outcome"], e["status"]) for e in entries
     ]
     assert ("GET /v1/operator-log", "forbidden") in [(e["action"], e["outcome"]) for e in entries]
-    for entry in entries:  # who, what, when, from where; nothing else
-        assert set(entry) == {"id", "at", "who", "role", "action", "outcome", "status", "client"}
+    for entry in entries:  # who, what, when, from where, how many; nothing else
+        keys = {"id", "at", "who", "role", "action", "outcome", "status", "client", "count"}
+        assert set(entry) == keys
     ids = [e["id"] for e in entries]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
     page = auditor.get("/v1/operator-log", params={"after_id": ids[0], "limit": 1}).json()
@@ -286,13 +301,28 @@ def test_staff_add_prints_the_token_once_and_staff_list_does_not_show_it(tmp_pat
     # the account made before the node ever started lets its admin in
     with TestClient(create_app(make_settings(data), run_batcher=False)) as client:
         client.headers.update(bearer(token))
+        sub = client.post("/v1/staff", json={"name": "sub-qian", "role": "submitter"})
+        sub_token = sub.json()["token"]
         for _ in range(5):
-            assert client.get("/v1/status", headers=bearer(_wrong(token))).status_code == 401
-        assert client.get("/v1/staff").status_code == 403  # locked
-        unlocked = _staff_cli("unlock", "admin-zhang", "--data", str(data))
+            assert client.get("/v1/status", headers=bearer(_wrong(sub_token))).status_code == 401
+        assert client.get("/v1/status", headers=bearer(sub_token)).status_code == 401  # locked
+        assert "locked for 1 address" in _staff_cli("list", "--data", str(data)).stdout
+        unlocked = _staff_cli("unlock", "sub-qian", "--data", str(data))
         assert unlocked.returncode == 0, unlocked.stderr
+        assert client.get("/v1/status", headers=bearer(sub_token)).status_code == 200
+
+        last = _staff_cli("disable", "admin-zhang", "--data", str(data))
+        assert last.returncode == 1 and "last enabled admin" in last.stderr
         assert client.get("/v1/staff").status_code == 200
-    assert _staff_cli("unlock", "nobody", "--data", str(data)).returncode == 1
+        disabled = _staff_cli("disable", "sub-qian", "--data", str(data))
+        assert disabled.returncode == 0 and "disabled sub-qian" in disabled.stdout
+        assert client.get("/v1/status", headers=bearer(sub_token)).status_code == 401
+        assert "disabled" in _staff_cli("list", "--data", str(data)).stdout
+        enabled = _staff_cli("enable", "sub-qian", "--data", str(data))
+        assert enabled.returncode == 0 and "enabled sub-qian" in enabled.stdout
+        assert client.get("/v1/status", headers=bearer(sub_token)).status_code == 200
+    for command in ("unlock", "disable", "enable"):
+        assert _staff_cli(command, "nobody", "--data", str(data)).returncode == 1
 
 
 def _call(url: str, token: str, body: bytes | None = None) -> int:
@@ -327,7 +357,7 @@ def test_a_fresh_node_says_how_to_add_the_first_admin_and_no_token_reaches_its_l
         assert _call(base + "/v1/staff", sub_token) == 403
         for _ in range(5):
             assert _call(base + "/v1/status", _wrong(sub_token)) == 401
-        assert _call(base + "/v1/status", sub_token) == 403  # locked
+        assert _call(base + "/v1/status", sub_token) == 401  # locked for this address
         assert _call(base + "/v1/staff/sub-1/unlock", admin, b"") == 200
         assert _call(base + "/v1/status", sub_token) == 200
     finally:

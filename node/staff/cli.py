@@ -1,5 +1,5 @@
-"""`creditchain staff`: add, list and unlock staff accounts, straight on a data directory's
-store (safe while the node runs: SQLite in WAL mode)."""
+"""`creditchain staff`: add, list, unlock, disable and enable staff accounts, straight on a
+data directory's store (safe while the node runs: SQLite in WAL mode)."""
 
 import argparse
 import os
@@ -25,7 +25,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add `staff` and its subcommands to the CLI's subparsers."""
     staff = subparsers.add_parser(
         "staff",
-        help="add, list and unlock staff accounts",
+        help="add, list, unlock, disable and enable staff accounts",
         description="Staff accounts of this node. Each has one role and a token, shown once "
         "when the account is added; the store keeps only its hash.",
     )
@@ -36,9 +36,14 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     _data_option(add)
     listing = sub.add_parser("list", help="list the accounts (never their tokens)")
     _data_option(listing)
-    unlock = sub.add_parser("unlock", help="unlock an account locked after failed attempts")
-    unlock.add_argument("name", metavar="NAME")
-    _data_option(unlock)
+    for command, text in (
+        ("unlock", "unlock an account for every address it was locked for after failed attempts"),
+        ("disable", "refuse an account's token from now on (not the last enabled admin's)"),
+        ("enable", "accept a disabled account's token again"),
+    ):
+        one = sub.add_parser(command, help=text)
+        one.add_argument("name", metavar="NAME")
+        _data_option(one)
     return staff
 
 
@@ -71,18 +76,31 @@ def main_for(args: argparse.Namespace) -> int:
             if not accounts:
                 print("no staff accounts; add the first admin with: staff add NAME --role admin")
             for a in accounts:
-                state = "disabled" if a["disabled"] else "locked" if a["locked"] else "active"
+                state = "disabled" if a["disabled"] else "active"
                 print(
                     f"{a['name']:24} {a['role']:16} {state:8} "
-                    f"failed {a['failed_attempts']}  added {_when(a['created_at'])}"
+                    f"failed {a['failed_attempts']}  locked for {a['locked_sources']} "
+                    f"address(es)  added {_when(a['created_at'])}"
                 )
             return 0
+        change = {
+            "unlock": service.unlock_or_raise,
+            "disable": service.disable_or_raise,
+            "enable": service.enable_or_raise,
+        }[args.staff_command]
         try:
-            service.unlock_or_raise(engine=engine, name=args.name)
+            change(engine=engine, name=args.name)
         except service.StaffNotFound:
             print(f"no staff account named {args.name}", file=sys.stderr)
             return 1
-        print(f"unlocked {args.name}")
+        except service.LastActiveAdmin:
+            print(
+                f"{args.name} is the last enabled admin; add or enable another admin first",
+                file=sys.stderr,
+            )
+            return 1
+        done = {"unlock": "unlocked", "disable": "disabled", "enable": "enabled"}
+        print(f"{done[args.staff_command]} {args.name}")
         return 0
     finally:
         engine.dispose()

@@ -5,17 +5,22 @@
     @router.post("/records")
     def submit(staff: AdminOrSubmitter, ...): ...
 
-`require(*roles)` authenticates the bearer token and checks the role (no roles: any staff
-account). Every call that reaches it, let in or refused, is written to the operator log by
-OperatorLogMiddleware once the status is known. The roles show in the OpenAPI description
-(describe_roles), taken from the route's security requirement, so they cannot drift apart.
+`require(*roles)` first turns away a source that must wait (throttle.py), then authenticates
+the bearer token and checks the role (no roles: any staff account). Every call that reaches it,
+let in or refused, goes to the operator log through OperatorLogMiddleware once the status is
+known: one row per call with a valid token, refusals counted per source and minute (oplog.py).
+The roles show in the OpenAPI description (describe_roles), taken from the route's security
+requirement, so they cannot drift apart.
 """
 
-from collections.abc import Callable, MutableMapping
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, FastAPI, Request, Security
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
@@ -23,9 +28,30 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from node.deps import NodeDep
 from node.staff.models import ROLES
-from node.staff.service import Forbidden, Refused, StaffUser, append_log, authenticate
+from node.staff.oplog import RefusalTally, append_log
+from node.staff.service import (
+    FORBIDDEN,
+    NO_TOKEN,
+    Forbidden,
+    Refused,
+    StaffUser,
+    TooManyAttempts,
+    Unauthenticated,
+    authenticate,
+)
+from node.staff.throttle import Throttle, source_of
 
-__all__ = ["AnyStaff", "OperatorLogMiddleware", "StaffUser", "describe_roles", "require"]
+__all__ = [
+    "AnyStaff",
+    "OperatorLogMiddleware",
+    "Refusals",
+    "StaffUser",
+    "describe_roles",
+    "install_state",
+    "require",
+]
+
+log = logging.getLogger("creditchain.staff")
 
 _SCHEME = "staff token"
 _bearer = HTTPBearer(
@@ -45,6 +71,25 @@ class _Attempt:
     role: str | None
     action: str
     outcome: str  # "ok" here becomes "error" if the route then answers 4xx or 5xx
+    source: str  # where a refusal is counted
+
+    @property
+    def proven(self) -> bool:
+        """Whether the call came with a valid token: then it is logged on its own row."""
+        return self.outcome in ("ok", FORBIDDEN)
+
+
+def install_state(app: FastAPI) -> None:
+    """The app's throttle and its tally of refusals: in memory, one per app."""
+    app.state.staff_throttle = Throttle()
+    app.state.staff_refusals = RefusalTally()
+
+
+def _refusals(request: Request) -> RefusalTally:
+    return request.app.state.staff_refusals
+
+
+Refusals = Annotated[RefusalTally, Depends(_refusals)]
 
 
 def action_of(request: Request) -> str:
@@ -70,20 +115,31 @@ def require(*roles: str) -> Callable[..., StaffUser]:
         ],
     ) -> StaffUser:
         action = action_of(request)
+        source = source_of(request.client.host if request.client else None)
+        throttle: Throttle = request.app.state.staff_throttle
         try:
-            user = authenticate(
-                engine=node.engine,
-                token=credentials.credentials if credentials else None,
-                max_failures=node.settings.staff_max_failures,
-            )
+            wait = throttle.wait(source)  # before any hashing or store work
+            if wait:
+                raise TooManyAttempts(wait)
+            try:
+                user = authenticate(
+                    engine=node.engine,
+                    token=credentials.credentials if credentials else None,
+                    source=source,
+                    max_failures=node.settings.staff_max_failures,
+                )
+            except Unauthenticated as refused:
+                if refused.outcome != NO_TOKEN:  # no token is a question, not a guess
+                    throttle.refused(source, free=node.settings.staff_slowdown_after)
+                raise
             if roles and user.role not in roles:
                 raise Forbidden(user.name, user.role, action=action)
         except Refused as refused:
             request.state.operator_log = _Attempt(
-                refused.who, refused.role, action, refused.outcome
+                refused.who, refused.role, action, refused.outcome, source
             )
             raise
-        request.state.operator_log = _Attempt(user.name, user.role, action, "ok")
+        request.state.operator_log = _Attempt(user.name, user.role, action, "ok", source)
         return user
 
     return staff_user
@@ -106,32 +162,51 @@ def describe_roles(schema: dict[str, Any]) -> None:
                 op.setdefault("responses", {}).update(
                     {
                         "401": {"description": "no valid staff token"},
-                        "403": {"description": "role not allowed, or account locked"},
+                        "403": {"description": "the token's role may not call this route"},
+                        "429": {
+                            "description": "too many refused tokens from this address; "
+                            "retry after the seconds in Retry-After"
+                        },
                     }
                 )
             op["description"] = (op.get("description", "") + "\n\n" + line).strip()
 
 
 class OperatorLogMiddleware:
-    """Writes the operator log entry of every request that met a Require dependency, before
-    its answer leaves the node: no staff action goes unlogged."""
+    """Logs every request that met a require() dependency before its answer leaves the node:
+    a call with a valid token on its own row, at once; a refusal into the tally, which is
+    appended each minute and when the node stops (it watches the app's lifespan for that)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._minutely: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, self._watching(scope["app"], receive), send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         state: MutableMapping[str, Any] = scope.setdefault("state", {})
         logged = False
 
-        async def log(status: int) -> None:
+        async def log_call(status: int) -> None:
             nonlocal logged
             attempt = state.get(_STATE_KEY)
             if logged or not isinstance(attempt, _Attempt):
                 return
             logged = True
+            if not attempt.proven:
+                scope["app"].state.staff_refusals.add(
+                    who=attempt.who,
+                    role=attempt.role,
+                    action=attempt.action,
+                    outcome=attempt.outcome,
+                    status=status,
+                    client=attempt.source,
+                )
+                return
             outcome = attempt.outcome
             if outcome == "ok" and status >= 400:
                 outcome = "error"
@@ -149,11 +224,44 @@ class OperatorLogMiddleware:
 
         async def send_after_logging(message: Message) -> None:
             if message["type"] == "http.response.start":
-                await log(message["status"])
+                await log_call(message["status"])
             await send(message)
 
         try:
             await self.app(scope, receive, send_after_logging)
         except Exception:
-            await log(500)  # the server's error handler answers 500 after this
+            await log_call(500)  # the server's error handler answers 500 after this
             raise
+
+    def _watching(self, app: Any, receive: Receive) -> Callable[[], Awaitable[Message]]:
+        """`receive` for the lifespan: starts the minutely append, and appends everything
+        when the node is told to stop, while its store is still open."""
+
+        async def watched() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self._minutely = asyncio.create_task(self._each_minute(app))
+            elif message["type"] == "lifespan.shutdown":
+                if self._minutely is not None:
+                    self._minutely.cancel()
+                await _append_refusals(app, everything=True)
+            return message
+
+        return watched
+
+    async def _each_minute(self, app: Any) -> None:
+        while True:
+            await asyncio.sleep(61 - time.time() % 60)  # just after a minute ends
+            await _append_refusals(app, everything=False)
+
+
+async def _append_refusals(app: Any, *, everything: bool) -> None:
+    node = getattr(app.state, "node", None)
+    if node is None:
+        return
+    try:
+        await run_in_threadpool(
+            app.state.staff_refusals.flush, engine=node.engine, everything=everything
+        )
+    except Exception:  # kept in the tally for the next try
+        log.exception("could not append refused calls to the operator log")

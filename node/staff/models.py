@@ -25,14 +25,27 @@ class StaffAccount(SQLModel, table=True):
     role: str
     token_hash: bytes
     created_at: float
-    failed_attempts: int = 0  # consecutive; a success resets it
-    locked_at: float | None = None  # set after too many failures, cleared by an admin
+    failed_attempts: int = 0  # wrong secrets from any source since its last success
     disabled: bool = False
 
 
+class StaffLockout(SQLModel, table=True):
+    """Wrong secrets naming one account from one source (an IPv4 address or IPv6 /64). Enough
+    of them in a row lock the account for that source alone; an admin's unlock clears them."""
+
+    __tablename__ = "staff_lockout"
+
+    account_id: int = Field(foreign_key="staff_account.id", primary_key=True)
+    source: str = Field(primary_key=True)
+    failures: int  # in a row; a success from the source removes the row
+    last_failure_at: float
+    locked_at: float | None = None
+
+
 class OperatorLogEntry(SQLModel, table=True):
-    """One staff action or refused attempt. Rows are only ever inserted: the service offers
-    nothing else and the store's triggers abort any UPDATE or DELETE.
+    """One staff action, or the refused attempts of one source in one minute (`count` of them).
+    Rows are only ever inserted: the service offers nothing else and the store's triggers
+    abort any UPDATE or DELETE.
 
     who: the staff account the token named (when it named one), else "unauthenticated";
     whether it was proven is in outcome. Never an identity field, never a request body."""
@@ -43,7 +56,9 @@ class OperatorLogEntry(SQLModel, table=True):
     at: float
     who: str = Field(index=True)
     role: str | None = None
-    action: str  # "POST /v1/records": the method and the route's path template
-    outcome: str  # ok, error, forbidden, locked, disabled, unauthenticated
+    action: str  # "POST /v1/records": the method and the route's path template; "*": several
+    outcome: str  # ok, error, forbidden; or, counted: no_token, bad_token, unknown_account,
+    # wrong_secret, locked, disabled, throttled
     status: int
-    client: str | None = None  # the caller's address
+    client: str | None = None  # the caller's address (refusals: its source)
+    count: int = Field(default=1, sa_column_kwargs={"server_default": "1"})  # calls in the row

@@ -7,8 +7,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Path, Query
 
 from node.deps import NodeDep
-from node.staff import service
-from node.staff.deps import OperatorLogMiddleware, StaffUser, describe_roles, require
+from node.staff import oplog, service
+from node.staff.deps import (
+    OperatorLogMiddleware,
+    Refusals,
+    StaffUser,
+    describe_roles,
+    install_state,
+    require,
+)
 from node.staff.models import ADMIN, INTERNAL_AUDITOR
 from node.staff.schemas import LogEntryOut, LogPage, NewStaffOut, StaffIn, StaffOut
 
@@ -17,6 +24,7 @@ router = APIRouter(prefix="/v1", tags=["staff"])
 Admin = Annotated[StaffUser, Depends(require(ADMIN))]
 Auditor = Annotated[StaffUser, Depends(require(INTERNAL_AUDITOR, ADMIN))]
 NamePath = Annotated[str, Path(max_length=64, description="the staff account's name")]
+MAX_ID = 2**63 - 1  # the store's integers are signed 64-bit
 
 
 def _iso(ts: float | None) -> str | None:
@@ -24,13 +32,7 @@ def _iso(ts: float | None) -> str | None:
 
 
 def _out(account: dict[str, Any]) -> StaffOut:
-    return StaffOut(
-        **{
-            **account,
-            "created_at": _iso(account["created_at"]),
-            "locked_at": _iso(account["locked_at"]),
-        }
-    )
+    return StaffOut(**{**account, "created_at": _iso(account["created_at"])})
 
 
 @router.get("/staff", summary="This node's staff accounts (never their tokens)")
@@ -50,15 +52,28 @@ def add_staff(body: StaffIn, staff: Admin, node: NodeDep) -> NewStaffOut:
     return NewStaffOut(name=new.name, role=new.role, token=new.token)
 
 
-@router.post("/staff/{name}/unlock", summary="Unlock an account locked after failed attempts")
+@router.post(
+    "/staff/{name}/unlock",
+    summary="Unlock an account for every source it was locked for after failed attempts",
+)
 def unlock_staff(name: NamePath, staff: Admin, node: NodeDep) -> StaffOut:
     service.unlock_or_raise(engine=node.engine, name=name)
     return _out(service.get_or_raise(engine=node.engine, name=name))
 
 
-@router.post("/staff/{name}/disable", summary="Refuse an account's token from now on")
+@router.post(
+    "/staff/{name}/disable",
+    summary="Refuse an account's token from now on",
+    responses={409: {"description": "the last enabled admin cannot be disabled"}},
+)
 def disable_staff(name: NamePath, staff: Admin, node: NodeDep) -> StaffOut:
     service.disable_or_raise(engine=node.engine, name=name)
+    return _out(service.get_or_raise(engine=node.engine, name=name))
+
+
+@router.post("/staff/{name}/enable", summary="Accept a disabled account's token again")
+def enable_staff(name: NamePath, staff: Admin, node: NodeDep) -> StaffOut:
+    service.enable_or_raise(engine=node.engine, name=name)
     return _out(service.get_or_raise(engine=node.engine, name=name))
 
 
@@ -66,12 +81,15 @@ def disable_staff(name: NamePath, staff: Admin, node: NodeDep) -> StaffOut:
 def operator_log(
     staff: Auditor,
     node: NodeDep,
-    after_id: Annotated[int, Query(ge=0, description="entries after this id")] = 0,
+    refusals: Refusals,
+    after_id: Annotated[int, Query(ge=0, le=MAX_ID, description="entries after this id")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> LogPage:
-    """Who did what, when and from where; refused attempts too. No identity fields, no
+    """Who did what, when and from where; refused attempts too, counted per source and
+    minute (those counted so far are appended before this read). No identity fields, no
     request bodies. This read is itself logged."""
-    rows = service.read_log(engine=node.engine, after_id=after_id, limit=limit)
+    refusals.flush(engine=node.engine, everything=True)
+    rows = oplog.read_log(engine=node.engine, after_id=after_id, limit=limit)
     entries = [LogEntryOut(**{**row, "at": _iso(row["at"])}) for row in rows]
     return LogPage(entries=entries, next_after_id=entries[-1].id if entries else after_id)
 
@@ -79,6 +97,7 @@ def operator_log(
 def install(app: FastAPI) -> None:
     """The staff API, the operator log middleware, and roles in the OpenAPI description."""
     app.include_router(router)
+    install_state(app)
     app.add_middleware(OperatorLogMiddleware)
     make_schema = app.openapi
 

@@ -17,9 +17,11 @@ class StaffOut(BaseModel):
     name: str
     role: str
     created_at: str
-    failed_attempts: int
-    locked: bool
-    locked_at: str | None
+    failed_attempts: int = Field(description="wrong secrets from any source since its last success")
+    locked_sources: int = Field(
+        description="addresses (IPv6: /64 networks) the account is locked for after failed "
+        "attempts; it still works from any other"
+    )
     disabled: bool
 
 
@@ -35,10 +37,15 @@ class LogEntryOut(BaseModel):
     at: str = Field(description="UTC, ISO 8601")
     who: str = Field(description="the staff account the token named, or 'unauthenticated'")
     role: str | None
-    action: str = Field(description="method and route, e.g. 'POST /v1/records'")
-    outcome: str = Field(description="ok, error, forbidden, locked, disabled or unauthenticated")
+    action: str = Field(description="method and route, e.g. 'POST /v1/records'; '*': several")
+    outcome: str = Field(
+        description="with a valid token: ok, error or forbidden, one entry per call; refused "
+        "before that: no_token, bad_token, unknown_account, wrong_secret, locked, disabled or "
+        "throttled, one entry per source, account named, outcome and minute"
+    )
     status: int = Field(description="the HTTP status answered")
-    client: str | None = Field(description="the caller's address")
+    client: str | None = Field(description="the caller's address (refusals: IPv6 as its /64)")
+    count: int = Field(description="the calls this entry stands for; 1 with a valid token")
 
 
 class LogPage(BaseModel):

@@ -3,7 +3,9 @@
 A token is `cc_<account id>_<secret>`, the secret 32 random bytes (urlsafe base64). The id
 finds the account's row without trying every hash; only sha256(secret) is stored, compared in
 constant time. A 256-bit random secret cannot be guessed from its hash, so no slow hash or
-pepper is needed, and the CLI can add staff without unlocking the node's keys.
+pepper is needed, and the CLI can add staff without unlocking the node's keys. Nor can it be
+guessed online: wrong secrets lock an account only for the source that sent them, and
+throttle.py slows that source down.
 """
 
 import hashlib
@@ -15,11 +17,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from node.db import read_connection, write_transaction
-from node.staff.models import ROLES
+from node.staff.models import ADMIN, ROLES
 
 TOKEN_PREFIX = "cc"
 NAME_PATTERN = r"^[\w.@-]{1,64}$"
@@ -43,41 +45,50 @@ class InvalidStaff(ValueError):
         self.field = field
 
 
+class LastActiveAdmin(ValueError):
+    """The change would leave the node without an active admin."""
+
+
+# What the operator log records of a refused call. Every one but FORBIDDEN is answered alike
+# (401), so that a caller learns nothing of which ids exist or what state they are in.
+NO_TOKEN = "no_token"
+BAD_TOKEN = "bad_token"  # not of the form cc_<id>_<secret>
+UNKNOWN_ACCOUNT = "unknown_account"
+WRONG_SECRET = "wrong_secret"
+LOCKED = "locked"  # for the source the call came from
+DISABLED = "disabled"
+THROTTLED = "throttled"  # turned away unread: too many refusals from its source
+FORBIDDEN = "forbidden"  # a valid token whose role may not call the route
+
+
 class Refused(Exception):
     """The request's credentials do not let it in. `who` names the account the token named,
     if it named one; `outcome` is what the operator log records."""
 
-    outcome = "unauthenticated"
-
-    def __init__(self, who: str = "unauthenticated", role: str | None = None) -> None:
-        super().__init__(who)
+    def __init__(self, outcome: str, who: str = "unauthenticated", role: str | None = None):
+        super().__init__(outcome)
+        self.outcome = outcome
         self.who = who
         self.role = role
 
 
 class Unauthenticated(Refused):
-    """No token, a malformed one, or the wrong secret."""
+    """No token, or one that does not let its caller in, whatever the reason."""
 
 
-class AccountLocked(Refused):
-    """Too many consecutive failures; an admin must unlock the account."""
+class TooManyAttempts(Refused):
+    """The source must wait `retry_after` seconds before its next token is looked at."""
 
-    outcome = "locked"
-
-
-class AccountDisabled(Refused):
-    """An admin disabled the account."""
-
-    outcome = "disabled"
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(THROTTLED)
+        self.retry_after = retry_after
 
 
 class Forbidden(Refused):
     """A staff member whose role may not do `action`."""
 
-    outcome = "forbidden"
-
     def __init__(self, who: str, role: str, *, action: str) -> None:
-        super().__init__(who, role)
+        super().__init__(FORBIDDEN, who, role)
         self.action = action
 
 
@@ -116,7 +127,7 @@ def add(*, engine: Engine, name: str, role: str) -> NewStaff:
         with write_transaction(engine) as conn:
             cur = conn.exec_driver_sql(
                 "INSERT INTO staff_account (name, role, token_hash, created_at, "
-                "failed_attempts, locked_at, disabled) VALUES (?, ?, ?, ?, 0, NULL, 0)",
+                "failed_attempts, disabled) VALUES (?, ?, ?, ?, 0, 0)",
                 (name, role, _hash(secret), time.time()),
             )
             account_id = cur.lastrowid
@@ -127,18 +138,21 @@ def add(*, engine: Engine, name: str, role: str) -> NewStaff:
     return NewStaff(name, role, f"{TOKEN_PREFIX}_{account_id}_{secret}")
 
 
-_ACCOUNT = "SELECT name, role, created_at, failed_attempts, locked_at, disabled FROM staff_account "
+_ACCOUNT = (
+    "SELECT name, role, created_at, failed_attempts, disabled, (SELECT COUNT(*) "
+    "FROM staff_lockout l WHERE l.account_id = a.id AND l.locked_at IS NOT NULL) "
+    "FROM staff_account a "
+)
 
 
 def _account(row: Any) -> dict[str, Any]:
-    name, role, created_at, failed, locked_at, disabled = row
+    name, role, created_at, failed, disabled, locked_sources = row
     return {
         "name": name,
         "role": role,
         "created_at": created_at,
         "failed_attempts": failed,
-        "locked": locked_at is not None,
-        "locked_at": locked_at,
+        "locked_sources": locked_sources,
         "disabled": bool(disabled),
     }
 
@@ -164,89 +178,113 @@ def count(*, engine: Engine) -> int:
         return conn.exec_driver_sql("SELECT COUNT(*) FROM staff_account").scalar_one()
 
 
-def _set(engine: Engine, name: str, assignments: str) -> None:
-    with write_transaction(engine) as conn:
-        sql = f"UPDATE staff_account SET {assignments} WHERE name = ?"
-        cur = conn.exec_driver_sql(sql, (name,))
-        if cur.rowcount == 0:
-            raise StaffNotFound(name)
+def _id_or_raise(conn: Connection, name: str) -> tuple[int, str, bool]:
+    row = conn.exec_driver_sql(
+        "SELECT id, role, disabled FROM staff_account WHERE name = ?", (name,)
+    ).first()
+    if row is None:
+        raise StaffNotFound(name)
+    return row[0], row[1], bool(row[2])
+
+
+def _last_active_admin(conn: Connection, account_id: int, role: str) -> bool:
+    """Whether the account is an admin and no other enabled admin exists."""
+    if role != ADMIN:
+        return False
+    others = conn.exec_driver_sql(
+        "SELECT COUNT(*) FROM staff_account WHERE role = ? AND disabled = 0 AND id != ?",
+        (ADMIN, account_id),
+    ).scalar_one()
+    return others == 0
 
 
 def unlock_or_raise(*, engine: Engine, name: str) -> None:
-    """Clear the lock and the failure count. StaffNotFound if there is no such account."""
-    _set(engine, name, "failed_attempts = 0, locked_at = NULL")
+    """Clear the account's locks from every source and its failure counts. StaffNotFound if
+    there is no such account."""
+    with write_transaction(engine) as conn:
+        account_id, _, _ = _id_or_raise(conn, name)
+        conn.exec_driver_sql("DELETE FROM staff_lockout WHERE account_id = ?", (account_id,))
+        conn.exec_driver_sql(
+            "UPDATE staff_account SET failed_attempts = 0 WHERE id = ?", (account_id,)
+        )
+
+
+def enable_or_raise(*, engine: Engine, name: str) -> None:
+    """Accept the account's token again. StaffNotFound if there is no such account."""
+    with write_transaction(engine) as conn:
+        account_id, _, _ = _id_or_raise(conn, name)
+        conn.exec_driver_sql("UPDATE staff_account SET disabled = 0 WHERE id = ?", (account_id,))
 
 
 def disable_or_raise(*, engine: Engine, name: str) -> None:
-    """Refuse the account's token from now on. StaffNotFound if there is no such account."""
-    _set(engine, name, "disabled = 1")
+    """Refuse the account's token from now on. StaffNotFound if there is no such account,
+    LastActiveAdmin if it is the only enabled admin (no one could then enable it again)."""
+    with write_transaction(engine) as conn:
+        account_id, role, disabled = _id_or_raise(conn, name)
+        if not disabled and _last_active_admin(conn, account_id, role):
+            raise LastActiveAdmin(name)
+        conn.exec_driver_sql("UPDATE staff_account SET disabled = 1 WHERE id = ?", (account_id,))
 
 
-def authenticate(*, engine: Engine, token: str | None, max_failures: int) -> StaffUser:
-    """The account a token belongs to, or Refused. A wrong secret counts against the account
-    it names; `max_failures` in a row lock it. A locked or disabled account is refused before
-    its secret is looked at, so a locked account cannot be used to test guesses."""
-    match = _TOKEN.match(token or "")
+def authenticate(*, engine: Engine, token: str | None, source: str, max_failures: int) -> StaffUser:
+    """The account a token belongs to, or Unauthenticated. A wrong secret counts against the
+    account it names from `source`; `max_failures` in a row lock the account for that source
+    alone, so a stranger's guesses lock out no one else. The last enabled admin is never
+    locked. A locked or disabled account is refused before its secret is looked at, so it
+    cannot be used to test guesses."""
+    if not token:
+        raise Unauthenticated(NO_TOKEN)
+    match = _TOKEN.match(token)
     if match is None:
-        raise Unauthenticated()
+        raise Unauthenticated(BAD_TOKEN)
     account_id, secret = int(match.group(1)), match.group(2)
     with read_connection(engine) as conn:
         row = conn.exec_driver_sql(
-            "SELECT name, role, token_hash, failed_attempts, locked_at, disabled "
-            "FROM staff_account WHERE id = ?",
-            (account_id,),
+            "SELECT a.name, a.role, a.token_hash, a.failed_attempts, a.disabled, l.failures, "
+            "l.locked_at FROM staff_account a LEFT JOIN staff_lockout l "
+            "ON l.account_id = a.id AND l.source = ? WHERE a.id = ?",
+            (source, account_id),
         ).first()
-    if row is None:
-        raise Unauthenticated()
-    name, role, token_hash, failed, locked_at, disabled = row
-    if disabled:
-        raise AccountDisabled(name, role)
-    if locked_at is not None:
-        raise AccountLocked(name, role)
+        if row is None:
+            raise Unauthenticated(UNKNOWN_ACCOUNT)
+        name, role, token_hash, failed, disabled, failures_here, locked_at = row
+        if disabled:
+            raise Unauthenticated(DISABLED, name, role)
+        if locked_at is not None and not _last_active_admin(conn, account_id, role):
+            raise Unauthenticated(LOCKED, name, role)
     if not hmac.compare_digest(_hash(secret), token_hash):
-        with write_transaction(engine) as conn:  # one statement: concurrent failures all count
+        _count_failure(engine, account_id, role, source, max_failures)
+        raise Unauthenticated(WRONG_SECRET, name, role)
+    if failed or failures_here:
+        with write_transaction(engine) as conn:  # a success ends the run of failures
             conn.exec_driver_sql(
-                "UPDATE staff_account SET failed_attempts = failed_attempts + 1, "
-                "locked_at = CASE WHEN failed_attempts + 1 >= ? THEN ? ELSE locked_at END "
-                "WHERE id = ?",
-                (max_failures, time.time(), account_id),
+                "DELETE FROM staff_lockout WHERE account_id = ? AND source = ?",
+                (account_id, source),
             )
-        raise Unauthenticated(name, role)
-    if failed:
-        with write_transaction(engine) as conn:  # a success resets the count, unless locked
             conn.exec_driver_sql(
-                "UPDATE staff_account SET failed_attempts = 0 WHERE id = ? AND locked_at IS NULL",
-                (account_id,),
+                "UPDATE staff_account SET failed_attempts = 0 WHERE id = ?", (account_id,)
             )
     return StaffUser(name, role)
 
 
-def append_log(
-    *,
-    engine: Engine,
-    who: str,
-    role: str | None,
-    action: str,
-    outcome: str,
-    status: int,
-    client: str | None,
+def _count_failure(
+    engine: Engine, account_id: int, role: str, source: str, max_failures: int
 ) -> None:
-    """Add one entry to the operator log (there is no way to change or remove one)."""
-    with write_transaction(engine) as conn:
+    now = time.time()
+    with write_transaction(engine) as conn:  # single statements: concurrent failures all count
         conn.exec_driver_sql(
-            "INSERT INTO operator_log (at, who, role, action, outcome, status, client) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (time.time(), who, role, action, outcome, status, client),
+            "INSERT INTO staff_lockout (account_id, source, failures, last_failure_at) "
+            "VALUES (?, ?, 1, ?) ON CONFLICT (account_id, source) DO UPDATE SET "
+            "failures = failures + 1, last_failure_at = excluded.last_failure_at",
+            (account_id, source, now),
         )
-
-
-def read_log(*, engine: Engine, after_id: int, limit: int) -> list[dict[str, Any]]:
-    """Up to `limit` entries after entry `after_id`, oldest first."""
-    with read_connection(engine) as conn:
-        rows = conn.exec_driver_sql(
-            "SELECT id, at, who, role, action, outcome, status, client FROM operator_log "
-            "WHERE id > ? ORDER BY id LIMIT ?",
-            (after_id, limit),
-        ).all()
-    keys = ("id", "at", "who", "role", "action", "outcome", "status", "client")
-    return [dict(zip(keys, row, strict=True)) for row in rows]
+        conn.exec_driver_sql(
+            "UPDATE staff_account SET failed_attempts = failed_attempts + 1 WHERE id = ?",
+            (account_id,),
+        )
+        if not _last_active_admin(conn, account_id, role):
+            conn.exec_driver_sql(
+                "UPDATE staff_lockout SET locked_at = ? WHERE account_id = ? AND source = ? "
+                "AND failures >= ? AND locked_at IS NULL",
+                (now, account_id, source, max_failures),
+            )
