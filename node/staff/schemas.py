@@ -34,7 +34,7 @@ class NewStaffOut(BaseModel):
 
 class LogEntryOut(BaseModel):
     id: int
-    at: str = Field(description="UTC, ISO 8601")
+    at: str = Field(description="UTC, ISO 8601; of counted refusals, the first one's")
     who: str = Field(description="the staff account the token named, or 'unauthenticated'")
     role: str | None
     action: str = Field(description="method and route, e.g. 'POST /v1/records'; '*': several")

@@ -49,8 +49,8 @@ class LastActiveAdmin(ValueError):
     """The change would leave the node without an active admin."""
 
 
-# What the operator log records of a refused call. Every one but FORBIDDEN is answered alike
-# (401), so that a caller learns nothing of which ids exist or what state they are in.
+# What the operator log records of a refused call. All but THROTTLED (429) and FORBIDDEN (403)
+# are answered alike (401), so that a caller learns nothing of which ids exist or their state.
 NO_TOKEN = "no_token"
 BAD_TOKEN = "bad_token"  # not of the form cc_<id>_<secret>
 UNKNOWN_ACCOUNT = "unknown_account"
@@ -65,7 +65,7 @@ class Refused(Exception):
     """The request's credentials do not let it in. `who` names the account the token named,
     if it named one; `outcome` is what the operator log records."""
 
-    def __init__(self, outcome: str, who: str = "unauthenticated", role: str | None = None):
+    def __init__(self, outcome: str, who: str = "unauthenticated", role: str | None = None) -> None:
         super().__init__(outcome)
         self.outcome = outcome
         self.who = who
