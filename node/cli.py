@@ -200,10 +200,11 @@ def _listen(host: str, port: int) -> list[socket.socket]:
     except OSError as err:
         for sock in sockets:
             sock.close()
-        why = "is in use" if err.errno == errno.EADDRINUSE else f"cannot be used ({err.strerror})"
-        raise _StartRefused(
-            f"port {port} on {host} {why}: give another --port (or CREDITCHAIN_PORT)"
-        ) from None
+        if err.errno == errno.EADDRINUSE:
+            why = f"port {port} on {host} is in use: give another --port (or CREDITCHAIN_PORT)"
+        else:
+            why = f"cannot listen on {host} port {port}: {err.strerror} (see --host, --port)"
+        raise _StartRefused(why) from None
     return sockets
 
 
@@ -211,23 +212,25 @@ def _take_place(settings: Settings) -> tuple[int, list[socket.socket]]:
     """The data directory's lock and the API's sockets, or _StartRefused / DataDirError.
     An existing directory is locked first, so that a second node on it hears that rather than
     'port in use'; a new one is made only once the port is known to be free."""
-    lock = lock_data(settings.data) if settings.data.is_dir() else None
+    data = settings.data
+    if data.exists() and not data.is_dir():
+        raise _StartRefused(f"--data {data} (or CREDITCHAIN_DATA): not a directory")
+    lock = lock_data(data) if data.is_dir() else None
+    sockets: list[socket.socket] = []
     try:
         sockets = _listen(settings.host, settings.port)
+        if lock is None:
+            try:
+                data.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise _StartRefused(f"--data {data}: {err.strerror}") from None
+            lock = lock_data(data)
     except BaseException:
+        for sock in sockets:
+            sock.close()
         if lock is not None:
             os.close(lock)
         raise
-    if lock is None:
-        try:
-            settings.data.mkdir(parents=True, exist_ok=True)
-            lock = lock_data(settings.data)
-        except (OSError, DataDirError) as err:
-            for sock in sockets:
-                sock.close()
-            if isinstance(err, DataDirError):
-                raise
-            raise _StartRefused(f"--data {settings.data}: {err.strerror}") from None
     return lock, sockets
 
 

@@ -83,7 +83,10 @@ def lock_data(data: Path) -> int:
     """Take `data` for this process: an exclusive flock on DATA/node.lock, held as long as the
     returned descriptor is open, and let go by the kernel however the process ends. A second
     node on the same directory is refused here, before it touches keys, store or chain."""
-    fd = os.open(data / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(data / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as err:
+        raise DataDirError(f"cannot lock {data / LOCK_FILE}: {err.strerror}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
