@@ -1,21 +1,29 @@
 """creditchain: run a node, or verify a receipt against the chain."""
 
 import argparse
+import errno
 import json
 import logging
 import os
+import socket
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import uvicorn
+from pydantic import ValidationError
+
 from node import keys_cli
-from node.config import Settings
+from node.config import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_UNREACHABLE,
+    DataDirError,
+    Settings,
+    lock_data,
+)
 from node.members import cli as governance_cli
 from node.staff import cli as staff_cli
-
-
-def _env(name: str, default: str) -> str:
-    return os.environ.get(f"CREDITCHAIN_{name}", default)
-
 
 # `creditchain run` options: the Settings fields, so names, defaults, help and environment
 # variables are written once (node/config.py) and validated the same way from either source.
@@ -32,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
         description="A creditchain node: credit records shared among member lenders, "
         "anchored on a permissioned chain.",
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser(
@@ -39,7 +48,9 @@ def _parser() -> argparse.ArgumentParser:
         help="start the node (API and batcher)",
         description="Start one node. Every option can also be set by the environment variable "
         "named in brackets. Without --rpc the node runs its own embedded chain, kept under "
-        "the data directory.",
+        "the data directory. Before it touches keys, store or chain it takes the data "
+        "directory (DATA/node.lock) and its port, and stops in one line if another node has "
+        "the one or another program the other.",
     )
     for field, metavar in _RUN_OPTIONS.items():
         info = Settings.model_fields[field]
@@ -56,7 +67,8 @@ def _parser() -> argparse.ArgumentParser:
         help="check a receipt against the chain alone",
         description="Recompute the commitment from the record and salt, walk the Merkle proof "
         "to the root, and compare with the registry's batch on chain. Exit 0 if every check "
-        "holds, 1 if one fails, 2 on bad input.",
+        "holds, 1 if one fails, 2 if the receipt cannot be read, 3 if the chain cannot be "
+        "reached.",
     )
     verify.add_argument(
         "receipt",
@@ -67,9 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--rpc",
         metavar="URL",
-        default=_env("RPC", "http://127.0.0.1:8700/rpc"),
-        help="the chain's JSON-RPC [CREDITCHAIN_RPC] (default: the local "
-        "node's embedded chain, http://127.0.0.1:8700/rpc)",
+        default=None,  # resolved from Settings after parsing: see _client_defaults
+        help="the chain's JSON-RPC [CREDITCHAIN_RPC] (default: the embedded chain of the node "
+        "that `creditchain run` starts with the same environment, at its /rpc: "
+        "http://CREDITCHAIN_HOST:CREDITCHAIN_PORT/rpc)",
     )
     verify.add_argument("--json", action="store_true", help="print the verdict as JSON")
     consortium = sub.add_parser(
@@ -103,6 +116,41 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _version() -> str:
+    try:
+        return version("creditchain")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, with the defaults that come from the node's settings filled in."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        _client_defaults(args)
+    except ValidationError as err:
+        parser.error(_settings_error(err))
+    return args
+
+
+def _client_defaults(args: argparse.Namespace) -> None:
+    """`verify` and `governance` reach the node that `creditchain run` starts with the same
+    environment (CREDITCHAIN_HOST, _PORT, _RPC), unless told otherwise."""
+    if args.command == "verify" and args.rpc is None:
+        settings = Settings()
+        args.rpc = settings.rpc or settings.node_url + "/rpc"
+    elif args.command == "governance" and args.node is None:
+        args.node = os.environ.get("CREDITCHAIN_NODE") or Settings().node_url
+
+
+def _settings_error(err: ValidationError) -> str:
+    """A bad setting in one line, named as both the option and the variable."""
+    first = err.errors(include_input=False, include_url=False)[0]
+    name = ".".join(str(p) for p in first["loc"])
+    return f"--{name.replace('_', '-')} (or CREDITCHAIN_{name.upper()}): {first['msg']}"
+
+
 def _consortium(args: argparse.Namespace) -> int:
     from node import consortium
 
@@ -126,10 +174,67 @@ def _consortium(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
-    import uvicorn
-    from pydantic import ValidationError
+class _StartRefused(Exception):
+    """The node cannot start here; the message is one line for the operator."""
 
+
+def _listen(host: str, port: int) -> list[socket.socket]:
+    """The API's sockets, bound now, before keys, store or chain are touched: a port in use is
+    said at once, and nothing else can take it while the node deploys or catches up. Bound as
+    asyncio would bind them for uvicorn (every address the host names, SO_REUSEADDR)."""
+    try:
+        infos = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as err:
+        raise _StartRefused(f"--host {host} (or CREDITCHAIN_HOST): {err.strerror}") from None
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+    except OSError as err:
+        for sock in sockets:
+            sock.close()
+        if err.errno == errno.EADDRINUSE:
+            why = f"port {port} on {host} is in use: give another --port (or CREDITCHAIN_PORT)"
+        else:
+            why = f"cannot listen on {host} port {port}: {err.strerror} (see --host, --port)"
+        raise _StartRefused(why) from None
+    return sockets
+
+
+def _take_place(settings: Settings) -> tuple[int, list[socket.socket]]:
+    """The data directory's lock and the API's sockets, or _StartRefused / DataDirError.
+    An existing directory is locked first, so that a second node on it hears that rather than
+    'port in use'; a new one is made only once the port is known to be free."""
+    data = settings.data
+    if data.exists() and not data.is_dir():
+        raise _StartRefused(f"--data {data} (or CREDITCHAIN_DATA): not a directory")
+    lock = lock_data(data) if data.is_dir() else None
+    sockets: list[socket.socket] = []
+    try:
+        sockets = _listen(settings.host, settings.port)
+        if lock is None:
+            try:
+                data.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise _StartRefused(f"--data {data}: {err.strerror}") from None
+            lock = lock_data(data)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        if lock is not None:
+            os.close(lock)
+        raise
+    return lock, sockets
+
+
+def _run(args: argparse.Namespace) -> int:
     from node.app import create_app
     from node.secrets import KeystoreError, load_secrets
 
@@ -137,33 +242,52 @@ def _run(args: argparse.Namespace) -> int:
     try:
         settings = Settings(**given)
     except ValidationError as err:
-        first = err.errors(include_input=False, include_url=False)[0]
-        name = ".".join(str(p) for p in first["loc"])
-        print(f"creditchain: --{name.replace('_', '-')} (or CREDITCHAIN_{name.upper()}): "
-              f"{first['msg']}", file=sys.stderr)  # fmt: skip
-        return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # its start-up chatter
-    try:  # a wrong password stops here, in one line, before the server starts
-        load_secrets(settings.keys_dir)
-    except KeystoreError as err:
+        print(f"creditchain: {_settings_error(err)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        lock, sockets = _take_place(settings)
+    except (_StartRefused, DataDirError) as err:
         print(f"creditchain: {err}", file=sys.stderr)
-        return 2
-    print(
-        f"starting: data in {settings.data.resolve()}, "
-        f"chain {'at ' + settings.rpc if settings.rpc else 'embedded'}",
-        flush=True,
-    )
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=False,
-    )
-    return 0
+        return EXIT_FAILED
+    try:
+        logging.basicConfig(
+            level=settings.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # its start-up chatter
+        try:  # a wrong password stops here, in one line, before the server starts
+            load_secrets(settings.keys_dir)
+        except KeystoreError as err:
+            print(f"creditchain: {err}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print(
+            f"starting: data in {settings.data.resolve()}, "
+            f"chain {'at ' + settings.rpc if settings.rpc else 'embedded'}",
+            flush=True,
+        )
+        config = uvicorn.Config(
+            create_app(settings), log_level=settings.log_level, access_log=False
+        )
+        server = _Server(config, settings.node_url)
+        server.run(sockets=sockets)
+        return 0 if server.started else EXIT_FAILED
+    finally:
+        for sock in sockets:
+            sock.close()
+        os.close(lock)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn on sockets bound before start-up, saying where it listens once it does."""
+
+    def __init__(self, config: uvicorn.Config, url: str) -> None:
+        super().__init__(config)
+        self.url = url
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            print(f"creditchain node: listening on {self.url} (Ctrl+C stops it)", flush=True)
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -178,13 +302,13 @@ def _verify(args: argparse.Namespace) -> int:
             raise ValueError("a receipt is a JSON object")
     except (OSError, ValueError) as err:
         print(f"cannot read receipt: {err}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     w3 = Web3(HTTPProvider(args.rpc, request_kwargs={"timeout": 30}))
     try:
         verdict = verify_receipt(receipt, w3)
-    except Exception as err:  # the chain did not answer: say so, not a traceback
-        print(f"cannot reach the chain at {args.rpc}: {type(err).__name__}", file=sys.stderr)
-        return 2
+    except Exception as err:  # the receipt's shape is checked first: this is the chain's doing
+        print(f"could not reach the chain at {args.rpc}: {type(err).__name__}", file=sys.stderr)
+        return EXIT_UNREACHABLE
     if args.json:
         print(
             json.dumps(
@@ -199,11 +323,11 @@ def _verify(args: argparse.Namespace) -> int:
         for name, ok, detail in verdict.checks:
             print(f"{'ok  ' if ok else 'FAIL'} {name:12} {detail}")
         print("VERIFIED" if verdict.ok else "NOT VERIFIED")
-    return 0 if verdict.ok else 1
+    return 0 if verdict.ok else EXIT_FAILED
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parse_args(argv)
     if args.command == "run":
         return _run(args)
     if args.command == "consortium":

@@ -1,10 +1,17 @@
-"""The node's settings: one class, read from the environment (prefix CREDITCHAIN_) and the CLI."""
+"""The node's settings: one class, read from the environment (prefix CREDITCHAIN_) and the CLI;
+and the checks every command that takes --data makes on that directory."""
 
+import fcntl
+import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# exit codes of the commands that ask a node or a chain (verify, governance); 0 is success
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 1, 2, 3
+DB_FILE, KEYS_DIR, CHAIN_FILE, LOCK_FILE = "node.db", "keys", "chain.json", "node.lock"
 
 
 class Settings(BaseSettings):
@@ -48,12 +55,56 @@ class Settings(BaseSettings):
 
     @property
     def db_path(self) -> Path:
-        return self.data / "node.db"
+        return self.data / DB_FILE
 
     @property
     def keys_dir(self) -> Path:
-        return self.data / "keys"
+        return self.data / KEYS_DIR
 
     @property
     def chain_file(self) -> Path:
-        return self.data / "chain.json"
+        return self.data / CHAIN_FILE
+
+    @property
+    def node_url(self) -> str:
+        """Where a command on this machine reaches the node these settings start."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+
+
+class DataDirError(Exception):
+    """The data directory cannot serve this command; the message is one line for the operator."""
+
+
+def require_node(data: Path) -> None:
+    """Refuse a directory that holds no node, so that a mistyped --data never quietly becomes a
+    new, empty store. Creates nothing."""
+    keys = data / KEYS_DIR
+    if (data / DB_FILE).is_file() or (keys.is_dir() and any(keys.iterdir())):
+        return
+    raise DataDirError(
+        f"{data} holds no node (no {DB_FILE}, no {KEYS_DIR}/): check --data, "
+        f"or start the node there first (creditchain run --data {data})"
+    )
+
+
+def lock_data(data: Path) -> int:
+    """Take `data` for this process: an exclusive flock on DATA/node.lock, held as long as the
+    returned descriptor is open, and let go by the kernel however the process ends. A second
+    node on the same directory is refused here, before it touches keys, store or chain."""
+    try:
+        fd = os.open(data / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as err:
+        raise DataDirError(f"cannot lock {data / LOCK_FILE}: {err.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 16).decode("ascii", "replace").strip()
+        os.close(fd)
+        pid = f" (pid {holder})" if holder.isdigit() else ""
+        raise DataDirError(
+            f"{data} is in use by another node{pid}: stop it, or give this one its own --data"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd

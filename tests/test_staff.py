@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from node.app import create_app
+from node.secrets import make_keys
 from tests.conftest import (
     REPO,
     bearer,
@@ -285,6 +286,7 @@ def _staff_cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_staff_add_prints_the_token_once_and_staff_list_does_not_show_it(tmp_path):
     data = tmp_path / "data"
+    make_keys(data / "keys")  # `creditchain keys new`: staff commands refuse a dir with no node
     added = _staff_cli("add", "admin-zhang", "--role", "admin", "--data", str(data))
     assert added.returncode == 0, added.stderr
     lines = added.stdout.strip().splitlines()

@@ -56,6 +56,8 @@ FIELDS = (
     "tx_hash",
     "block_number",
 )
+INTEGERS = ("batch_id", "leaf_index", "tree_size", "chain_id", "block_number")
+HEX_BYTES = {"salt": 32, "commitment": 32, "root": 32, "tx_hash": 32, "registry": 20}
 
 
 @dataclass
@@ -72,6 +74,28 @@ class Verdict:
         return ok
 
 
+def shape_error(receipt: dict[str, Any]) -> str | None:
+    """The first field of the wrong type or length, so that a malformed receipt is said to be
+    one here, and is never mistaken later for a chain that did not answer."""
+    if not isinstance(receipt["record"], dict):
+        return "record is not a JSON object"
+    for name in INTEGERS:
+        value = receipt[name]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            return f"{name} is not a whole number"
+    hexes = {name: (receipt[name], size) for name, size in HEX_BYTES.items()}
+    proof = receipt["proof"]
+    if not isinstance(proof, list):
+        return "proof is not a list"
+    hexes.update({f"proof[{i}]": (p, 32) for i, p in enumerate(proof)})
+    for name, (value, size) in hexes.items():
+        try:
+            from_hex(value, size=size)
+        except ValueError:
+            return f"{name} is not {size} bytes of hex"
+    return None
+
+
 def check_offline(receipt: dict[str, Any], v: Verdict) -> bytes | None:
     """Steps 1 and 2: the record hashes to its commitment, the path leads to the root."""
     missing = [f for f in FIELDS if f not in receipt]
@@ -80,6 +104,10 @@ def check_offline(receipt: dict[str, Any], v: Verdict) -> bytes | None:
         not missing and receipt.get("version") == 1,
         f"missing fields: {', '.join(missing)}" if missing else "version 1, complete",
     ):
+        return None
+    malformed = shape_error(receipt)
+    if malformed:
+        v.add("receipt", False, f"malformed: {malformed}")
         return None
     try:
         salt, claimed = from_hex(receipt["salt"]), from_hex(receipt["commitment"])

@@ -31,7 +31,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     sub = staff.add_subparsers(dest="staff_command", required=True, metavar="SUBCOMMAND")
     add = sub.add_parser("add", help="add an account and print its token, once")
-    add.add_argument("name", metavar="NAME")
+    add.add_argument("name", metavar="NAME", help="the account's name, e.g. admin-zhang")
     add.add_argument("--role", required=True, choices=ROLE_NAMES)
     _data_option(add)
     listing = sub.add_parser("list", help="list the accounts (never their tokens)")
@@ -42,7 +42,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         ("enable", "accept a disabled account's token again"),
     ):
         one = sub.add_parser(command, help=text)
-        one.add_argument("name", metavar="NAME")
+        one.add_argument("name", metavar="NAME", help="the account's name")
         _data_option(one)
     return staff
 
@@ -53,10 +53,15 @@ def _when(ts: float | None) -> str:
 
 def main_for(args: argparse.Namespace) -> int:
     """Run the `staff` subcommand in `args`; the exit status."""
-    from node.config import Settings
+    from node.config import DataDirError, Settings, require_node
     from node.db import make_engine
     from node.staff import service
 
+    try:  # a mistyped --data must not become a new, empty store
+        require_node(args.data)
+    except DataDirError as err:
+        print(f"creditchain staff: {err}", file=sys.stderr)
+        return 2
     engine = make_engine(Settings(data=args.data).db_path)
     try:
         if args.staff_command == "add":
