@@ -7,6 +7,7 @@ commitment land together, or nothing does.
 
 import hashlib
 import hmac
+import re
 import time
 import uuid
 import zlib
@@ -22,9 +23,22 @@ from node.crypto.commitments import commitment as make_commitment
 from node.crypto.commitments import new_salt, to_hex
 from node.crypto.encryption import Sealer
 from node.crypto.mac import KeyedHash
-from node.crypto.subjects import InvalidIdentifier, normalise, subject_key_normalised
+from node.crypto.subjects import (
+    InvalidIdentifier,
+    normalise,
+    normalise_resident_id,
+    subject_key_normalised,
+)
 from node.db import read_connection, write_transaction
-from node.records.schemas import RecordIn
+from node.records.schemas import (
+    DATE_FIELDS,
+    DATE_RULE,
+    EARLIEST_DATE,
+    INTEGER_RULE,
+    TEXT_FIELDS,
+    TEXT_RULE,
+    RecordIn,
+)
 from node.secrets import NodeSecrets
 
 _RECORD = TypeAdapter(RecordIn)
@@ -82,29 +96,84 @@ class InvalidSubmission(ValueError):
         self.field = field
 
 
-def _rejection(raw: Any, field: str | None, detail: str) -> dict[str, Any]:
+_RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_DIGIT_RUN = re.compile(r"[0-9]{17,}[Xx]?")
+SHOWN = 8  # characters of a doubtful record_id or field name echoed back
+
+
+def holds_resident_id(text: str) -> bool:
+    """Whether `text` contains a valid 18-character resident ID number anywhere in it."""
+    for run in _DIGIT_RUN.findall(text):
+        for start in range(len(run) - 17):
+            try:
+                normalise_resident_id(run[start : start + 18])
+                return True
+            except InvalidIdentifier:
+                pass
+    return False
+
+
+def _cut(text: str) -> str:
+    """The first few characters and an ellipsis: enough to find the mistake, too few to
+    carry an identifier sent by mistake into the stored results."""
+    return text[:SHOWN] + "…"
+
+
+def _shown_record_id(raw: Any) -> str | None:
     rid = raw.get("record_id") if isinstance(raw, dict) else None
+    if not isinstance(rid, str):
+        return None
+    if _RECORD_ID.fullmatch(rid) and not holds_resident_id(rid):
+        return rid
+    return _cut(rid)
+
+
+def _shown_field_name(name: str) -> str:
+    """An unknown field's name in full if it is spelt like a field (a misspelling), else cut
+    (an ID number, a name or a value sent as a key)."""
+    return name if _FIELD_NAME.fullmatch(name) and not re.search("[0-9]{3}", name) else _cut(name)
+
+
+def _rejection(raw: Any, field: str | None, detail: str) -> dict[str, Any]:
     return {
         "status": "rejected",
-        "record_id": rid if isinstance(rid, str) else None,
+        "record_id": _shown_record_id(raw),
         "field": field,
         "detail": detail,
     }
 
 
+def _plain_detail(name: str, kind: str, msg: str) -> str:
+    """pydantic's message, or a plain sentence stating the rule where that says more."""
+    if kind == "int_type":
+        return INTEGER_RULE
+    if name in DATE_FIELDS:
+        if kind in ("string_type", "string_pattern_mismatch"):
+            return DATE_RULE
+        if kind == "greater_than_equal":
+            return f"must not be before {EARLIEST_DATE.isoformat()}"
+    if name in TEXT_FIELDS and kind == "string_pattern_mismatch":
+        return TEXT_RULE
+    return msg
+
+
 def _validation_rejection(raw: Any, err: ValidationError) -> dict[str, Any]:
     """The first problem, naming the field; never echoing the submitted value."""
     first = err.errors(include_url=False, include_input=False, include_context=False)[0]
-    field = ".".join(str(p) for p in first["loc"]) or None
+    loc = [str(p) for p in first["loc"]]
     detail = first["msg"]
     if first["type"] == "value_error":  # our own checks say "field: reason"
         detail = detail.removeprefix("Value error, ")
         name, sep, reason = detail.partition(": ")
-        if sep and field is None:
-            field, detail = name, reason
+        if sep and not loc:
+            loc, detail = [name], reason
     elif first["type"] == "extra_forbidden":
+        loc[-1] = _shown_field_name(loc[-1])
         detail = "unknown field; the record schema has no such field"
-    return _rejection(raw, field, detail)
+    elif loc:
+        detail = _plain_detail(loc[-1], first["type"], detail)
+    return _rejection(raw, ".".join(loc) or None, detail)
 
 
 def committed_form(rec: RecordIn, skey: str) -> dict[str, Any]:
@@ -147,6 +216,11 @@ def prepare(
             rec = _RECORD.validate_python(raw)
         except ValidationError as err:
             return _validation_rejection(raw, err)
+    for name in ("record_id", "account_id"):
+        if holds_resident_id(getattr(rec, name)):
+            return _rejection(
+                raw, name, "must not hold a resident ID number; use the member's own id"
+            )
     try:
         id_number = normalise(rec.subject.type, rec.subject.id_number)
     except InvalidIdentifier as err:
@@ -209,13 +283,22 @@ def parse_submission(body: bytes) -> list[Any]:
 
 
 def prepare_submission(records: list[Any], keys: RecordKeys) -> list[Sealed | dict[str, Any]]:
-    """Per record: Sealed, or a rejection naming the field. Pure CPU work, no store."""
+    """Per record: Sealed, or a rejection naming the field. Pure CPU work, no store. A
+    record_id accepted earlier in the same submission is refused: one record, once."""
     try:  # one call for the whole list; per record only when something is wrong
         models: list[RecordIn | None] = list(_RECORDS.validate_python(records))
     except ValidationError:
         models = [None] * len(records)
     pairs = enumerate(zip(records, models, strict=True))
-    return [prepare(raw, i, keys, rec) for i, (raw, rec) in pairs]
+    prepared = [prepare(raw, i, keys, rec) for i, (raw, rec) in pairs]
+    first: dict[str, int] = {}  # record_id -> where it was first accepted in this submission
+    for i, p in enumerate(prepared):
+        if isinstance(p, Sealed):
+            seen = first.setdefault(p.record_id, i)
+            if seen != i:
+                detail = f"record_id repeats record {seen} of this submission (counting from 0)"
+                prepared[i] = _rejection(records[i], "record_id", detail)
+    return prepared
 
 
 def submit_records(*, engine: Engine, keys: RecordKeys, records: list[Any]) -> dict[str, Any]:
@@ -236,8 +319,11 @@ def store_submission(*, engine: Engine, prepared: list[Sealed | dict[str, Any]])
         rows: list[tuple] = []
         retired: list[int] = []  # rows that stop being current
         supersede: list[tuple[int, int]] = []
-        fresh: dict[str, int] = {}  # record_id -> index in rows of its newest version here
+        fresh: set[str] = set()  # prepare_submission lets each record_id through once
         for p in sealed:
+            if p.record_id in fresh:
+                raise ValueError("a record_id twice in one prepared submission")
+            fresh.add(p.record_id)
             head = current.get(p.record_id)
             if head is not None and hmac.compare_digest(head[2], p.mac):
                 results[p.position] = {
@@ -251,18 +337,12 @@ def store_submission(*, engine: Engine, prepared: list[Sealed | dict[str, Any]])
             row_id = next_id
             next_id += 1
             if head is not None:
-                if p.record_id in fresh:  # corrected twice in one submission
-                    prev = rows[fresh[p.record_id]]
-                    rows[fresh[p.record_id]] = prev[:3] + (0,) + prev[4:]
-                else:
-                    retired.append(head[0])
+                retired.append(head[0])
                 supersede.append((head[0], row_id))
-            fresh[p.record_id] = len(rows)
             rows.append(
                 (row_id, p.record_id, version, 1, p.subject_key, p.kind, p.event_date,
                  p.commitment, p.mac, p.wrapped_key, p.ciphertext, submission_id, now)
             )  # fmt: skip
-            current[p.record_id] = (row_id, version, p.mac, p.commitment)
             results[p.position] = {
                 "status": "accepted",
                 "record_id": p.record_id,
