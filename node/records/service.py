@@ -7,7 +7,6 @@ commitment land together, or nothing does.
 
 import hashlib
 import hmac
-import re
 import time
 import uuid
 import zlib
@@ -23,22 +22,10 @@ from node.crypto.commitments import commitment as make_commitment
 from node.crypto.commitments import new_salt, to_hex
 from node.crypto.encryption import Sealer
 from node.crypto.mac import KeyedHash
-from node.crypto.subjects import (
-    InvalidIdentifier,
-    normalise,
-    normalise_resident_id,
-    subject_key_normalised,
-)
+from node.crypto.subjects import InvalidIdentifier, normalise, subject_key_normalised
 from node.db import read_connection, write_transaction
-from node.records.schemas import (
-    DATE_FIELDS,
-    DATE_RULE,
-    EARLIEST_DATE,
-    INTEGER_RULE,
-    TEXT_FIELDS,
-    TEXT_RULE,
-    RecordIn,
-)
+from node.records.rejections import holds_resident_id, rejection, validation_rejection
+from node.records.schemas import RecordIn
 from node.secrets import NodeSecrets
 
 _RECORD = TypeAdapter(RecordIn)
@@ -96,86 +83,6 @@ class InvalidSubmission(ValueError):
         self.field = field
 
 
-_RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
-_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
-_DIGIT_RUN = re.compile(r"[0-9]{17,}[Xx]?")
-SHOWN = 8  # characters of a doubtful record_id or field name echoed back
-
-
-def holds_resident_id(text: str) -> bool:
-    """Whether `text` contains a valid 18-character resident ID number anywhere in it."""
-    for run in _DIGIT_RUN.findall(text):
-        for start in range(len(run) - 17):
-            try:
-                normalise_resident_id(run[start : start + 18])
-                return True
-            except InvalidIdentifier:
-                pass
-    return False
-
-
-def _cut(text: str) -> str:
-    """The first few characters and an ellipsis: enough to find the mistake, too few to
-    carry an identifier sent by mistake into the stored results."""
-    return text[:SHOWN] + "…"
-
-
-def _shown_record_id(raw: Any) -> str | None:
-    rid = raw.get("record_id") if isinstance(raw, dict) else None
-    if not isinstance(rid, str):
-        return None
-    if _RECORD_ID.fullmatch(rid) and not holds_resident_id(rid):
-        return rid
-    return _cut(rid)
-
-
-def _shown_field_name(name: str) -> str:
-    """An unknown field's name in full if it is spelt like a field (a misspelling), else cut
-    (an ID number, a name or a value sent as a key)."""
-    return name if _FIELD_NAME.fullmatch(name) and not re.search("[0-9]{3}", name) else _cut(name)
-
-
-def _rejection(raw: Any, field: str | None, detail: str) -> dict[str, Any]:
-    return {
-        "status": "rejected",
-        "record_id": _shown_record_id(raw),
-        "field": field,
-        "detail": detail,
-    }
-
-
-def _plain_detail(name: str, kind: str, msg: str) -> str:
-    """pydantic's message, or a plain sentence stating the rule where that says more."""
-    if kind == "int_type":
-        return INTEGER_RULE
-    if name in DATE_FIELDS:
-        if kind in ("string_type", "string_pattern_mismatch"):
-            return DATE_RULE
-        if kind == "greater_than_equal":
-            return f"must not be before {EARLIEST_DATE.isoformat()}"
-    if name in TEXT_FIELDS and kind == "string_pattern_mismatch":
-        return TEXT_RULE
-    return msg
-
-
-def _validation_rejection(raw: Any, err: ValidationError) -> dict[str, Any]:
-    """The first problem, naming the field; never echoing the submitted value."""
-    first = err.errors(include_url=False, include_input=False, include_context=False)[0]
-    loc = [str(p) for p in first["loc"]]
-    detail = first["msg"]
-    if first["type"] == "value_error":  # our own checks say "field: reason"
-        detail = detail.removeprefix("Value error, ")
-        name, sep, reason = detail.partition(": ")
-        if sep and not loc:
-            loc, detail = [name], reason
-    elif first["type"] == "extra_forbidden":
-        loc[-1] = _shown_field_name(loc[-1])
-        detail = "unknown field; the record schema has no such field"
-    elif loc:
-        detail = _plain_detail(loc[-1], first["type"], detail)
-    return _rejection(raw, ".".join(loc) or None, detail)
-
-
 def committed_form(rec: RecordIn, skey: str) -> dict[str, Any]:
     """The record as committed and shared: the subject's pseudonym, never the identifier."""
     out: dict[str, Any] = {
@@ -211,20 +118,20 @@ def prepare(
     already validated); a rejection dict names the field at fault."""
     if rec is None:
         if not isinstance(raw, dict):
-            return _rejection(raw, None, "each record must be a JSON object")
+            return rejection(raw, None, "each record must be a JSON object")
         try:
             rec = _RECORD.validate_python(raw)
         except ValidationError as err:
-            return _validation_rejection(raw, err)
+            return validation_rejection(raw, err)
     for name in ("record_id", "account_id"):
         if holds_resident_id(getattr(rec, name)):
-            return _rejection(
+            return rejection(
                 raw, name, "must not hold a resident ID number; use the member's own id"
             )
     try:
         id_number = normalise(rec.subject.type, rec.subject.id_number)
     except InvalidIdentifier as err:
-        return _rejection(raw, "subject.id_number", str(err))
+        return rejection(raw, "subject.id_number", str(err))
     skey = subject_key_normalised(keys.consortium_secret, rec.subject.type, id_number)
     canonical = canonical_json(committed_form(rec, skey))
     identity = {"type": rec.subject.type, "id_number": id_number}
@@ -297,7 +204,7 @@ def prepare_submission(records: list[Any], keys: RecordKeys) -> list[Sealed | di
             seen = first.setdefault(p.record_id, i)
             if seen != i:
                 detail = f"record_id repeats record {seen} of this submission (counting from 0)"
-                prepared[i] = _rejection(records[i], "record_id", detail)
+                prepared[i] = rejection(records[i], "record_id", detail)
     return prepared
 
 
