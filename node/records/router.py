@@ -76,7 +76,9 @@ def get_record(
     record_id: RecordIdPath,
     staff: Reader,
     node: NodeDep,
-    version: Annotated[int | None, Query(ge=1, description="default: the current one")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="default: the current one")
+    ] = None,
 ) -> Response:
     return _json(
         service.get_record(engine=node.engine, keys=node.keys, record_id=record_id, version=version)
@@ -103,7 +105,9 @@ def get_receipt(
     record_id: RecordIdPath,
     staff: Reader,
     node: NodeDep,
-    version: Annotated[int | None, Query(ge=1, description="default: the current one")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="default: the current one")
+    ] = None,
 ) -> Response:
     return _json(
         service.get_receipt(

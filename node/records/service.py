@@ -24,6 +24,7 @@ from node.crypto.encryption import Sealer
 from node.crypto.mac import KeyedHash
 from node.crypto.subjects import InvalidIdentifier, normalise, subject_key_normalised
 from node.db import read_connection, write_transaction
+from node.records.rejections import holds_resident_id, rejection, validation_rejection
 from node.records.schemas import RecordIn
 from node.secrets import NodeSecrets
 
@@ -82,31 +83,6 @@ class InvalidSubmission(ValueError):
         self.field = field
 
 
-def _rejection(raw: Any, field: str | None, detail: str) -> dict[str, Any]:
-    rid = raw.get("record_id") if isinstance(raw, dict) else None
-    return {
-        "status": "rejected",
-        "record_id": rid if isinstance(rid, str) else None,
-        "field": field,
-        "detail": detail,
-    }
-
-
-def _validation_rejection(raw: Any, err: ValidationError) -> dict[str, Any]:
-    """The first problem, naming the field; never echoing the submitted value."""
-    first = err.errors(include_url=False, include_input=False, include_context=False)[0]
-    field = ".".join(str(p) for p in first["loc"]) or None
-    detail = first["msg"]
-    if first["type"] == "value_error":  # our own checks say "field: reason"
-        detail = detail.removeprefix("Value error, ")
-        name, sep, reason = detail.partition(": ")
-        if sep and field is None:
-            field, detail = name, reason
-    elif first["type"] == "extra_forbidden":
-        detail = "unknown field; the record schema has no such field"
-    return _rejection(raw, field, detail)
-
-
 def committed_form(rec: RecordIn, skey: str) -> dict[str, Any]:
     """The record as committed and shared: the subject's pseudonym, never the identifier."""
     out: dict[str, Any] = {
@@ -142,15 +118,20 @@ def prepare(
     already validated); a rejection dict names the field at fault."""
     if rec is None:
         if not isinstance(raw, dict):
-            return _rejection(raw, None, "each record must be a JSON object")
+            return rejection(raw, None, "each record must be a JSON object")
         try:
             rec = _RECORD.validate_python(raw)
         except ValidationError as err:
-            return _validation_rejection(raw, err)
+            return validation_rejection(raw, err)
+    for name in ("record_id", "account_id"):
+        if holds_resident_id(getattr(rec, name)):
+            return rejection(
+                raw, name, "must not hold a resident ID number; use the member's own id"
+            )
     try:
         id_number = normalise(rec.subject.type, rec.subject.id_number)
     except InvalidIdentifier as err:
-        return _rejection(raw, "subject.id_number", str(err))
+        return rejection(raw, "subject.id_number", str(err))
     skey = subject_key_normalised(keys.consortium_secret, rec.subject.type, id_number)
     canonical = canonical_json(committed_form(rec, skey))
     identity = {"type": rec.subject.type, "id_number": id_number}
@@ -209,13 +190,22 @@ def parse_submission(body: bytes) -> list[Any]:
 
 
 def prepare_submission(records: list[Any], keys: RecordKeys) -> list[Sealed | dict[str, Any]]:
-    """Per record: Sealed, or a rejection naming the field. Pure CPU work, no store."""
+    """Per record: Sealed, or a rejection naming the field. Pure CPU work, no store. A
+    record_id accepted earlier in the same submission is refused: one record, once."""
     try:  # one call for the whole list; per record only when something is wrong
         models: list[RecordIn | None] = list(_RECORDS.validate_python(records))
     except ValidationError:
         models = [None] * len(records)
     pairs = enumerate(zip(records, models, strict=True))
-    return [prepare(raw, i, keys, rec) for i, (raw, rec) in pairs]
+    prepared = [prepare(raw, i, keys, rec) for i, (raw, rec) in pairs]
+    first: dict[str, int] = {}  # record_id -> where it was first accepted in this submission
+    for i, p in enumerate(prepared):
+        if isinstance(p, Sealed):
+            seen = first.setdefault(p.record_id, i)
+            if seen != i:
+                detail = f"record_id repeats record {seen} of this submission (counting from 0)"
+                prepared[i] = rejection(records[i], "record_id", detail)
+    return prepared
 
 
 def submit_records(*, engine: Engine, keys: RecordKeys, records: list[Any]) -> dict[str, Any]:
@@ -236,8 +226,11 @@ def store_submission(*, engine: Engine, prepared: list[Sealed | dict[str, Any]])
         rows: list[tuple] = []
         retired: list[int] = []  # rows that stop being current
         supersede: list[tuple[int, int]] = []
-        fresh: dict[str, int] = {}  # record_id -> index in rows of its newest version here
+        fresh: set[str] = set()  # prepare_submission lets each record_id through once
         for p in sealed:
+            if p.record_id in fresh:
+                raise ValueError("a record_id twice in one prepared submission")
+            fresh.add(p.record_id)
             head = current.get(p.record_id)
             if head is not None and hmac.compare_digest(head[2], p.mac):
                 results[p.position] = {
@@ -251,18 +244,12 @@ def store_submission(*, engine: Engine, prepared: list[Sealed | dict[str, Any]])
             row_id = next_id
             next_id += 1
             if head is not None:
-                if p.record_id in fresh:  # corrected twice in one submission
-                    prev = rows[fresh[p.record_id]]
-                    rows[fresh[p.record_id]] = prev[:3] + (0,) + prev[4:]
-                else:
-                    retired.append(head[0])
+                retired.append(head[0])
                 supersede.append((head[0], row_id))
-            fresh[p.record_id] = len(rows)
             rows.append(
                 (row_id, p.record_id, version, 1, p.subject_key, p.kind, p.event_date,
                  p.commitment, p.mac, p.wrapped_key, p.ciphertext, submission_id, now)
             )  # fmt: skip
-            current[p.record_id] = (row_id, version, p.mac, p.commitment)
             results[p.position] = {
                 "status": "accepted",
                 "record_id": p.record_id,
