@@ -103,4 +103,6 @@ class RecordOut(BaseModel):
 class SubmitRequest(BaseModel):
     """The body of POST /v1/records (documentation only; records are validated one by one)."""
 
-    records: list[RecordIn] = Field(max_length=10_000)
+    model_config = ConfigDict(extra="forbid")
+
+    records: list[RecordIn] = Field(min_length=1, max_length=10_000)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query
 
 from node.deps import NodeDep
 from node.staff import service
-from node.staff.deps import OperatorLogMiddleware, StaffUser, describe_roles, require
+from node.staff.deps import OperatorLogMiddleware, StaffUser, require
 from node.staff.models import ADMIN, INTERNAL_AUDITOR
 from node.staff.schemas import LogEntryOut, LogPage, NewStaffOut, StaffIn, StaffOut
 
@@ -56,7 +56,11 @@ def unlock_staff(name: NamePath, staff: Admin, node: NodeDep) -> StaffOut:
     return _out(service.get_or_raise(engine=node.engine, name=name))
 
 
-@router.post("/staff/{name}/disable", summary="Refuse an account's token from now on")
+@router.post(
+    "/staff/{name}/disable",
+    summary="Refuse an account's token from now on",
+    responses={409: {"description": "the last active admin cannot be disabled"}},
+)
 def disable_staff(name: NamePath, staff: Admin, node: NodeDep) -> StaffOut:
     service.disable_or_raise(engine=node.engine, name=name)
     return _out(service.get_or_raise(engine=node.engine, name=name))
@@ -77,14 +81,7 @@ def operator_log(
 
 
 def install(app: FastAPI) -> None:
-    """The staff API, the operator log middleware, and roles in the OpenAPI description."""
+    """The staff API and the operator log middleware (node/openapi.py puts the roles into the
+    OpenAPI description)."""
     app.include_router(router)
     app.add_middleware(OperatorLogMiddleware)
-    make_schema = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        schema = make_schema()  # FastAPI's, cached until the routes change
-        describe_roles(schema)
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

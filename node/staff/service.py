@@ -22,7 +22,7 @@ from node.db import read_connection, write_transaction
 from node.staff.models import ROLES
 
 TOKEN_PREFIX = "cc"
-NAME_PATTERN = r"^[\w.@-]{1,64}$"
+NAME_PATTERN = r"^[A-Za-z0-9_.@-]{1,64}$"  # ASCII: read alike by Python and JSON Schema
 _TOKEN = re.compile(r"^cc_([0-9]{1,18})_([A-Za-z0-9_-]{1,256})$")
 
 
