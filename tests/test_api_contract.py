@@ -44,13 +44,15 @@ CONFIG = SchemathesisConfig.from_dict(
 
 
 class NodeUnderTest:
-    """The ASGI app schemathesis calls: the node the `node` fixture made for this module.
-    Schemathesis starts its lifespan at the first request and keeps it for the module."""
+    """The ASGI app schemathesis calls: the node the `admin` fixture made for this module.
+    Schemathesis starts its lifespan at the first request and keeps it for the module.
+    (The schema is loaded at import, with this app, because schemathesis' lazy
+    `from_fixture` does not run under pytest 9.)"""
 
     app: FastAPI | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert self.app is not None, "the node fixture makes the node"
+        assert self.app is not None, "the admin fixture makes the node"
         await self.app(scope, receive, send)
 
 
