@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from node import openapi
 from node.anchoring.batcher import Batcher
 from node.chain import router as chain_router
 from node.chain.setup import connect_chain
@@ -92,4 +93,5 @@ def create_app(settings: Settings | None = None, *, run_batcher: bool = True) ->
     staff_router.install(app)
     app.include_router(members_router.router)
     app.include_router(peers_router.router)
+    openapi.install(app)
     return app

@@ -13,6 +13,13 @@ from node.staff.models import ADMIN
 
 router = APIRouter(prefix="/v1", tags=["members"])
 NodeAdmin = Annotated[StaffUser, Depends(require(ADMIN))]  # proposes and votes for the member
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    409: {
+        "description": "the action does not fit the member's status or roles now, or would "
+        "leave too few admins; or (votes) already voted, or the proposal is closed or expired"
+    },
+    503: {"description": "the transaction did not land; try again"},
+}
 
 
 @router.get("/members", summary="Every member of the consortium, from the chain")
@@ -31,12 +38,16 @@ def list_proposals(
 
 @router.get("/proposals/{proposal_id}", summary="One proposal and its votes")
 def get_proposal(
-    proposal_id: Annotated[int, Path(ge=1)], node: NodeDep, staff: AnyStaff
+    proposal_id: Annotated[int, Path(ge=1, le=2**63 - 1)], node: NodeDep, staff: AnyStaff
 ) -> dict[str, Any]:
     return service.get_proposal(chain=node.chain, proposal_id=proposal_id)
 
 
-@router.post("/proposals", summary="Propose a change; this member's vote counts at once")
+@router.post(
+    "/proposals",
+    summary="Propose a change; this member's vote counts at once",
+    responses=REFUSALS,
+)
 def propose(body: ProposalIn, node: NodeDep, staff: NodeAdmin) -> dict[str, Any]:
     """Only a founding admin may propose. Once as many admins as the consortium's threshold
     have voted, the change is carried out on chain."""
@@ -50,9 +61,13 @@ def propose(body: ProposalIn, node: NodeDep, staff: NodeAdmin) -> dict[str, Any]
     )
 
 
-@router.post("/proposals/{proposal_id}/votes", summary="Vote for a proposal as this member")
+@router.post(
+    "/proposals/{proposal_id}/votes",
+    summary="Vote for a proposal as this member",
+    responses=REFUSALS,
+)
 def vote(
-    proposal_id: Annotated[int, Path(ge=1)], node: NodeDep, staff: NodeAdmin
+    proposal_id: Annotated[int, Path(ge=1, le=2**63 - 1)], node: NodeDep, staff: NodeAdmin
 ) -> dict[str, Any]:
     """A vote by a non-admin, a second vote, or a vote on a closed or expired proposal is
     refused with the reason."""

@@ -28,7 +28,14 @@ async def authenticate_peer(request: Request, node: Any) -> str:
     return member
 
 
-@router.get("/hello", summary="Who am I talking to: for member nodes, signed with their key")
+@router.get(
+    "/hello",
+    summary="Who am I talking to: for member nodes, signed with their key",
+    responses={
+        401: {"description": "unsigned, badly signed, stale or replayed"},
+        403: {"description": "the signer is not an active member"},
+    },
+)
 async def hello(request: Request, node: NodeDep) -> dict[str, Any]:
     """Answers only a request signed by an active member (EIP-712, headers
     X-Creditchain-Member, -Timestamp, -Nonce, -Signature)."""

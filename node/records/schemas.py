@@ -197,7 +197,9 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
 class SubmitRequest(BaseModel):
     """The body of POST /v1/records (documentation only; records are validated one by one)."""
 
-    records: list[RecordIn] = Field(max_length=10_000)
+    model_config = ConfigDict(extra="forbid")
+
+    records: list[RecordIn] = Field(min_length=1, max_length=10_000)
 
     @classmethod
     def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:

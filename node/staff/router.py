@@ -12,7 +12,6 @@ from node.staff.deps import (
     OperatorLogMiddleware,
     Refusals,
     StaffUser,
-    describe_roles,
     install_state,
     require,
 )
@@ -95,15 +94,8 @@ def operator_log(
 
 
 def install(app: FastAPI) -> None:
-    """The staff API, the operator log middleware, and roles in the OpenAPI description."""
+    """The staff API and the operator log middleware (node/openapi.py puts the roles into the
+    OpenAPI description)."""
     app.include_router(router)
     install_state(app)
     app.add_middleware(OperatorLogMiddleware)
-    make_schema = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        schema = make_schema()  # FastAPI's, cached until the routes change
-        describe_roles(schema)
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

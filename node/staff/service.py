@@ -24,7 +24,7 @@ from node.db import read_connection, write_transaction
 from node.staff.models import ADMIN, ROLES
 
 TOKEN_PREFIX = "cc"
-NAME_PATTERN = r"^[\w.@-]{1,64}$"
+NAME_PATTERN = r"^[A-Za-z0-9_.@-]{1,64}$"  # ASCII: read alike by Python and JSON Schema
 _TOKEN = re.compile(r"^cc_([0-9]{1,18})_([A-Za-z0-9_-]{1,256})$")
 
 
@@ -114,7 +114,7 @@ def _hash(secret: str) -> bytes:
 def check_name_and_role(name: str, role: str) -> None:
     """InvalidStaff naming the field at fault."""
     if not re.fullmatch(NAME_PATTERN, name):
-        raise InvalidStaff("1 to 64 letters, digits, '.', '_', '@' or '-'", "name")
+        raise InvalidStaff("1 to 64 ASCII letters, digits, '.', '_', '@' or '-'", "name")
     if role not in ROLES:
         raise InvalidStaff("role must be one of " + ", ".join(ROLES), "role")
 
