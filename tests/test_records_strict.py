@@ -214,7 +214,14 @@ def test_api_documentation_states_the_rules(node_client):
     spec = node_client.get("/openapi.json").json()
     body = spec["paths"]["/v1/records"]["post"]["requestBody"]["content"]["application/json"]
     assert "#/$defs/" not in json.dumps(body), "a reference /docs cannot resolve"
-    fields = body["schema"]["properties"]["records"]["items"]["properties"]
+    components = spec["components"]["schemas"]
+
+    def resolve(node: dict) -> dict:
+        ref = node.get("$ref", "")
+        return components[ref.removeprefix("#/components/schemas/")] if ref else node
+
+    records = resolve(body["schema"])["properties"]["records"]
+    fields = resolve(records["items"])["properties"]
     for name in ("event_date", "date_of_first_delinquency", "notice_date"):
         assert "1950-01-01" in json.dumps(fields[name]), name
     assert "integer" in json.dumps(fields["amount_cents"])

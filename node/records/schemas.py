@@ -7,7 +7,7 @@ checks are declared here so that pydantic-core runs them for a whole list in one
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -181,19 +181,6 @@ class RecordOut(BaseModel):
     versions: int
 
 
-def _inline(node: Any, defs: dict[str, Any]) -> Any:
-    """`node` with every "#/$defs/..." reference replaced by the definition it names."""
-    if isinstance(node, list):
-        return [_inline(v, defs) for v in node]
-    if not isinstance(node, dict):
-        return node
-    ref = node.get("$ref", "")
-    if ref.startswith("#/$defs/"):
-        node = {**defs[ref.removeprefix("#/$defs/")], **node}
-        del node["$ref"]
-    return {k: _inline(v, defs) for k, v in node.items() if k != "$defs"}
-
-
 class SubmitRequest(BaseModel):
     """The body of POST /v1/records (documentation only; records are validated one by one)."""
 
@@ -201,9 +188,3 @@ class SubmitRequest(BaseModel):
 
     records: list[RecordIn] = Field(min_length=1, max_length=10_000)
 
-    @classmethod
-    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        """Self-contained: it is embedded in the OpenAPI document, where #/$defs/... would
-        not resolve, so /docs could not show the record's fields."""
-        schema = super().model_json_schema(*args, **kwargs)
-        return _inline(schema, schema.get("$defs", {}))
