@@ -1,14 +1,21 @@
 // SPDX-License-Identifier: UNLICENSED
 pragma solidity 0.8.28;
 
+import {IConsortium} from "./IConsortium.sol";
+
 /// @title Consortium
 /// @notice The members of one credit-sharing consortium, their roles, and the M-of-N admin vote
 ///         that changes them. Every other contract asks this one whether an address is an
-///         active member, so membership lives in exactly one place.
+///         active member, so membership lives in exactly one place. It also keeps the
+///         consortium's other contracts by name, so a node that knows this one address finds
+///         them all, and they know which callers are their fellow contracts.
 /// @dev Founding admins are set at deployment together with the threshold M. Every change of
-///      membership or roles is a proposal that executes, in the transaction of its M-th vote,
-///      through the same internal functions. A proposal's votes are a counter, never a loop.
-contract Consortium {
+///      membership, roles or contracts is a proposal that executes, in the transaction of its
+///      M-th vote, through the same internal functions. A proposal's votes are a counter, never
+///      a loop. The one exception is the deployment itself: the deployer registers the
+///      contracts it deployed for this consortium, then calls `finishDeployment`, and from then
+///      on only a vote changes them.
+contract Consortium is IConsortium {
     /// @notice Where a member stands. `None` is the default for an address never admitted;
     ///         `Removed` is final.
     enum MemberStatus {
@@ -35,7 +42,8 @@ contract Consortium {
         GrantAuditor,
         GrantRegulator,
         RevokeAuditor,
-        RevokeRegulator
+        RevokeRegulator,
+        SetContract
     }
 
     /// @notice Where a proposal stands: open for votes, executed, or expired unexecuted.
@@ -86,6 +94,8 @@ contract Consortium {
         0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F;
 
     uint256 private immutable _threshold;
+    address private immutable _deployer;
+    bool private _deploymentFinished;
     uint256 private _activeAdminCount;
     uint256 private _proposalCount;
     address[] private _memberList;
@@ -93,6 +103,11 @@ contract Consortium {
     mapping(uint256 proposalId => Proposal) private _proposals;
     mapping(uint256 proposalId => Candidate) private _candidates;
     mapping(uint256 proposalId => mapping(address admin => bool)) private _voted;
+    mapping(uint256 proposalId => bytes32 name) private _proposedContractName;
+    bytes32[] private _contractNames;
+    mapping(bytes32 name => bool) private _contractNameListed;
+    mapping(bytes32 name => address) private _contracts;
+    mapping(address account => bytes32 name) private _contractNameOf;
 
     /// @notice `member` joined with status `Active`, registered with these details.
     event MemberAdded(address indexed member, string name, string nodeUrl, bytes publicKey);
@@ -119,6 +134,13 @@ contract Consortium {
 
     /// @notice Proposal `id` reached the threshold and its action took effect.
     event ProposalExecuted(uint256 indexed id);
+
+    /// @notice The consortium's contract `name` changed from `previous` to `account` (zero
+    ///         for none).
+    event ContractSet(bytes32 indexed name, address indexed previous, address indexed account);
+
+    /// @notice `deployer` registered its last contract; only a vote changes them from now on.
+    event DeploymentFinished(address indexed deployer);
 
     /// @notice `who` is not an active admin.
     error NotAdmin(address who);
@@ -149,11 +171,25 @@ contract Consortium {
     /// @notice A public key must be a SEC1 secp256k1 key: 33 bytes compressed (0x02/0x03) or
     ///         65 bytes uncompressed (0x04) and on the curve.
     error InvalidPublicKey();
-    /// @notice There is no member at position `index`; there are `count`.
+    /// @notice There is no member (or contract name) at position `index`; there are `count`.
     error IndexOutOfRange(uint256 index, uint256 count);
+    /// @notice Only the deployer may register contracts during the deployment, not `who`.
+    error NotDeployer(address who);
+    /// @notice The deployment is finished: contracts change by a vote (`proposeContract`).
+    error DeploymentAlreadyFinished();
+    /// @notice `account` cannot be registered as contract `name`: the name is zero, the account
+    ///         has no code, is this contract, or already has a name; or, to unregister
+    ///         (`account` zero), no contract has that name.
+    error InvalidContract(bytes32 name, address account);
 
     modifier onlyAdmin() {
         if (!isAdmin(msg.sender)) revert NotAdmin(msg.sender);
+        _;
+    }
+
+    modifier onlyDeployment() {
+        if (msg.sender != _deployer) revert NotDeployer(msg.sender);
+        if (_deploymentFinished) revert DeploymentAlreadyFinished();
         _;
     }
 
@@ -178,6 +214,7 @@ contract Consortium {
         if (n > MAX_FOUNDERS) revert TooManyFounders(n, MAX_FOUNDERS);
         if (threshold_ == 0 || threshold_ > n) revert InvalidThreshold(threshold_, n);
         _threshold = threshold_;
+        _deployer = msg.sender;
         for (uint256 i = 0; i < n; ++i) {
             _checkCandidate(names[i], nodeUrls[i], publicKeys[i]);
             _checkAdmissible(admins[i]);
@@ -209,12 +246,8 @@ contract Consortium {
         if (action == Action.Admit) _checkCandidate(name, nodeUrl, publicKey);
         _checkAction(action, subject);
 
-        proposalId = ++_proposalCount;
-        Proposal storage p = _proposals[proposalId];
-        p.action = action;
-        p.subject = subject;
-        p.proposer = msg.sender;
-        p.createdAt = uint64(block.timestamp);
+        Proposal storage p;
+        (proposalId, p) = _newProposal(action, subject);
         if (action == Action.Admit) {
             Candidate storage c = _candidates[proposalId];
             c.name = name;
@@ -224,6 +257,47 @@ contract Consortium {
 
         emit ProposalCreated(proposalId, action, subject, msg.sender);
         _castVote(proposalId, p);
+    }
+
+    /// @notice Proposes registering `account` as the consortium's contract `name` (replacing
+    ///         the contract that has the name now), or, with `account` zero, unregistering
+    ///         `name`. The proposer's vote counts at once, as with `propose`.
+    /// @dev Reverts `InvalidContract` if the change could not take effect now; the same check
+    ///      runs again when the M-th vote arrives.
+    /// @param name The contract's name, ASCII, right-padded with zero bytes.
+    /// @param account The contract's address, or zero to unregister `name`.
+    /// @return proposalId The new proposal's id, an `Action.SetContract` on `account`.
+    function proposeContract(
+        bytes32 name,
+        address account
+    ) external onlyAdmin returns (uint256 proposalId) {
+        _checkContract(name, account);
+
+        Proposal storage p;
+        (proposalId, p) = _newProposal(Action.SetContract, account);
+        _proposedContractName[proposalId] = name;
+
+        emit ProposalCreated(proposalId, Action.SetContract, account, msg.sender);
+        _castVote(proposalId, p);
+    }
+
+    // --- deployment -----------------------------------------------------------------------
+
+    /// @notice Registers `account`, deployed for this consortium, as its contract `name`;
+    ///         only the deployer, and only until it calls `finishDeployment`.
+    /// @param name The contract's name, ASCII, right-padded with zero bytes.
+    /// @param account The contract's address.
+    function registerContract(bytes32 name, address account) external onlyDeployment {
+        if (account == address(0)) revert InvalidContract(name, account);
+        _checkContract(name, account);
+        _setContract(name, account);
+    }
+
+    /// @notice Ends the deployment: from now on only an M-of-N vote changes the contracts.
+    function finishDeployment() external onlyDeployment {
+        _deploymentFinished = true;
+
+        emit DeploymentFinished(msg.sender);
     }
 
     /// @notice Votes for proposal `proposalId`; the M-th vote executes it in this transaction.
@@ -243,18 +317,60 @@ contract Consortium {
 
     // --- views ----------------------------------------------------------------------------
 
-    /// @notice Whether `account` is a member with status `Active`.
-    /// @param account The address to check.
-    /// @return True if `account` may act as a member now.
+    /// @inheritdoc IConsortium
     function isActiveMember(address account) public view returns (bool) {
         return _members[account].status == MemberStatus.Active;
     }
 
-    /// @notice Whether `account` is an active member holding the admin role.
-    /// @param account The address to check.
-    /// @return True if `account` may propose and vote now.
+    /// @inheritdoc IConsortium
     function isAdmin(address account) public view returns (bool) {
         return hasRole(account, Role.Admin);
+    }
+
+    /// @inheritdoc IConsortium
+    function isAuditor(address account) external view returns (bool) {
+        return hasRole(account, Role.Auditor);
+    }
+
+    /// @inheritdoc IConsortium
+    function isRegulator(address account) external view returns (bool) {
+        return hasRole(account, Role.Regulator);
+    }
+
+    /// @inheritdoc IConsortium
+    function contractAddress(bytes32 name) external view returns (address) {
+        return _contracts[name];
+    }
+
+    /// @inheritdoc IConsortium
+    function contractName(address account) external view returns (bytes32) {
+        return _contractNameOf[account];
+    }
+
+    /// @notice The number of contract names ever registered, the unregistered ones included.
+    /// @return The count; `contractNameAt` takes indexes below it.
+    function contractCount() external view returns (uint256) {
+        return _contractNames.length;
+    }
+
+    /// @notice The contract name registered `index`-th (from 0), for listing the contracts.
+    /// @param index A position below `contractCount()`.
+    /// @return The name; `contractAddress` gives its address (zero if it was unregistered).
+    function contractNameAt(uint256 index) external view returns (bytes32) {
+        if (index >= _contractNames.length) revert IndexOutOfRange(index, _contractNames.length);
+        return _contractNames[index];
+    }
+
+    /// @notice Whether the deployer has finished registering the contracts it deployed.
+    /// @return True once `finishDeployment` was called.
+    function deploymentFinished() external view returns (bool) {
+        return _deploymentFinished;
+    }
+
+    /// @notice The account that deployed this contract and registered the first contracts.
+    /// @return The deployer's address.
+    function deployer() external view returns (address) {
+        return _deployer;
     }
 
     /// @notice Whether `account` is an active member holding `role`.
@@ -378,6 +494,15 @@ contract Consortium {
         return (c.name, c.nodeUrl, c.publicKey);
     }
 
+    /// @notice The contract name a `SetContract` proposal registers; zero for other actions.
+    /// @dev Reverts `UnknownProposal` for an id never issued. Its `subject` is the address.
+    /// @param proposalId The proposal id.
+    /// @return The contract name.
+    function getProposedContract(uint256 proposalId) external view returns (bytes32) {
+        _existingProposal(proposalId);
+        return _proposedContractName[proposalId];
+    }
+
     /// @notice Whether `admin` has voted for proposal `proposalId`.
     /// @param proposalId The proposal id.
     /// @param admin The address to check.
@@ -387,6 +512,18 @@ contract Consortium {
     }
 
     // --- internals ------------------------------------------------------------------------
+
+    function _newProposal(
+        Action action,
+        address subject
+    ) private returns (uint256 proposalId, Proposal storage p) {
+        proposalId = ++_proposalCount;
+        p = _proposals[proposalId];
+        p.action = action;
+        p.subject = subject;
+        p.proposer = msg.sender;
+        p.createdAt = uint64(block.timestamp);
+    }
 
     /// @dev Counts the sender's vote and, at the threshold, executes the proposal.
     function _castVote(uint256 proposalId, Proposal storage p) private {
@@ -404,6 +541,12 @@ contract Consortium {
 
     /// @dev Re-checks the action against the state now, then applies it.
     function _execute(uint256 proposalId, Action action, address subject) private {
+        if (action == Action.SetContract) {
+            bytes32 name = _proposedContractName[proposalId];
+            _checkContract(name, subject);
+            _setContract(name, subject);
+            return;
+        }
         _checkAction(action, subject);
         if (action == Action.Admit) {
             Candidate storage c = _candidates[proposalId];
@@ -425,8 +568,12 @@ contract Consortium {
         }
     }
 
-    /// @dev Reverts unless `action` can apply to `subject` now.
+    /// @dev Reverts unless `action` can apply to `subject` now. `SetContract` is proposed with
+    ///      `proposeContract`, which carries the name, never with `propose`.
     function _checkAction(Action action, address subject) private view {
+        if (action == Action.SetContract) {
+            revert InvalidAction(action, subject, _members[subject].status);
+        }
         if (action == Action.Admit) {
             _checkAdmissible(subject);
             return;
@@ -451,6 +598,33 @@ contract Consortium {
         if (dropsAdmin && _activeAdminCount <= _threshold) {
             revert InvalidThreshold(_threshold, _activeAdminCount - 1);
         }
+    }
+
+    /// @dev Reverts unless `name` can be set to `account` now (zero `account`: unregistered).
+    function _checkContract(bytes32 name, address account) private view {
+        bool ok;
+        if (name == bytes32(0)) ok = false;
+        else if (account == address(0)) ok = _contracts[name] != address(0);
+        else {
+            ok =
+                account != address(this) &&
+                account.code.length != 0 &&
+                _contractNameOf[account] == bytes32(0);
+        }
+        if (!ok) revert InvalidContract(name, account);
+    }
+
+    function _setContract(bytes32 name, address account) private {
+        address previous = _contracts[name];
+        if (previous != address(0)) _contractNameOf[previous] = bytes32(0);
+        if (account != address(0)) _contractNameOf[account] = name;
+        _contracts[name] = account;
+        if (!_contractNameListed[name]) {
+            _contractNameListed[name] = true;
+            _contractNames.push(name);
+        }
+
+        emit ContractSet(name, previous, account);
     }
 
     function _checkAdmissible(address subject) private view {

@@ -14,6 +14,12 @@ class Settings(BaseSettings):
 
     data: Path = Field(Path("data"), description="data directory (store, keys, embedded chain)")
     rpc: str | None = Field(None, description="JSON-RPC URL of the chain; unset: embedded chain")
+    consortium: str | None = Field(
+        None,
+        pattern=r"^0x[0-9a-fA-F]{40}$",
+        description="address of the Consortium contract to join on the --rpc chain; "
+        "unset: the one in DATA/chain.json",
+    )
     host: str = Field("127.0.0.1", description="address the API listens on")
     port: int = Field(8700, ge=1, le=65535, description="port the API listens on")
     member_name: str = Field("founding member", description="this member's name on chain")
