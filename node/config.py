@@ -1,9 +1,10 @@
 """The node's settings: one class, read from the environment (prefix CREDITCHAIN_) and the CLI."""
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,7 +17,6 @@ class Settings(BaseSettings):
     rpc: str | None = Field(None, description="JSON-RPC URL of the chain; unset: embedded chain")
     consortium: str | None = Field(
         None,
-        pattern=r"^0x[0-9a-fA-F]{40}$",
         description="address of the Consortium contract to join on the --rpc chain; "
         "unset: the one in DATA/chain.json",
     )
@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     staff_max_failures: int = Field(
         5, ge=1, description="failed token attempts in a row that lock a staff account"
     )
+
+    @field_validator("consortium")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
+            raise ValueError("must be the Consortium contract's address: 0x and 40 hex digits")
+        return value
 
     @property
     def db_path(self) -> Path:
