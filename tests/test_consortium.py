@@ -154,7 +154,16 @@ def test_every_path_that_deploys_uses_the_one_deploy_list(consortium, node_clien
     assert listed == {n: a for n, a in by_up.items() if n != CONSORTIUM}
 
 
-def test_down_stops_exactly_what_up_started_and_up_brings_the_same_consortium_back(tmp_path):
+@pytest.fixture
+def gone(tmp_path):
+    """A directory for a consortium that the test starts; stopped afterwards, whatever happens."""
+    yield tmp_path
+    if (tmp_path / "consortium.json").exists():
+        _cli("consortium", "down", "--dir", str(tmp_path))
+
+
+def test_down_stops_exactly_what_up_started_and_up_brings_the_same_consortium_back(gone):
+    tmp_path = gone
     up = _cli("consortium", "up", "--members", "1", "--dir", str(tmp_path))
     assert up.returncode == 0, up.stdout + up.stderr
     state = json.loads((tmp_path / "consortium.json").read_text())
@@ -188,19 +197,16 @@ def test_down_stops_exactly_what_up_started_and_up_brings_the_same_consortium_ba
     assert _cli("consortium", "status", "--dir", str(tmp_path)).stdout.count("STOPPED") == 2
 
     again = _cli("consortium", "up", "--dir", str(tmp_path))
-    try:
-        assert again.returncode == 0, again.stdout + again.stderr
-        assert _chain_file(data)["contracts"] == contracts
-        code, info = _call(base + "/v1/chain", headers=bearer(token))
-        assert code == 200 and info["contracts"] == contracts
-        assert _call(receipt_url, headers=bearer(token))[1] == receipt
-        rpc_url = json.loads((tmp_path / "consortium.json").read_text())["anvil"]["rpc"]
-        verified = _cli("verify", str(tmp_path / "receipt.json"), "--rpc", rpc_url)
-        assert verified.returncode == 0 and "VERIFIED" in verified.stdout, verified.stdout
-        assert _cli("consortium", "status", "--dir", str(tmp_path)).returncode == 0
-        assert _cli("consortium", "up", "--dir", str(tmp_path)).returncode == 1  # already up
-    finally:
-        _cli("consortium", "down", "--dir", str(tmp_path))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _chain_file(data)["contracts"] == contracts
+    code, info = _call(base + "/v1/chain", headers=bearer(token))
+    assert code == 200 and info["contracts"] == contracts
+    assert _call(receipt_url, headers=bearer(token))[1] == receipt
+    rpc_url = json.loads((tmp_path / "consortium.json").read_text())["anvil"]["rpc"]
+    verified = _cli("verify", str(tmp_path / "receipt.json"), "--rpc", rpc_url)
+    assert verified.returncode == 0 and "VERIFIED" in verified.stdout, verified.stdout
+    assert _cli("consortium", "status", "--dir", str(tmp_path)).returncode == 0
+    assert _cli("consortium", "up", "--dir", str(tmp_path)).returncode == 1  # already up
 
 
 def test_status_exits_non_zero_while_a_node_is_stopped_and_up_restarts_it(consortium):
@@ -224,7 +230,8 @@ def test_status_exits_non_zero_while_a_node_is_stopped_and_up_restarts_it(consor
     ] == others  # the others were left running
 
 
-def test_up_refuses_in_one_line_a_directory_it_cannot_bring_back(tmp_path):
+def test_up_refuses_in_one_line_a_directory_it_cannot_bring_back(gone):
+    tmp_path = gone
     (tmp_path / "member-1" / "keys").mkdir(parents=True)
     refused = _cli("consortium", "up", "--members", "1", "--dir", str(tmp_path))
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1

@@ -10,7 +10,6 @@ goes through `found`, and every chain.json is written by `write_chain_file`.
 """
 
 import json
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,6 @@ from web3.exceptions import BadFunctionCallOutput, ContractLogicError
 
 from node.chain.client import ChainClient, ChainError, ContractRevert
 from node.files import write_atomically
-
-log = logging.getLogger("creditchain.chain")
 
 CONSORTIUM = "Consortium"
 # Deployed after the Consortium, in this order, each constructed with the Consortium's address
@@ -90,7 +87,6 @@ def found(
         addresses[name] = client.deploy(artefact["abi"], artefact["bytecode"], consortium)
         _transact(client, functions.registerContract(contract_name(name), addresses[name]))
     _transact(client, functions.finishDeployment())
-    log.info("founded a consortium: %s", ", ".join(f"{n} {a}" for n, a in addresses.items()))
     return addresses
 
 
