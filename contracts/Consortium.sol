@@ -1,38 +1,20 @@
 // SPDX-License-Identifier: UNLICENSED
 pragma solidity 0.8.28;
 
-import {IConsortium} from "./IConsortium.sol";
+import {ConsortiumMembers} from "./ConsortiumMembers.sol";
 
 /// @title Consortium
-/// @notice The members of one credit-sharing consortium, their roles, and the M-of-N admin vote
-///         that changes them. Every other contract asks this one whether an address is an
-///         active member, so membership lives in exactly one place. It also keeps the
-///         consortium's other contracts by name, so a node that knows this one address finds
-///         them all, and they know which callers are their fellow contracts.
+/// @notice One credit-sharing consortium: its members, their roles and its contracts by name
+///         (kept in `ConsortiumMembers`, asked by every other contract through
+///         `IConsortium`), and the M-of-N admin vote that changes them. A node that knows this
+///         one address finds every other contract of the consortium.
 /// @dev Founding admins are set at deployment together with the threshold M. Every change of
 ///      membership, roles or contracts is a proposal that executes, in the transaction of its
 ///      M-th vote, through the same internal functions. A proposal's votes are a counter, never
-///      a loop. The one exception is the deployment itself: the deployer registers the
-///      contracts it deployed for this consortium, then calls `finishDeployment`, and from then
-///      on only a vote changes them.
-contract Consortium is IConsortium {
-    /// @notice Where a member stands. `None` is the default for an address never admitted;
-    ///         `Removed` is final.
-    enum MemberStatus {
-        None,
-        Active,
-        Suspended,
-        Removed
-    }
-
-    /// @notice A role a member may hold; effective only while the member is `Active`.
-    ///         In `getMember`'s `roles` bitmask, role `r` is bit `1 << r`.
-    enum Role {
-        Admin,
-        Auditor,
-        Regulator
-    }
-
+///      a loop. The one exception is the deployment itself: the other contracts are built with
+///      this one's address, so the deployer registers them after it, then calls
+///      `finishDeployment`, and from then on only a vote changes them.
+contract Consortium is ConsortiumMembers {
     /// @notice What a proposal does to its subject when it passes.
     enum Action {
         Admit,
@@ -51,16 +33,6 @@ contract Consortium is IConsortium {
         Open,
         Executed,
         Expired
-    }
-
-    /// @dev The first slot holds (status, roles, joinedAt).
-    struct Member {
-        MemberStatus status;
-        uint8 roles;
-        uint64 joinedAt;
-        string name;
-        string nodeUrl;
-        bytes publicKey;
     }
 
     /// @dev Two slots: (action, executed, votes, subject), (proposer, createdAt).
@@ -84,42 +56,15 @@ contract Consortium is IConsortium {
     uint256 public constant MAX_FOUNDERS = 32;
     /// @notice How long a proposal stays open for votes after it was made.
     uint256 public constant VOTING_PERIOD = 7 days;
-    /// @notice The longest member name, in bytes of UTF-8.
-    uint256 public constant MAX_NAME_BYTES = 256;
-    /// @notice The longest node URL, in bytes.
-    uint256 public constant MAX_NODE_URL_BYTES = 256;
-
-    /// @dev The secp256k1 field prime.
-    uint256 private constant _P =
-        0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F;
 
     uint256 private immutable _threshold;
     address private immutable _deployer;
     bool private _deploymentFinished;
-    uint256 private _activeAdminCount;
     uint256 private _proposalCount;
-    address[] private _memberList;
-    mapping(address account => Member) private _members;
     mapping(uint256 proposalId => Proposal) private _proposals;
     mapping(uint256 proposalId => Candidate) private _candidates;
     mapping(uint256 proposalId => mapping(address admin => bool)) private _voted;
     mapping(uint256 proposalId => bytes32 name) private _proposedContractName;
-    bytes32[] private _contractNames;
-    mapping(bytes32 name => bool) private _contractNameListed;
-    mapping(bytes32 name => address) private _contracts;
-    mapping(address account => bytes32 name) private _contractNameOf;
-
-    /// @notice `member` joined with status `Active`, registered with these details.
-    event MemberAdded(address indexed member, string name, string nodeUrl, bytes publicKey);
-
-    /// @notice A member's status changed from `previous` to `status`.
-    event MemberStatusChanged(address indexed member, MemberStatus previous, MemberStatus status);
-
-    /// @notice `member` was granted `role`.
-    event RoleGranted(address indexed member, Role role);
-
-    /// @notice `member` lost `role`.
-    event RoleRevoked(address indexed member, Role role);
 
     /// @notice Admin `proposer` proposed `action` on `subject` as proposal `id`.
     event ProposalCreated(
@@ -134,10 +79,6 @@ contract Consortium is IConsortium {
 
     /// @notice Proposal `id` reached the threshold and its action took effect.
     event ProposalExecuted(uint256 indexed id);
-
-    /// @notice The consortium's contract `name` changed from `previous` to `account` (zero
-    ///         for none).
-    event ContractSet(bytes32 indexed name, address indexed previous, address indexed account);
 
     /// @notice `deployer` registered its last contract; only a vote changes them from now on.
     event DeploymentFinished(address indexed deployer);
@@ -162,25 +103,10 @@ contract Consortium is IConsortium {
     error LengthMismatch(uint256 admins, uint256 names, uint256 nodeUrls, uint256 publicKeys);
     /// @notice `count` founding admins is more than `max`.
     error TooManyFounders(uint256 count, uint256 max);
-    /// @notice The zero address cannot be a member.
-    error ZeroAddress();
-    /// @notice A member name must be 1 to `MAX_NAME_BYTES` bytes.
-    error InvalidName();
-    /// @notice A node URL must be at most `MAX_NODE_URL_BYTES` bytes.
-    error InvalidNodeUrl();
-    /// @notice A public key must be a SEC1 secp256k1 key: 33 bytes compressed (0x02/0x03) or
-    ///         65 bytes uncompressed (0x04) and on the curve.
-    error InvalidPublicKey();
-    /// @notice There is no member (or contract name) at position `index`; there are `count`.
-    error IndexOutOfRange(uint256 index, uint256 count);
     /// @notice Only the deployer may register contracts during the deployment, not `who`.
     error NotDeployer(address who);
     /// @notice The deployment is finished: contracts change by a vote (`proposeContract`).
     error DeploymentAlreadyFinished();
-    /// @notice `account` cannot be registered as contract `name`: the name is zero, the account
-    ///         has no code, is this contract, or already has a name; or, to unregister
-    ///         (`account` zero), no contract has that name.
-    error InvalidContract(bytes32 name, address account);
 
     modifier onlyAdmin() {
         if (!isAdmin(msg.sender)) revert NotAdmin(msg.sender);
@@ -281,6 +207,21 @@ contract Consortium is IConsortium {
         _castVote(proposalId, p);
     }
 
+    /// @notice Votes for proposal `proposalId`; the M-th vote executes it in this transaction.
+    /// @dev Reverts `UnknownProposal`, `ProposalClosed` (already executed), `ProposalExpired`,
+    ///      `AlreadyVoted`, or, on the M-th vote, `InvalidAction`/`InvalidThreshold` if the
+    ///      action can no longer take effect.
+    /// @param proposalId The proposal to vote for.
+    function vote(uint256 proposalId) external onlyAdmin {
+        Proposal storage p = _existingProposal(proposalId);
+        if (p.executed) revert ProposalClosed(proposalId);
+        if (block.timestamp >= uint256(p.createdAt) + VOTING_PERIOD) {
+            revert ProposalExpired(proposalId);
+        }
+        if (_voted[proposalId][msg.sender]) revert AlreadyVoted(proposalId, msg.sender);
+        _castVote(proposalId, p);
+    }
+
     // --- deployment -----------------------------------------------------------------------
 
     /// @notice Registers `account`, deployed for this consortium, as its contract `name`;
@@ -300,66 +241,7 @@ contract Consortium is IConsortium {
         emit DeploymentFinished(msg.sender);
     }
 
-    /// @notice Votes for proposal `proposalId`; the M-th vote executes it in this transaction.
-    /// @dev Reverts `UnknownProposal`, `ProposalClosed` (already executed), `ProposalExpired`,
-    ///      `AlreadyVoted`, or, on the M-th vote, `InvalidAction`/`InvalidThreshold` if the
-    ///      action can no longer take effect.
-    /// @param proposalId The proposal to vote for.
-    function vote(uint256 proposalId) external onlyAdmin {
-        Proposal storage p = _existingProposal(proposalId);
-        if (p.executed) revert ProposalClosed(proposalId);
-        if (block.timestamp >= uint256(p.createdAt) + VOTING_PERIOD) {
-            revert ProposalExpired(proposalId);
-        }
-        if (_voted[proposalId][msg.sender]) revert AlreadyVoted(proposalId, msg.sender);
-        _castVote(proposalId, p);
-    }
-
     // --- views ----------------------------------------------------------------------------
-
-    /// @inheritdoc IConsortium
-    function isActiveMember(address account) public view returns (bool) {
-        return _members[account].status == MemberStatus.Active;
-    }
-
-    /// @inheritdoc IConsortium
-    function isAdmin(address account) public view returns (bool) {
-        return hasRole(account, Role.Admin);
-    }
-
-    /// @inheritdoc IConsortium
-    function isAuditor(address account) external view returns (bool) {
-        return hasRole(account, Role.Auditor);
-    }
-
-    /// @inheritdoc IConsortium
-    function isRegulator(address account) external view returns (bool) {
-        return hasRole(account, Role.Regulator);
-    }
-
-    /// @inheritdoc IConsortium
-    function contractAddress(bytes32 name) external view returns (address) {
-        return _contracts[name];
-    }
-
-    /// @inheritdoc IConsortium
-    function contractName(address account) external view returns (bytes32) {
-        return _contractNameOf[account];
-    }
-
-    /// @notice The number of contract names ever registered, the unregistered ones included.
-    /// @return The count; `contractNameAt` takes indexes below it.
-    function contractCount() external view returns (uint256) {
-        return _contractNames.length;
-    }
-
-    /// @notice The contract name registered `index`-th (from 0), for listing the contracts.
-    /// @param index A position below `contractCount()`.
-    /// @return The name; `contractAddress` gives its address (zero if it was unregistered).
-    function contractNameAt(uint256 index) external view returns (bytes32) {
-        if (index >= _contractNames.length) revert IndexOutOfRange(index, _contractNames.length);
-        return _contractNames[index];
-    }
 
     /// @notice Whether the deployer has finished registering the contracts it deployed.
     /// @return True once `finishDeployment` was called.
@@ -373,72 +255,10 @@ contract Consortium is IConsortium {
         return _deployer;
     }
 
-    /// @notice Whether `account` is an active member holding `role`.
-    /// @param account The address to check.
-    /// @param role The role to check.
-    /// @return True if `account` holds `role` and is `Active`.
-    function hasRole(address account, Role role) public view returns (bool) {
-        Member storage m = _members[account];
-        return m.status == MemberStatus.Active && m.roles & _bit(role) != 0;
-    }
-
-    /// @notice The status of `account`; `None` if it was never admitted.
-    /// @param account The address to look up.
-    /// @return The member's status.
-    function memberStatus(address account) external view returns (MemberStatus) {
-        return _members[account].status;
-    }
-
-    /// @notice Everything registered about `account`.
-    /// @param account The address to look up.
-    /// @return status The member's status (`None` if never admitted).
-    /// @return roles Its roles as a bitmask, bit `1 << Role` (effective only while `Active`).
-    /// @return name Its display name.
-    /// @return nodeUrl Its node's URL (may be empty).
-    /// @return publicKey Its SEC1 secp256k1 public key.
-    /// @return joinedAt The timestamp of the block that admitted it.
-    function getMember(
-        address account
-    )
-        external
-        view
-        returns (
-            MemberStatus status,
-            uint8 roles,
-            string memory name,
-            string memory nodeUrl,
-            bytes memory publicKey,
-            uint64 joinedAt
-        )
-    {
-        Member storage m = _members[account];
-        return (m.status, m.roles, m.name, m.nodeUrl, m.publicKey, m.joinedAt);
-    }
-
-    /// @notice The number of members ever admitted, whatever their status now.
-    /// @return The member count; `memberAt` takes indexes below it.
-    function memberCount() external view returns (uint256) {
-        return _memberList.length;
-    }
-
-    /// @notice The member admitted `index`-th (from 0), for listing members from the chain.
-    /// @param index A position below `memberCount()`.
-    /// @return The member's address; `getMember` gives the rest.
-    function memberAt(uint256 index) external view returns (address) {
-        if (index >= _memberList.length) revert IndexOutOfRange(index, _memberList.length);
-        return _memberList[index];
-    }
-
     /// @notice M: the votes a proposal needs to take effect.
     /// @return The threshold set at deployment.
     function threshold() external view returns (uint256) {
         return _threshold;
-    }
-
-    /// @notice The number of active members holding the admin role; never below M.
-    /// @return The active admin count.
-    function adminCount() external view returns (uint256) {
-        return _activeAdminCount;
     }
 
     /// @notice The number of proposals ever made, which is also the latest proposal id.
@@ -600,120 +420,14 @@ contract Consortium is IConsortium {
         }
     }
 
-    /// @dev Reverts unless `name` can be set to `account` now (zero `account`: unregistered).
-    function _checkContract(bytes32 name, address account) private view {
-        bool ok;
-        if (name == bytes32(0)) ok = false;
-        else if (account == address(0)) ok = _contracts[name] != address(0);
-        else {
-            ok =
-                account != address(this) &&
-                account.code.length != 0 &&
-                _contractNameOf[account] == bytes32(0);
-        }
-        if (!ok) revert InvalidContract(name, account);
-    }
-
-    function _setContract(bytes32 name, address account) private {
-        address previous = _contracts[name];
-        if (previous != address(0)) _contractNameOf[previous] = bytes32(0);
-        if (account != address(0)) _contractNameOf[account] = name;
-        _contracts[name] = account;
-        if (!_contractNameListed[name]) {
-            _contractNameListed[name] = true;
-            _contractNames.push(name);
-        }
-
-        emit ContractSet(name, previous, account);
-    }
-
     function _checkAdmissible(address subject) private view {
         if (subject == address(0)) revert ZeroAddress();
         MemberStatus s = _members[subject].status;
         if (s != MemberStatus.None) revert InvalidAction(Action.Admit, subject, s);
     }
 
-    function _checkCandidate(
-        string memory name,
-        string memory nodeUrl,
-        bytes memory publicKey
-    ) private pure {
-        uint256 nameLength = bytes(name).length;
-        if (nameLength == 0 || nameLength > MAX_NAME_BYTES) revert InvalidName();
-        if (bytes(nodeUrl).length > MAX_NODE_URL_BYTES) revert InvalidNodeUrl();
-        if (!_isPublicKey(publicKey)) revert InvalidPublicKey();
-    }
-
-    /// @dev SEC1 encoding of a secp256k1 point: coordinates below the field prime, and the
-    ///      curve equation y^2 = x^3 + 7 checked for the uncompressed form.
-    function _isPublicKey(bytes memory key) private pure returns (bool) {
-        uint256 x;
-        uint256 y;
-        assembly ("memory-safe") {
-            x := mload(add(key, 33))
-            y := mload(add(key, 65))
-        }
-        if (key.length == 33) {
-            return (key[0] == 0x02 || key[0] == 0x03) && x < _P;
-        }
-        if (key.length != 65 || key[0] != 0x04 || x >= _P || y >= _P) return false;
-        return mulmod(y, y, _P) == addmod(mulmod(mulmod(x, x, _P), x, _P), 7, _P);
-    }
-
-    function _addMember(
-        address member,
-        string memory name,
-        string memory nodeUrl,
-        bytes memory publicKey
-    ) private {
-        Member storage m = _members[member];
-        m.status = MemberStatus.Active;
-        m.joinedAt = uint64(block.timestamp);
-        m.name = name;
-        m.nodeUrl = nodeUrl;
-        m.publicKey = publicKey;
-        _memberList.push(member);
-
-        emit MemberAdded(member, name, nodeUrl, publicKey);
-    }
-
-    function _setStatus(address member, MemberStatus status) private {
-        Member storage m = _members[member];
-        MemberStatus previous = m.status;
-        if (_has(m, Role.Admin)) {
-            if (previous == MemberStatus.Active) _activeAdminCount -= 1;
-            else if (status == MemberStatus.Active) _activeAdminCount += 1;
-        }
-        m.status = status;
-
-        emit MemberStatusChanged(member, previous, status);
-    }
-
-    function _grantRole(address member, Role role) private {
-        Member storage m = _members[member];
-        m.roles |= _bit(role);
-        if (role == Role.Admin) _activeAdminCount += 1;
-
-        emit RoleGranted(member, role);
-    }
-
-    function _revokeRole(address member, Role role) private {
-        Member storage m = _members[member];
-        m.roles &= ~_bit(role);
-
-        emit RoleRevoked(member, role);
-    }
-
     function _existingProposal(uint256 proposalId) private view returns (Proposal storage) {
         if (proposalId == 0 || proposalId > _proposalCount) revert UnknownProposal(proposalId);
         return _proposals[proposalId];
-    }
-
-    function _has(Member storage m, Role role) private view returns (bool) {
-        return m.roles & _bit(role) != 0;
-    }
-
-    function _bit(Role role) private pure returns (uint8) {
-        return uint8(1) << uint8(role);
     }
 }

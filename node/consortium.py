@@ -112,13 +112,14 @@ def up(root: Path, *, members: int | None = None, founders: int | None = None,
     root = root.resolve()
     if (root / STATE).exists():
         return _bring_back(root, _load(root), members, founders, threshold, progress)
-    return _found(root, members or 3, founders or 3, threshold, progress)
+    members = 3 if members is None else members
+    return _found(root, members, 3 if founders is None else founders, threshold, progress)
 
 
 def _found(root: Path, n: int, founders: int, threshold: int | None,
            progress: Any) -> dict[str, Any]:  # fmt: skip
-    if n < 1:
-        raise ConsortiumError("--members must be at least 1")
+    if n < 1 or founders < 1:
+        raise ConsortiumError("--members and --founders must be at least 1")
     founders = min(founders, n)
     threshold = threshold or founders // 2 + 1
     if not 1 <= threshold <= founders:

@@ -14,16 +14,20 @@ import psutil
 import pytest
 from coincurve import PublicKey
 from eth_account import Account
+from fastapi.testclient import TestClient
 from web3 import HTTPProvider, Web3
 
+from node.app import create_app
+from node.chain import setup
 from node.chain.compile import compile_contracts
-from node.chain.deploy import CONSORTIUM, DEPLOY_LIST
+from node.chain.deploy import CONSORTIUM, DEPLOY_LIST, DeployError
 from node.peers.signing import signed_headers
 from node.secrets import load_secrets
 from tests.conftest import (
     REPO,
     bearer,
     free_port,
+    make_settings,
     node_of,
     person,
     rpc,
@@ -341,3 +345,20 @@ def test_governance_from_the_cli_lists_proposes_and_votes(consortium):
     members = gov(second, "members")
     assert newcomer.address in members.stdout
     assert gov(second, "list").stdout.strip() == "no open proposals"
+
+
+def test_a_consortium_that_does_not_list_its_contracts_starts_from_chain_json(
+    tmp_path, monkeypatch
+):
+    """Consortiums deployed before contracts were kept by name: their nodes keep working."""
+    data = tmp_path / "data"
+    with TestClient(create_app(make_settings(data), run_batcher=False)):
+        pass
+    saved = _chain_file(data)["contracts"]
+
+    def unlisted(*args: object, **kwargs: object) -> dict[str, str]:
+        raise DeployError("the contract is not a Consortium that keeps its contracts by name")
+
+    monkeypatch.setattr(setup, "discover", unlisted)
+    with TestClient(create_app(make_settings(data), run_batcher=False)) as client:
+        assert node_of(client).chain.addresses == saved
