@@ -35,6 +35,9 @@ def _nothing() -> None:
 
 @dataclass
 class Chain:
+    """The chain and this node's consortium on it: `addresses` holds every contract of the
+    consortium by name (as the Consortium lists them), `abis` every compiled ABI by name."""
+
     client: ChainClient
     consortium: Contract
     registry: Contract
