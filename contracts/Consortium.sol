@@ -1,31 +1,20 @@
 // SPDX-License-Identifier: UNLICENSED
 pragma solidity 0.8.28;
 
+import {ConsortiumMembers} from "./ConsortiumMembers.sol";
+
 /// @title Consortium
-/// @notice The members of one credit-sharing consortium, their roles, and the M-of-N admin vote
-///         that changes them. Every other contract asks this one whether an address is an
-///         active member, so membership lives in exactly one place.
+/// @notice One credit-sharing consortium: its members, their roles and its contracts by name
+///         (kept in `ConsortiumMembers`, asked by every other contract through
+///         `IConsortium`), and the M-of-N admin vote that changes them. A node that knows this
+///         one address finds every other contract of the consortium.
 /// @dev Founding admins are set at deployment together with the threshold M. Every change of
-///      membership or roles is a proposal that executes, in the transaction of its M-th vote,
-///      through the same internal functions. A proposal's votes are a counter, never a loop.
-contract Consortium {
-    /// @notice Where a member stands. `None` is the default for an address never admitted;
-    ///         `Removed` is final.
-    enum MemberStatus {
-        None,
-        Active,
-        Suspended,
-        Removed
-    }
-
-    /// @notice A role a member may hold; effective only while the member is `Active`.
-    ///         In `getMember`'s `roles` bitmask, role `r` is bit `1 << r`.
-    enum Role {
-        Admin,
-        Auditor,
-        Regulator
-    }
-
+///      membership, roles or contracts is a proposal that executes, in the transaction of its
+///      M-th vote, through the same internal functions. A proposal's votes are a counter, never
+///      a loop. The one exception is the deployment itself: the other contracts are built with
+///      this one's address, so the deployer registers them after it, then calls
+///      `finishDeployment`, and from then on only a vote changes them.
+contract Consortium is ConsortiumMembers {
     /// @notice What a proposal does to its subject when it passes.
     enum Action {
         Admit,
@@ -35,7 +24,8 @@ contract Consortium {
         GrantAuditor,
         GrantRegulator,
         RevokeAuditor,
-        RevokeRegulator
+        RevokeRegulator,
+        SetContract
     }
 
     /// @notice Where a proposal stands: open for votes, executed, or expired unexecuted.
@@ -43,16 +33,6 @@ contract Consortium {
         Open,
         Executed,
         Expired
-    }
-
-    /// @dev The first slot holds (status, roles, joinedAt).
-    struct Member {
-        MemberStatus status;
-        uint8 roles;
-        uint64 joinedAt;
-        string name;
-        string nodeUrl;
-        bytes publicKey;
     }
 
     /// @dev Two slots: (action, executed, votes, subject), (proposer, createdAt).
@@ -76,35 +56,15 @@ contract Consortium {
     uint256 public constant MAX_FOUNDERS = 32;
     /// @notice How long a proposal stays open for votes after it was made.
     uint256 public constant VOTING_PERIOD = 7 days;
-    /// @notice The longest member name, in bytes of UTF-8.
-    uint256 public constant MAX_NAME_BYTES = 256;
-    /// @notice The longest node URL, in bytes.
-    uint256 public constant MAX_NODE_URL_BYTES = 256;
-
-    /// @dev The secp256k1 field prime.
-    uint256 private constant _P =
-        0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F;
 
     uint256 private immutable _threshold;
-    uint256 private _activeAdminCount;
+    address private immutable _deployer;
+    bool private _deploymentFinished;
     uint256 private _proposalCount;
-    address[] private _memberList;
-    mapping(address account => Member) private _members;
     mapping(uint256 proposalId => Proposal) private _proposals;
     mapping(uint256 proposalId => Candidate) private _candidates;
     mapping(uint256 proposalId => mapping(address admin => bool)) private _voted;
-
-    /// @notice `member` joined with status `Active`, registered with these details.
-    event MemberAdded(address indexed member, string name, string nodeUrl, bytes publicKey);
-
-    /// @notice A member's status changed from `previous` to `status`.
-    event MemberStatusChanged(address indexed member, MemberStatus previous, MemberStatus status);
-
-    /// @notice `member` was granted `role`.
-    event RoleGranted(address indexed member, Role role);
-
-    /// @notice `member` lost `role`.
-    event RoleRevoked(address indexed member, Role role);
+    mapping(uint256 proposalId => bytes32 name) private _proposedContractName;
 
     /// @notice Admin `proposer` proposed `action` on `subject` as proposal `id`.
     event ProposalCreated(
@@ -119,6 +79,9 @@ contract Consortium {
 
     /// @notice Proposal `id` reached the threshold and its action took effect.
     event ProposalExecuted(uint256 indexed id);
+
+    /// @notice `deployer` registered its last contract; only a vote changes them from now on.
+    event DeploymentFinished(address indexed deployer);
 
     /// @notice `who` is not an active admin.
     error NotAdmin(address who);
@@ -140,20 +103,19 @@ contract Consortium {
     error LengthMismatch(uint256 admins, uint256 names, uint256 nodeUrls, uint256 publicKeys);
     /// @notice `count` founding admins is more than `max`.
     error TooManyFounders(uint256 count, uint256 max);
-    /// @notice The zero address cannot be a member.
-    error ZeroAddress();
-    /// @notice A member name must be 1 to `MAX_NAME_BYTES` bytes.
-    error InvalidName();
-    /// @notice A node URL must be at most `MAX_NODE_URL_BYTES` bytes.
-    error InvalidNodeUrl();
-    /// @notice A public key must be a SEC1 secp256k1 key: 33 bytes compressed (0x02/0x03) or
-    ///         65 bytes uncompressed (0x04) and on the curve.
-    error InvalidPublicKey();
-    /// @notice There is no member at position `index`; there are `count`.
-    error IndexOutOfRange(uint256 index, uint256 count);
+    /// @notice Only the deployer may register contracts during the deployment, not `who`.
+    error NotDeployer(address who);
+    /// @notice The deployment is finished: contracts change by a vote (`proposeContract`).
+    error DeploymentAlreadyFinished();
 
     modifier onlyAdmin() {
         if (!isAdmin(msg.sender)) revert NotAdmin(msg.sender);
+        _;
+    }
+
+    modifier onlyDeployment() {
+        if (msg.sender != _deployer) revert NotDeployer(msg.sender);
+        if (_deploymentFinished) revert DeploymentAlreadyFinished();
         _;
     }
 
@@ -178,6 +140,7 @@ contract Consortium {
         if (n > MAX_FOUNDERS) revert TooManyFounders(n, MAX_FOUNDERS);
         if (threshold_ == 0 || threshold_ > n) revert InvalidThreshold(threshold_, n);
         _threshold = threshold_;
+        _deployer = msg.sender;
         for (uint256 i = 0; i < n; ++i) {
             _checkCandidate(names[i], nodeUrls[i], publicKeys[i]);
             _checkAdmissible(admins[i]);
@@ -209,12 +172,8 @@ contract Consortium {
         if (action == Action.Admit) _checkCandidate(name, nodeUrl, publicKey);
         _checkAction(action, subject);
 
-        proposalId = ++_proposalCount;
-        Proposal storage p = _proposals[proposalId];
-        p.action = action;
-        p.subject = subject;
-        p.proposer = msg.sender;
-        p.createdAt = uint64(block.timestamp);
+        Proposal storage p;
+        (proposalId, p) = _newProposal(action, subject);
         if (action == Action.Admit) {
             Candidate storage c = _candidates[proposalId];
             c.name = name;
@@ -223,6 +182,28 @@ contract Consortium {
         }
 
         emit ProposalCreated(proposalId, action, subject, msg.sender);
+        _castVote(proposalId, p);
+    }
+
+    /// @notice Proposes registering `account` as the consortium's contract `name` (replacing
+    ///         the contract that has the name now), or, with `account` zero, unregistering
+    ///         `name`. The proposer's vote counts at once, as with `propose`.
+    /// @dev Reverts `InvalidContract` if the change could not take effect now; the same check
+    ///      runs again when the M-th vote arrives.
+    /// @param name The contract's name, ASCII, right-padded with zero bytes.
+    /// @param account The contract's address, or zero to unregister `name`.
+    /// @return proposalId The new proposal's id, an `Action.SetContract` on `account`.
+    function proposeContract(
+        bytes32 name,
+        address account
+    ) external onlyAdmin returns (uint256 proposalId) {
+        _checkContract(name, account);
+
+        Proposal storage p;
+        (proposalId, p) = _newProposal(Action.SetContract, account);
+        _proposedContractName[proposalId] = name;
+
+        emit ProposalCreated(proposalId, Action.SetContract, account, msg.sender);
         _castVote(proposalId, p);
     }
 
@@ -241,88 +222,43 @@ contract Consortium {
         _castVote(proposalId, p);
     }
 
+    // --- deployment -----------------------------------------------------------------------
+
+    /// @notice Registers `account`, deployed for this consortium, as its contract `name`;
+    ///         only the deployer, and only until it calls `finishDeployment`.
+    /// @param name The contract's name, ASCII, right-padded with zero bytes.
+    /// @param account The contract's address.
+    function registerContract(bytes32 name, address account) external onlyDeployment {
+        if (account == address(0)) revert InvalidContract(name, account);
+        _checkContract(name, account);
+        _setContract(name, account);
+    }
+
+    /// @notice Ends the deployment: from now on only an M-of-N vote changes the contracts.
+    function finishDeployment() external onlyDeployment {
+        _deploymentFinished = true;
+
+        emit DeploymentFinished(msg.sender);
+    }
+
     // --- views ----------------------------------------------------------------------------
 
-    /// @notice Whether `account` is a member with status `Active`.
-    /// @param account The address to check.
-    /// @return True if `account` may act as a member now.
-    function isActiveMember(address account) public view returns (bool) {
-        return _members[account].status == MemberStatus.Active;
+    /// @notice Whether the deployer has finished registering the contracts it deployed.
+    /// @return True once `finishDeployment` was called.
+    function deploymentFinished() external view returns (bool) {
+        return _deploymentFinished;
     }
 
-    /// @notice Whether `account` is an active member holding the admin role.
-    /// @param account The address to check.
-    /// @return True if `account` may propose and vote now.
-    function isAdmin(address account) public view returns (bool) {
-        return hasRole(account, Role.Admin);
-    }
-
-    /// @notice Whether `account` is an active member holding `role`.
-    /// @param account The address to check.
-    /// @param role The role to check.
-    /// @return True if `account` holds `role` and is `Active`.
-    function hasRole(address account, Role role) public view returns (bool) {
-        Member storage m = _members[account];
-        return m.status == MemberStatus.Active && m.roles & _bit(role) != 0;
-    }
-
-    /// @notice The status of `account`; `None` if it was never admitted.
-    /// @param account The address to look up.
-    /// @return The member's status.
-    function memberStatus(address account) external view returns (MemberStatus) {
-        return _members[account].status;
-    }
-
-    /// @notice Everything registered about `account`.
-    /// @param account The address to look up.
-    /// @return status The member's status (`None` if never admitted).
-    /// @return roles Its roles as a bitmask, bit `1 << Role` (effective only while `Active`).
-    /// @return name Its display name.
-    /// @return nodeUrl Its node's URL (may be empty).
-    /// @return publicKey Its SEC1 secp256k1 public key.
-    /// @return joinedAt The timestamp of the block that admitted it.
-    function getMember(
-        address account
-    )
-        external
-        view
-        returns (
-            MemberStatus status,
-            uint8 roles,
-            string memory name,
-            string memory nodeUrl,
-            bytes memory publicKey,
-            uint64 joinedAt
-        )
-    {
-        Member storage m = _members[account];
-        return (m.status, m.roles, m.name, m.nodeUrl, m.publicKey, m.joinedAt);
-    }
-
-    /// @notice The number of members ever admitted, whatever their status now.
-    /// @return The member count; `memberAt` takes indexes below it.
-    function memberCount() external view returns (uint256) {
-        return _memberList.length;
-    }
-
-    /// @notice The member admitted `index`-th (from 0), for listing members from the chain.
-    /// @param index A position below `memberCount()`.
-    /// @return The member's address; `getMember` gives the rest.
-    function memberAt(uint256 index) external view returns (address) {
-        if (index >= _memberList.length) revert IndexOutOfRange(index, _memberList.length);
-        return _memberList[index];
+    /// @notice The account that deployed this contract and registered the first contracts.
+    /// @return The deployer's address.
+    function deployer() external view returns (address) {
+        return _deployer;
     }
 
     /// @notice M: the votes a proposal needs to take effect.
     /// @return The threshold set at deployment.
     function threshold() external view returns (uint256) {
         return _threshold;
-    }
-
-    /// @notice The number of active members holding the admin role; never below M.
-    /// @return The active admin count.
-    function adminCount() external view returns (uint256) {
-        return _activeAdminCount;
     }
 
     /// @notice The number of proposals ever made, which is also the latest proposal id.
@@ -378,6 +314,15 @@ contract Consortium {
         return (c.name, c.nodeUrl, c.publicKey);
     }
 
+    /// @notice The contract name a `SetContract` proposal registers; zero for other actions.
+    /// @dev Reverts `UnknownProposal` for an id never issued. Its `subject` is the address.
+    /// @param proposalId The proposal id.
+    /// @return The contract name.
+    function getProposedContract(uint256 proposalId) external view returns (bytes32) {
+        _existingProposal(proposalId);
+        return _proposedContractName[proposalId];
+    }
+
     /// @notice Whether `admin` has voted for proposal `proposalId`.
     /// @param proposalId The proposal id.
     /// @param admin The address to check.
@@ -387,6 +332,18 @@ contract Consortium {
     }
 
     // --- internals ------------------------------------------------------------------------
+
+    function _newProposal(
+        Action action,
+        address subject
+    ) private returns (uint256 proposalId, Proposal storage p) {
+        proposalId = ++_proposalCount;
+        p = _proposals[proposalId];
+        p.action = action;
+        p.subject = subject;
+        p.proposer = msg.sender;
+        p.createdAt = uint64(block.timestamp);
+    }
 
     /// @dev Counts the sender's vote and, at the threshold, executes the proposal.
     function _castVote(uint256 proposalId, Proposal storage p) private {
@@ -404,6 +361,12 @@ contract Consortium {
 
     /// @dev Re-checks the action against the state now, then applies it.
     function _execute(uint256 proposalId, Action action, address subject) private {
+        if (action == Action.SetContract) {
+            bytes32 name = _proposedContractName[proposalId];
+            _checkContract(name, subject);
+            _setContract(name, subject);
+            return;
+        }
         _checkAction(action, subject);
         if (action == Action.Admit) {
             Candidate storage c = _candidates[proposalId];
@@ -425,8 +388,12 @@ contract Consortium {
         }
     }
 
-    /// @dev Reverts unless `action` can apply to `subject` now.
+    /// @dev Reverts unless `action` can apply to `subject` now. `SetContract` is proposed with
+    ///      `proposeContract`, which carries the name, never with `propose`.
     function _checkAction(Action action, address subject) private view {
+        if (action == Action.SetContract) {
+            revert InvalidAction(action, subject, _members[subject].status);
+        }
         if (action == Action.Admit) {
             _checkAdmissible(subject);
             return;
@@ -459,87 +426,8 @@ contract Consortium {
         if (s != MemberStatus.None) revert InvalidAction(Action.Admit, subject, s);
     }
 
-    function _checkCandidate(
-        string memory name,
-        string memory nodeUrl,
-        bytes memory publicKey
-    ) private pure {
-        uint256 nameLength = bytes(name).length;
-        if (nameLength == 0 || nameLength > MAX_NAME_BYTES) revert InvalidName();
-        if (bytes(nodeUrl).length > MAX_NODE_URL_BYTES) revert InvalidNodeUrl();
-        if (!_isPublicKey(publicKey)) revert InvalidPublicKey();
-    }
-
-    /// @dev SEC1 encoding of a secp256k1 point: coordinates below the field prime, and the
-    ///      curve equation y^2 = x^3 + 7 checked for the uncompressed form.
-    function _isPublicKey(bytes memory key) private pure returns (bool) {
-        uint256 x;
-        uint256 y;
-        assembly ("memory-safe") {
-            x := mload(add(key, 33))
-            y := mload(add(key, 65))
-        }
-        if (key.length == 33) {
-            return (key[0] == 0x02 || key[0] == 0x03) && x < _P;
-        }
-        if (key.length != 65 || key[0] != 0x04 || x >= _P || y >= _P) return false;
-        return mulmod(y, y, _P) == addmod(mulmod(mulmod(x, x, _P), x, _P), 7, _P);
-    }
-
-    function _addMember(
-        address member,
-        string memory name,
-        string memory nodeUrl,
-        bytes memory publicKey
-    ) private {
-        Member storage m = _members[member];
-        m.status = MemberStatus.Active;
-        m.joinedAt = uint64(block.timestamp);
-        m.name = name;
-        m.nodeUrl = nodeUrl;
-        m.publicKey = publicKey;
-        _memberList.push(member);
-
-        emit MemberAdded(member, name, nodeUrl, publicKey);
-    }
-
-    function _setStatus(address member, MemberStatus status) private {
-        Member storage m = _members[member];
-        MemberStatus previous = m.status;
-        if (_has(m, Role.Admin)) {
-            if (previous == MemberStatus.Active) _activeAdminCount -= 1;
-            else if (status == MemberStatus.Active) _activeAdminCount += 1;
-        }
-        m.status = status;
-
-        emit MemberStatusChanged(member, previous, status);
-    }
-
-    function _grantRole(address member, Role role) private {
-        Member storage m = _members[member];
-        m.roles |= _bit(role);
-        if (role == Role.Admin) _activeAdminCount += 1;
-
-        emit RoleGranted(member, role);
-    }
-
-    function _revokeRole(address member, Role role) private {
-        Member storage m = _members[member];
-        m.roles &= ~_bit(role);
-
-        emit RoleRevoked(member, role);
-    }
-
     function _existingProposal(uint256 proposalId) private view returns (Proposal storage) {
         if (proposalId == 0 || proposalId > _proposalCount) revert UnknownProposal(proposalId);
         return _proposals[proposalId];
-    }
-
-    function _has(Member storage m, Role role) private view returns (bool) {
-        return m.roles & _bit(role) != 0;
-    }
-
-    function _bit(Role role) private pure returns (uint8) {
-        return uint8(1) << uint8(role);
     }
 }

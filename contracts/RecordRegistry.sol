@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: UNLICENSED
 pragma solidity 0.8.28;
 
-import {Consortium} from "./Consortium.sol";
+import {IConsortium} from "./IConsortium.sol";
 
 /// @title RecordRegistry
 /// @notice Anchors members' batches of credit-record commitments as RFC 9162 Merkle roots and
@@ -9,6 +9,19 @@ import {Consortium} from "./Consortium.sol";
 ///         (record, salt, proof, batch id) is checked against `getBatch` alone.
 /// @dev Each member's batches form a hash chain: a batch names the root of the member's
 ///      previous batch, so a dropped batch is detectable and a re-sent one reverts.
+///      A commitment's status changes only for a commitment proven to be in a batch, and only
+///      along these steps:
+///
+///      | from               | to         | who                                             |
+///      | ------------------ | ---------- | ----------------------------------------------- |
+///      | Active             | Superseded | the anchoring member (`supersede`)              |
+///      | Active             | Disputed   | a consortium contract                           |
+///      | Disputed           | Active     | a consortium contract (objection rejected)      |
+///      | Active or Disputed | Revoked    | a consortium contract or the anchoring member   |
+///      | Active or Disputed | Expired    | a consortium contract or the anchoring member   |
+///
+///      A consortium contract is one the `Consortium` registered by name (`contractName`);
+///      the anchoring member must be active. Superseded, Revoked and Expired are final.
 contract RecordRegistry {
     /// @notice The status of one commitment. An anchored commitment with no recorded change is
     ///         `Active` (the default), so `statusOf` alone does not prove a commitment was
@@ -35,8 +48,8 @@ contract RecordRegistry {
     /// @notice The longest inclusion proof accepted: a tree of at most 2^64 leaves.
     uint256 public constant MAX_PROOF_LENGTH = 64;
 
-    /// @notice The consortium asked for membership.
-    Consortium public immutable consortium;
+    /// @notice The consortium asked for membership and for its registered contracts.
+    IConsortium public immutable consortium;
 
     uint256 private _batchCount;
     mapping(uint256 batchId => Batch) private _batches;
@@ -54,11 +67,13 @@ contract RecordRegistry {
         bytes32 prevRoot
     );
 
-    /// @notice `member` set the status of `commitment`; `replacement` is the commitment that
-    ///         replaces it (zero if none).
+    /// @notice `by` changed the status of `commitment`, anchored by `member`, from `previous`
+    ///         to `status`; `replacement` is the commitment that replaces it (zero if none).
     event RecordStatusChanged(
         bytes32 indexed commitment,
         address indexed member,
+        address indexed by,
+        RecordStatus previous,
         RecordStatus status,
         bytes32 replacement
     );
@@ -83,6 +98,10 @@ contract RecordRegistry {
     error StatusNotActive(bytes32 commitment, RecordStatus status);
     /// @notice The consortium address has no contract code.
     error NotAContract(address account);
+    /// @notice `who` may not set a commitment's status to `status` (see the table above).
+    error StatusNotAllowed(address who, RecordStatus status);
+    /// @notice `commitment` cannot go from `current` to `status` (see the table above).
+    error InvalidStatusChange(bytes32 commitment, RecordStatus current, RecordStatus status);
 
     modifier onlyActiveMember() {
         if (!consortium.isActiveMember(msg.sender)) revert NotActiveMember(msg.sender);
@@ -91,7 +110,7 @@ contract RecordRegistry {
 
     /// @notice Creates the registry of one consortium.
     /// @param consortium_ The `Consortium` contract that says who is an active member.
-    constructor(Consortium consortium_) {
+    constructor(IConsortium consortium_) {
         if (address(consortium_).code.length == 0) revert NotAContract(address(consortium_));
         consortium = consortium_;
     }
@@ -149,7 +168,50 @@ contract RecordRegistry {
         if (!verifyInclusion(oldCommitment, leafIndex, batch.size, proof, batch.root)) {
             revert InvalidProof(oldCommitment, batchId);
         }
-        _changeStatus(oldCommitment, RecordStatus.Superseded, newCommitment);
+        RecordStatus current = _statusOf[oldCommitment];
+        if (current != RecordStatus.Active) revert StatusNotActive(oldCommitment, current);
+        _changeStatus(oldCommitment, batch.member, current, RecordStatus.Superseded, newCommitment);
+    }
+
+    /// @notice Sets the status of an anchored commitment: Disputed, Active again (an
+    ///         objection rejected), Revoked or Expired, as the table above allows. A consortium
+    ///         contract (e.g. the disputes contract) may make every one of these changes; the
+    ///         anchoring member, while active, may revoke or expire its own commitments.
+    /// @dev Reverts `NotActiveMember` for a caller that is neither a consortium contract nor
+    ///      an active member, `NotBatchOwner` for a member that did not anchor the batch,
+    ///      `StatusNotAllowed` for a change the caller may not make, `InvalidProof`, and
+    ///      `InvalidStatusChange` for a step the table does not have.
+    /// @param commitment The commitment whose status changes.
+    /// @param batchId The batch that anchored `commitment`.
+    /// @param leafIndex The position of `commitment` in that batch's tree.
+    /// @param proof The RFC 9162 inclusion proof, sibling hashes from leaf to root.
+    /// @param status The new status; never `Superseded`, which `supersede` sets.
+    function setStatus(
+        bytes32 commitment,
+        uint256 batchId,
+        uint64 leafIndex,
+        bytes32[] calldata proof,
+        RecordStatus status
+    ) external {
+        Batch storage batch = _existingBatch(batchId);
+        if (status == RecordStatus.Superseded) revert StatusNotAllowed(msg.sender, status);
+        if (consortium.contractName(msg.sender) == bytes32(0)) {
+            if (!consortium.isActiveMember(msg.sender)) revert NotActiveMember(msg.sender);
+            if (batch.member != msg.sender) revert NotBatchOwner(msg.sender, batchId);
+            if (status != RecordStatus.Revoked && status != RecordStatus.Expired) {
+                revert StatusNotAllowed(msg.sender, status);
+            }
+        }
+        if (!verifyInclusion(commitment, leafIndex, batch.size, proof, batch.root)) {
+            revert InvalidProof(commitment, batchId);
+        }
+        RecordStatus current = _statusOf[commitment];
+        bool allowed;
+        if (status == RecordStatus.Active) allowed = current == RecordStatus.Disputed;
+        else if (status == RecordStatus.Disputed) allowed = current == RecordStatus.Active;
+        else allowed = current == RecordStatus.Active || current == RecordStatus.Disputed;
+        if (!allowed) revert InvalidStatusChange(commitment, current, status);
+        _changeStatus(commitment, batch.member, current, status, bytes32(0));
     }
 
     /// @notice The batch with id `batchId`.
@@ -261,14 +323,17 @@ contract RecordRegistry {
         return sn == 0 && r == root;
     }
 
-    /// @dev The one place a commitment's status changes: only from `Active`, with an event.
-    function _changeStatus(bytes32 commitment, RecordStatus status, bytes32 replacement) internal {
-        RecordStatus current = _statusOf[commitment];
-        if (current != RecordStatus.Active) revert StatusNotActive(commitment, current);
-
+    /// @dev The one place a commitment's status changes, with its event; callers check first.
+    function _changeStatus(
+        bytes32 commitment,
+        address member,
+        RecordStatus previous,
+        RecordStatus status,
+        bytes32 replacement
+    ) private {
         _statusOf[commitment] = status;
 
-        emit RecordStatusChanged(commitment, msg.sender, status, replacement);
+        emit RecordStatusChanged(commitment, member, msg.sender, previous, status, replacement);
     }
 
     function _existingBatch(uint256 batchId) internal view returns (Batch storage batch) {

@@ -24,7 +24,8 @@ from node.staff.service import count as staff_count
 
 
 def start_node(settings: Settings, *, run_batcher: bool = True) -> Node:
-    """Open the store and the chain (deploying on an empty one) and start anchoring."""
+    """Open the store and the chain (founding a consortium on a fresh embedded one) and start
+    anchoring."""
     settings.data.mkdir(parents=True, exist_ok=True)
     secrets = load_secrets(settings.keys_dir)
     engine = make_engine(settings.db_path)
@@ -33,6 +34,7 @@ def start_node(settings: Settings, *, run_batcher: bool = True) -> Node:
         rpc=settings.rpc,
         member=secrets.member,
         member_name=settings.member_name,
+        consortium=settings.consortium,
     )
     batcher = Batcher(
         engine=engine,

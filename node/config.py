@@ -3,10 +3,11 @@ and the checks every command that takes --data makes on that directory."""
 
 import fcntl
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # exit codes of the commands that ask a node or a chain (verify, governance); 0 is success
@@ -21,6 +22,11 @@ class Settings(BaseSettings):
 
     data: Path = Field(Path("data"), description="data directory (store, keys, embedded chain)")
     rpc: str | None = Field(None, description="JSON-RPC URL of the chain; unset: embedded chain")
+    consortium: str | None = Field(
+        None,
+        description="address of the Consortium contract to join on the --rpc chain; "
+        "unset: the one in DATA/chain.json",
+    )
     host: str = Field("127.0.0.1", description="address the API listens on")
     port: int = Field(8700, ge=1, le=65535, description="port the API listens on")
     member_name: str = Field("founding member", description="this member's name on chain")
@@ -52,6 +58,13 @@ class Settings(BaseSettings):
         description="refused tokens from one address after which it must wait before each "
         "next attempt: 1 s, 2 s, 4 s ... up to 5 minutes",
     )
+
+    @field_validator("consortium")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
+            raise ValueError("must be the Consortium contract's address: 0x and 40 hex digits")
+        return value
 
     @property
     def db_path(self) -> Path:

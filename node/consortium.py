@@ -1,17 +1,21 @@
 """A consortium on one machine: anvil, the contracts, N members and a node for each.
 
-`creditchain consortium up --members N` starts anvil, deploys the contracts with the first
-members as founding admins (M of them must vote for any change), admits the others by vote,
-and starts one node per member on a loopback port, each with its own data directory, keys
-and store. Everything it started is written to DIR/consortium.json, so `status` can report
-on exactly that and `down` can stop exactly that.
+`creditchain consortium up --members N` starts anvil, its chain kept in DIR/anvil-state.json,
+founds the consortium with the first members as founding admins (M of them must vote for any
+change), admits the others by vote, and starts one node per member on a loopback port, each
+with its own data directory, keys and store. DIR/consortium.json records all of it, so
+`status` reports on exactly that, `down` stops exactly that, and `up` again, after `down` or a
+crash, brings the same consortium back: the same chain and contracts, ports and data
+directories.
 """
 
 import contextlib
 import json
 import os
+import platform
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,32 +25,49 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from coincurve import PublicKey
 from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 from web3.types import RPCEndpoint
 
-from node.chain.client import ChainClient
+from node.chain.client import ChainClient, ChainError
 from node.chain.compile import compile_contracts
+from node.chain.deploy import Founder, discover, found, read_chain_file, write_chain_file
 from node.chain.setup import connect_chain
+from node.files import write_atomically
 from node.members import service as members
 from node.secrets import load_secrets
 
 REPO = Path(__file__).resolve().parent.parent
-ANVIL = REPO / "node_modules" / ".bin" / "anvil"
 STATE = "consortium.json"
+CHAIN_STATE = "anvil-state.json"
+SECRET = "consortium.secret"
 
 
 class ConsortiumError(RuntimeError):
     """The consortium could not be started, found or stopped as asked."""
 
 
-def _free_port() -> int:
-    import socket
+def anvil_binary() -> Path:
+    """anvil itself, not node_modules/.bin/anvil: that is a Node.js wrapper which starts the
+    binary as its child, so its pid is not the chain's and stopping it may orphan the chain."""
+    base = REPO / "node_modules" / "@foundry-rs"
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+    package = f"anvil-{sys.platform}-{arch.get(platform.machine().lower(), 'unknown')}"
+    for candidate in (base / package / "bin" / "anvil", base / "dist" / "anvil"):
+        if candidate.is_file():
+            return candidate
+    raise ConsortiumError("anvil is missing: run scripts/run or scripts/test to install it")
 
+
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _wait(url: str, timeout: float, what: str, body: bytes | None = None) -> None:
@@ -77,134 +98,206 @@ def _consortium_secret(path: Path) -> Iterator[None]:
             os.environ[name] = before
 
 
-def _env(root: Path) -> dict[str, str]:
-    return {**os.environ, "CREDITCHAIN_CONSORTIUM_SECRET_FILE": str(root / "consortium.secret")}
+def _member_account(root: Path, data: Path) -> LocalAccount:
+    with _consortium_secret(root / SECRET):
+        return load_secrets(data / "keys").member
 
 
-def _founders_deploy(
-    client: ChainClient, founders: list[tuple[LocalAccount, str, str]], threshold: int
-) -> dict[str, str]:
-    compiled = compile_contracts()
-    consortium = client.deploy(
-        compiled["Consortium"]["abi"],
-        compiled["Consortium"]["bytecode"],
-        [a.address for a, _, _ in founders],
-        [name for _, name, _ in founders],
-        [url for _, _, url in founders],
-        [_public_key(a) for a, _, _ in founders],
-        threshold,
-        gas=8_000_000,
-    )
-    registry = client.deploy(
-        compiled["RecordRegistry"]["abi"], compiled["RecordRegistry"]["bytecode"], consortium
-    )
-    return {"Consortium": consortium, "RecordRegistry": registry}
+# --- up ------------------------------------------------------------------------------------
 
 
-def _public_key(account: LocalAccount) -> bytes:
-    return PublicKey.from_secret(bytes(account.key)).format(compressed=False)
-
-
-def up(root: Path, *, members: int, founders: int = 3, threshold: int | None = None,
-       progress: Any = print) -> dict[str, Any]:  # fmt: skip
-    """Start anvil and `members` nodes under `root`; return what was started."""
-    if members < 1:
-        raise ConsortiumError("--members must be at least 1")
+def up(root: Path, *, members: int | None = None, founders: int | None = None,
+       threshold: int | None = None, progress: Any = print) -> dict[str, Any]:  # fmt: skip
+    """Found a consortium in `root` and start it, or bring back the one founded there."""
+    root = root.resolve()
     if (root / STATE).exists():
-        raise ConsortiumError(f"a consortium is already up in {root}: run `consortium down`")
-    if not ANVIL.exists():
-        raise ConsortiumError("anvil is missing: run scripts/run or scripts/test to install it")
-    founders = min(founders, members)
+        return _bring_back(root, _load(root), members, founders, threshold, progress)
+    members = 3 if members is None else members
+    return _found(root, members, 3 if founders is None else founders, threshold, progress)
+
+
+def _found(root: Path, n: int, founders: int, threshold: int | None,
+           progress: Any) -> dict[str, Any]:  # fmt: skip
+    if n < 1 or founders < 1:
+        raise ConsortiumError("--members and --founders must be at least 1")
+    founders = min(founders, n)
     threshold = threshold or founders // 2 + 1
     if not 1 <= threshold <= founders:
         raise ConsortiumError(f"--threshold must be between 1 and {founders}")
+    leftovers = [p.name for p in (root / CHAIN_STATE, *root.glob("member-*")) if p.exists()]
+    if leftovers:
+        raise ConsortiumError(
+            f"{root} holds {', '.join(sorted(leftovers))} but no {STATE}: not a consortium "
+            "`up` can bring back; move them aside or choose another --dir"
+        )
+    anvil = anvil_binary()
     root.mkdir(parents=True, exist_ok=True)
-    secret_file = root / "consortium.secret"
+    secret_file = root / SECRET
     if not secret_file.exists():
-        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32) + "\n")
-    state: dict[str, Any] = {"root": str(root), "members": [], "threshold": threshold}
-
+        write_atomically(secret_file, secrets.token_hex(32) + "\n", private=True)
     port = _free_port()
-    anvil_log = open(root / "anvil.log", "ab")
-    anvil = subprocess.Popen(
-        [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--state",
-         str(root / "anvil-state.json")],
-        stdout=anvil_log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    rpc = f"http://127.0.0.1:{port}"
-    state["anvil"] = {"pid": anvil.pid, "rpc": rpc}
+    state: dict[str, Any] = {
+        "founded": False, "founders": founders, "threshold": threshold,
+        "anvil": {"rpc": f"http://127.0.0.1:{port}", "port": port, "pid": None},
+        "members": [],
+    }  # fmt: skip
+    accounts = []
+    for i in range(1, n + 1):
+        data = root / f"member-{i}"
+        account = _member_account(root, data)
+        url = f"http://127.0.0.1:{_free_port()}"
+        accounts.append((account, data))
+        state["members"].append({"name": f"member-{i}", "address": account.address, "url": url,
+                                 "data": str(data), "pid": None})  # fmt: skip
     _save(root, state)
     try:
-        probe = b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}'
-        _wait(rpc, 30, "anvil", probe)
-        progress(f"anvil on {rpc}")
-        w3 = Web3(HTTPProvider(rpc))
-        accounts = []
-        for i in range(1, members + 1):
-            data = root / f"member-{i}"
-            with _consortium_secret(secret_file):
-                account = load_secrets(data / "keys").member
+        w3 = _start_anvil(root, state, anvil, progress)
+        for account, _ in accounts:
             w3.provider.make_request(
                 RPCEndpoint("anvil_setBalance"), [account.address, hex(10**24)]
             )
-            node_port = _free_port()
-            accounts.append((account, f"member-{i}", f"http://127.0.0.1:{node_port}", data))
-        addresses = _founders_deploy(
-            ChainClient(w3, accounts[0][0]),
-            [(a, n, u) for a, n, u, _ in accounts[:founders]],
-            threshold,
-        )
-        progress(f"contracts: Consortium {addresses['Consortium']}, "
-                 f"RecordRegistry {addresses['RecordRegistry']}")  # fmt: skip
-        chain_id = w3.eth.chain_id
-        for _, _, _, data in accounts:
-            (data / "chain.json").write_text(json.dumps(
-                {"chain_id": chain_id, "contracts": addresses, "deployer": accounts[0][0].address,
-                 "deployed_at": time.time()}, indent=2))  # fmt: skip
-        _admit_the_rest(rpc, accounts, founders, threshold, root, progress)
-        for account, name, url, data in accounts:
+        founding = [
+            Founder.of(account, m["name"], m["url"])
+            for (account, _), m in zip(accounts[:founders], state["members"], strict=False)
+        ]
+        addresses = found(ChainClient(w3, accounts[0][0]), compile_contracts(), founding, threshold)
+        progress("contracts: " + ", ".join(f"{k} {v}" for k, v in addresses.items()))
+        for _, data in accounts:
+            write_chain_file(data / "chain.json", chain_id=w3.eth.chain_id, contracts=addresses)
+        _admit_the_rest(state, accounts, founders, threshold, progress)
+        for _, data in accounts:
             _admin_token(data)
-            node_port = int(url.rsplit(":", 1)[1])
-            log = open(data / "node.log", "ab")
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "node.cli", "run", "--data", str(data), "--rpc", rpc,
-                 "--port", str(node_port)],
-                cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=_env(root),
-                start_new_session=True,
-            )  # fmt: skip
-            state["members"].append({"name": name, "address": account.address, "url": url,
-                                     "pid": proc.pid, "data": str(data)})  # fmt: skip
-            _save(root, state)
-        for m in state["members"]:
-            _wait(m["url"] + "/openapi.json", 120, f"the node of {m['name']}")
-            progress(f"{m['name']} {m['address']} on {m['url']} (admin token in "
-                     f"{m['data']}/admin.token)")  # fmt: skip
+        state.update(founded=True, contracts=addresses)
+        _save(root, state)
+        _start_nodes(root, state, progress)
     except BaseException:
-        down(root, progress=lambda _: None)
+        _stop(root, state, progress=lambda _: None)
         raise
     return state
 
 
-def _admit_the_rest(rpc: str, accounts: list, founders: int, threshold: int, root: Path,
-                    progress: Any) -> None:  # fmt: skip
+def _bring_back(root: Path, state: dict[str, Any], n: int | None, founders: int | None,
+                threshold: int | None, progress: Any) -> dict[str, Any]:  # fmt: skip
+    """The same consortium again, or a one-line refusal before anything is started."""
+    if not state.get("founded"):
+        raise ConsortiumError(
+            f"an earlier `up` in {root} stopped before the consortium was founded: "
+            "move the directory aside and run `up` again"
+        )
+    recorded = {"--members": len(state["members"]), "--founders": state["founders"],
+                "--threshold": state["threshold"]}  # fmt: skip
+    for option, given in (("--members", n), ("--founders", founders), ("--threshold", threshold)):
+        if given is not None and given != recorded[option]:
+            raise ConsortiumError(
+                f"the consortium in {root} has {option} {recorded[option]}; `up` brings it "
+                f"back as it was (leave out {option})"
+            )
+    anvil_running = _ours(state["anvil"]["pid"], str(root / CHAIN_STATE)) is not None
+    stopped = [m for m in state["members"] if _ours(m["pid"], m["data"]) is None]
+    running_before = {m["pid"] for m in state["members"] if m not in stopped}
+    if anvil_running:
+        running_before.add(state["anvil"]["pid"])
+    if anvil_running and not stopped:
+        raise ConsortiumError(f"the consortium in {root} is already up (`consortium status`)")
+    missing = [p for p in (root / CHAIN_STATE, root / SECRET) if not p.exists()]
+    for m in state["members"]:
+        data = Path(m["data"])
+        missing += [p for p in (data / "chain.json", data / "admin.token") if not p.exists()]
+    if missing:
+        raise ConsortiumError(
+            f"cannot bring the consortium in {root} back: {', '.join(map(str, missing))} missing"
+        )
+    if not anvil_running:
+        if _port_in_use(state["anvil"]["port"]):
+            raise ConsortiumError(f"the chain's port {state['anvil']['port']} is in use")
+        w3 = _start_anvil(root, state, anvil_binary(), progress)
+    else:
+        w3 = Web3(HTTPProvider(state["anvil"]["rpc"]))
+    try:
+        _check_contracts(root, state, w3)
+        _start_nodes(root, state, progress)
+    except BaseException:  # stop what this call started, and only that
+        _stop(root, state, progress=lambda _: None, keep=running_before)
+        raise
+    return state
+
+
+def _start_anvil(root: Path, state: dict[str, Any], binary: Path, progress: Any) -> Web3:
+    """anvil on the recorded port, loading and saving its chain in DIR/anvil-state.json (every
+    second, and on exit), so that the chain survives `down` and a crash."""
+    port = str(state["anvil"]["port"])
+    with open(root / "anvil.log", "ab") as log:
+        proc = subprocess.Popen(
+            [str(binary), "--host", "127.0.0.1", "--port", port,
+             "--state", str(root / CHAIN_STATE), "--state-interval", "1"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    state["anvil"]["pid"] = proc.pid
+    _save(root, state)
+    probe = b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}'
+    _wait(state["anvil"]["rpc"], 30, f"anvil (see {root / 'anvil.log'})", probe)
+    progress(f"anvil on {state['anvil']['rpc']} (pid {proc.pid})")
+    return Web3(HTTPProvider(state["anvil"]["rpc"]))
+
+
+def _check_contracts(root: Path, state: dict[str, Any], w3: Web3) -> None:
+    """The chain still holds the consortium every member's chain.json names."""
+    client = ChainClient(w3, _member_account(root, Path(state["members"][0]["data"])))
+    compiled = compile_contracts()
+    for m in state["members"]:
+        saved = read_chain_file(Path(m["data"]) / "chain.json")
+        assert saved is not None  # checked by the caller
+        try:
+            discover(client, compiled, saved.consortium)
+        except ChainError as err:
+            raise ConsortiumError(
+                f"the chain in {root / CHAIN_STATE} no longer holds the consortium of "
+                f"{m['name']} ({err}); cannot bring it back"
+            ) from None
+
+
+def _start_nodes(root: Path, state: dict[str, Any], progress: Any) -> None:
+    rpc = state["anvil"]["rpc"]
+    env = {**os.environ, "CREDITCHAIN_CONSORTIUM_SECRET_FILE": str(root / SECRET)}
+    for m in state["members"]:
+        if _ours(m["pid"], m["data"]) is not None:
+            continue
+        port = m["url"].rsplit(":", 1)[1]
+        if _port_in_use(int(port)):
+            raise ConsortiumError(f"the port of {m['name']}, {port}, is in use")
+        with open(Path(m["data"]) / "node.log", "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "node.cli", "run", "--data", m["data"], "--rpc", rpc,
+                 "--port", port],
+                cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            )  # fmt: skip
+        m["pid"] = proc.pid
+        _save(root, state)
+    for m in state["members"]:
+        _wait(m["url"] + "/openapi.json", 120, f"the node of {m['name']}")
+        progress(f"{m['name']} {m['address']} on {m['url']} (admin token in "
+                 f"{m['data']}/admin.token)")  # fmt: skip
+
+
+def _admit_the_rest(state: dict[str, Any], accounts: list[tuple[LocalAccount, Path]],
+                    founders: int, threshold: int, progress: Any) -> None:  # fmt: skip
     """Members beyond the founders join by proposal and M votes, as any later member would."""
-    for account, name, url, _data in accounts[founders:]:
+    rpc = state["anvil"]["rpc"]
+    for (account, _), m in list(zip(accounts, state["members"], strict=True))[founders:]:
         proposal = None
-        for voter, _, _, voter_data in accounts[:threshold]:
+        for voter, voter_data in accounts[:threshold]:
             chain = connect_chain(data=voter_data, rpc=rpc, member=voter, member_name="")
             if proposal is None:
                 proposal = members.propose(
-                    chain=chain, action="admit", subject=account.address, name=name,
-                    node_url=url, public_key=_public_key(account),
+                    chain=chain, action="admit", subject=account.address, name=m["name"],
+                    node_url=m["url"], public_key=Founder.of(account, "").public_key,
                 )  # fmt: skip
             else:
                 proposal = members.vote(chain=chain, proposal_id=proposal["id"])
         assert proposal is not None
         if proposal["state"] != "executed":
-            raise ConsortiumError(f"admitting {name} did not pass: {proposal['state']}")
-        progress(f"admitted {name} by {threshold} vote(s)")
+            raise ConsortiumError(f"admitting {m['name']} did not pass: {proposal['state']}")
+        progress(f"admitted {m['name']} by {threshold} vote(s)")
 
 
 def _admin_token(data: Path) -> None:
@@ -217,40 +310,43 @@ def _admin_token(data: Path) -> None:
         token = staff.add(engine=engine, name="consortium-admin", role="admin").token
     finally:
         engine.dispose()
-    fd = os.open(data / "admin.token", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
+    write_atomically(data / "admin.token", token + "\n", private=True)
+
+
+# --- the record, status, down ---------------------------------------------------------------
 
 
 def _save(root: Path, state: dict[str, Any]) -> None:
-    tmp = root / (STATE + ".tmp")
-    tmp.write_text(json.dumps(state, indent=2))
-    os.replace(tmp, root / STATE)
+    write_atomically(root / STATE, json.dumps(state, indent=2) + "\n")
 
 
 def _load(root: Path) -> dict[str, Any]:
     try:
         return json.loads((root / STATE).read_text())
     except FileNotFoundError:
-        raise ConsortiumError(f"no consortium is up in {root}") from None
+        raise ConsortiumError(f"no consortium in {root}: `consortium up` founds one") from None
 
 
-def _ours(pid: int, marker: str) -> psutil.Process | None:
+def _ours(pid: int | None, marker: str) -> psutil.Process | None:
     """The process we started, if it still runs (a reused pid is not ours)."""
+    if not pid:
+        return None
     try:
         proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
         return proc if marker in " ".join(proc.cmdline()) else None
     except psutil.Error:
         return None
 
 
 def status(root: Path) -> list[dict[str, Any]]:
-    """Each node started by `up`: running or not, answering or not."""
+    """anvil and each node recorded in `root`: running or not, answering or not."""
+    root = root.resolve()
     state = _load(root)
-    rows = []
-    anvil = state.get("anvil", {})
-    rows.append({"name": "anvil", "address": "", "url": anvil.get("rpc", ""),
-                 "running": _ours(anvil.get("pid", 0), "anvil") is not None})  # fmt: skip
+    anvil = state["anvil"]
+    rows = [{"name": "anvil", "address": "", "url": anvil["rpc"],
+             "running": _ours(anvil["pid"], str(root / CHAIN_STATE)) is not None}]  # fmt: skip
     for m in state["members"]:
         running = _ours(m["pid"], m["data"]) is not None
         answering = False
@@ -265,19 +361,28 @@ def status(root: Path) -> list[dict[str, Any]]:
 
 
 def down(root: Path, *, progress: Any = print) -> int:
-    """Stop exactly what `up` started; returns how many processes were stopped."""
-    state = _load(root)
-    procs = [(m["name"], _ours(m["pid"], m["data"])) for m in state["members"]]
-    anvil = state.get("anvil")
-    if anvil:
-        procs.append(("anvil", _ours(anvil["pid"], "anvil")))
-    live = [(n, p) for n, p in procs if p is not None]
-    for _, p in live:
-        p.send_signal(signal.SIGTERM)
-    _, alive = psutil.wait_procs([p for _, p in live], timeout=20)
-    for p in alive:
-        p.kill()
-    for name, _ in live:
-        progress(f"stopped {name}")
-    (root / STATE).unlink()
-    return len(live)
+    """Stop exactly what `up` started, keeping everything `up` needs to bring it back;
+    returns how many processes were stopped."""
+    root = root.resolve()
+    return _stop(root, _load(root), progress=progress)
+
+
+def _stop(root: Path, state: dict[str, Any], *, progress: Any, keep: set[int] | None = None) -> int:
+    """The nodes first, then the chain (which saves itself on the way out); not `keep`."""
+    stopped = 0
+    for group in ([(m, m["data"]) for m in state["members"]],
+                  [(state["anvil"], str(root / CHAIN_STATE))]):  # fmt: skip
+        group = [(entry, marker) for entry, marker in group if entry["pid"] not in (keep or ())]
+        live = [(entry, p) for entry, marker in group if (p := _ours(entry["pid"], marker))]
+        for _, p in live:
+            p.send_signal(signal.SIGTERM)
+        _, alive = psutil.wait_procs([p for _, p in live], timeout=20)
+        for p in alive:
+            p.kill()
+        for entry, _ in live:
+            progress(f"stopped {entry.get('name', 'anvil')}")
+        for entry, _ in group:
+            entry["pid"] = None
+        stopped += len(live)
+    _save(root, state)
+    return stopped

@@ -25,6 +25,8 @@ from eth_account.signers.local import LocalAccount
 from eth_keyfile import create_keyfile_json, decode_keyfile_json
 from eth_utils import to_checksum_address
 
+from node.files import write_atomically
+
 log = logging.getLogger("creditchain.keys")
 
 PASSWORD_ENV = "CREDITCHAIN_KEY_PASSWORD"
@@ -219,22 +221,7 @@ def _read_any(path: Path, password: Password | None, slot: Slot) -> bytes:
 
 def _write_private(path: Path, text: str) -> None:
     """Write `text` to `path` atomically, readable by this user only."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_atomically(path, text, private=True)
 
 
 def _store(keys_dir: Path, slot: Slot, value: bytes, password: Password) -> None:

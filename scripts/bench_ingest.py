@@ -34,7 +34,15 @@ from node.crypto.canonical import canonical_json  # noqa: E402
 from node.crypto.commitments import commitment, new_salt  # noqa: E402
 from node.crypto.encryption import Sealer, new_master_key  # noqa: E402
 from node.crypto.subjects import make_resident_id  # noqa: E402
-from tests.conftest import bearer, free_port, person, rpc, staff_token_in, wait_for  # noqa: E402
+from tests.conftest import (  # noqa: E402
+    bearer,
+    found_alone,
+    free_port,
+    person,
+    rpc,
+    staff_token_in,
+    wait_for,
+)
 
 SUBMISSION = 10_000
 
@@ -97,7 +105,8 @@ def bench_node(n: int, rpc_url: str | None, work: Path) -> tuple[float, float]:
         "--log-level",
         "warning",
     ]
-    if rpc_url:
+    if rpc_url:  # a node joins a consortium on a shared chain: found one first
+        found_alone(work / "data", rpc_url)
         args += ["--rpc", rpc_url]
     token = staff_token_in(work / "data", "submitter")  # the bulk loader's account
     log = open(work / "node.log", "wb")
@@ -133,12 +142,13 @@ def bench_node(n: int, rpc_url: str | None, work: Path) -> tuple[float, float]:
 
 def bench_one_tx_per_record(count: int, rpc_url: str | None, work: Path) -> float:
     """The naive design: one anchoring transaction per record, through the same sender."""
-    from eth_account import Account
-
     from node.chain.setup import connect_chain
+    from node.secrets import load_secrets
 
-    member = Account.create()
     (work / "baseline").mkdir()
+    member = load_secrets(work / "baseline" / "keys").member
+    if rpc_url:
+        found_alone(work / "baseline", rpc_url)
     chain = connect_chain(
         data=work / "baseline", rpc=rpc_url, member=member, member_name="baseline"
     )

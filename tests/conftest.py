@@ -21,6 +21,8 @@ import eth_tester
 import pytest
 from coincurve import PublicKey
 from eth_abi import abi
+from eth_account import Account
+from eth_tester.backends.pyevm.main import get_default_account_keys
 from eth_tester.exceptions import TransactionFailed
 from eth_utils import keccak
 from fastapi.testclient import TestClient
@@ -30,14 +32,19 @@ from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
 
 from node.app import create_app
+from node.chain.client import ChainClient
 from node.chain.compile import compile_contracts
+from node.chain.deploy import Founder, found
+from node.chain.setup import found_consortium
 from node.config import Settings
+from node.consortium import anvil_binary
 from node.crypto.subjects import make_resident_id, make_uscc
 from node.db import make_engine
+from node.secrets import load_secrets
 from node.staff import service as staff
 
 REPO = Path(__file__).resolve().parent.parent
-ANVIL = REPO / "node_modules" / ".bin" / "anvil"
+ANVIL = anvil_binary()  # the binary itself, not the Node.js wrapper in node_modules/.bin
 
 
 def free_port() -> int:
@@ -71,8 +78,6 @@ def wait_for(predicate, timeout: float = 30, what: str = "condition") -> None:  
 @pytest.fixture
 def anvil() -> Iterator[str]:
     """A fresh anvil dev chain on a free loopback port, stopped after the test."""
-    if not ANVIL.exists():
-        pytest.fail("anvil missing: run scripts/test, which installs node_modules")
     port = free_port()
     proc = subprocess.Popen(
         [str(ANVIL), "--port", str(port), "--host", "127.0.0.1", "--silent"],
@@ -118,9 +123,25 @@ def enterprise(seq: int, **overrides: Any) -> dict[str, Any]:
 
 
 def make_settings(data: Path, rpc_url: str | None = None, **kw: Any) -> Settings:
+    """Settings for a test node. A node never deploys on a JSON-RPC chain by itself, so with
+    `rpc_url` a data directory without chain.json (and no `consortium` given) first founds a
+    consortium of one there, as `creditchain consortium found` does."""
+    if rpc_url and "consortium" not in kw and not (data / "chain.json").exists():
+        found_alone(data, rpc_url)
     base = dict(data=data, rpc=rpc_url, batch_size=1000, batch_interval=0.01, workers=0)
     base.update(kw)
     return Settings(**base)
+
+
+def found_alone(data: Path, rpc_url: str, name: str = "test member") -> dict[str, str]:
+    """Found a consortium of one on the chain at `rpc_url`, its admin the member key of
+    `data` (made if missing); the contracts' addresses by name."""
+    member = load_secrets(data / "keys").member
+    founders = [Founder.of(member, name)]
+    _, addresses = found_consortium(
+        data=data, rpc=rpc_url, member=member, founders=founders, threshold=1
+    )
+    return addresses
 
 
 @pytest.fixture
@@ -247,7 +268,7 @@ def ref_path(m: int, entries: list[bytes]) -> list[bytes]:
 ANVIL_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 ZERO = b"\x00" * 32
 
-ACTIVE, SUPERSEDED = 0, 1  # RecordRegistry.RecordStatus
+ACTIVE, SUPERSEDED, DISPUTED, REVOKED, EXPIRED = range(5)  # RecordRegistry.RecordStatus
 M_ACTIVE, M_SUSPENDED, M_REMOVED = 1, 2, 3  # Consortium.MemberStatus
 ADMIT, SUSPEND, REINSTATE, REMOVE = 0, 1, 2, 3  # Consortium.Action
 GRANT_AUDITOR, GRANT_REGULATOR, REVOKE_AUDITOR, REVOKE_REGULATOR = 4, 5, 6, 7
@@ -305,6 +326,34 @@ def compiled() -> dict[str, dict]:
     return compile_contracts()
 
 
+@pytest.fixture(scope="session")
+def relay_artefact() -> dict:
+    """StatusRelay (tests/contracts): stands in for a consortium contract that sets statuses."""
+    return compile_contracts(sources_dir=REPO / "tests" / "contracts")["StatusRelay"]
+
+
+def in_memory_chain() -> Web3:
+    return Web3(EthereumTesterProvider(eth_tester.EthereumTester(eth_tester.PyEVMBackend())))
+
+
+def found_on_tester(
+    w3: Web3, compiled: dict[str, dict], founders: list[Founder], threshold: int
+) -> dict[str, Contract]:
+    """The consortium's contracts by name, deployed by node/chain/deploy.py's `found` from the
+    eth-tester's first account, as every node and `consortium up` deploy them."""
+    (key,) = get_default_account_keys(quantity=1)
+    client = ChainClient(w3, Account.from_key(key.to_bytes()))
+    addresses = found(client, compiled, founders, threshold)
+    return {
+        name: w3.eth.contract(address=a, abi=compiled[name]["abi"]) for name, a in addresses.items()
+    }
+
+
+def founder_list(*accounts: str) -> list[Founder]:
+    """Founding admins `accounts`, named and keyed as `founders` names and keys them."""
+    return [Founder(*row) for row in zip(*founders(*accounts), strict=True)]
+
+
 @dataclass
 class Chain:
     w3: Web3
@@ -360,20 +409,14 @@ def deploy(w3: Web3, artefact: dict, *args: Any, sender: str) -> Contract:
 
 @pytest.fixture
 def chain(compiled: dict[str, dict]) -> Chain:
-    w3 = Web3(EthereumTesterProvider(eth_tester.EthereumTester(eth_tester.PyEVMBackend())))
+    """A consortium of one founding admin (M = 1) and two admitted members."""
+    w3 = in_memory_chain()
     admin, member, other, outsider = w3.eth.accounts[:4]
-    consortium = deploy(
-        w3,
-        compiled["Consortium"],
-        [admin],
-        ["Founding Lender"],
-        [""],
-        [pubkey(admin)],
-        1,
-        sender=admin,
+    founder = Founder(admin, "Founding Lender", "", pubkey(admin))
+    contracts = found_on_tester(w3, compiled, [founder], 1)
+    c = Chain(
+        w3, contracts["Consortium"], contracts["RecordRegistry"], admin, member, other, outsider
     )
-    registry = deploy(w3, compiled["RecordRegistry"], consortium.address, sender=admin)
-    c = Chain(w3, consortium, registry, admin, member, other, outsider)
     admit(c, admin, member, "Member Lender")
     admit(c, admin, other, "Other Lender")
     return c

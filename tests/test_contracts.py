@@ -20,13 +20,17 @@ from web3.logs import DISCARD
 
 from node.chain import compile as compile_mod
 from node.chain.compile import CompilerNotFound, compile_contracts
+from node.chain.deploy import contract_name
 from tests.conftest import (
     ACTIVE,
     ADMIN,
     ANVIL_KEY,
+    DISPUTED,
+    EXPIRED,
     M_ACTIVE,
     M_SUSPENDED,
     REINSTATE,
+    REVOKED,
     SUPERSEDED,
     SUSPEND,
     ZERO,
@@ -35,6 +39,7 @@ from tests.conftest import (
     anchor,
     assert_reverts,
     commitments,
+    deploy,
     propose,
     pubkey,
     ref_mth,
@@ -69,7 +74,7 @@ def test_changed_source_is_a_cache_miss(
     shutil.copytree(compile_mod.CONTRACTS_DIR, sources)
     calls: list[dict[str, str]] = []
 
-    def fake_compile(srcs: dict[str, str]) -> dict[str, dict]:
+    def fake_compile(srcs: dict[str, str], sources_dir: pathlib.Path) -> dict[str, dict]:
         calls.append(srcs)
         return {"Fake": {"abi": [], "bytecode": f"0x{len(calls):02x}"}}
 
@@ -355,6 +360,204 @@ def test_on_chain_inclusion_check_agrees_with_rfc_9162_for_all_small_trees(chain
 def test_inclusion_check_rejects_overlong_proof(chain: Chain) -> None:
     verify = chain.registry.functions.verifyInclusion
     assert verify(b"\x01" * 32, 0, 1, [ZERO] * 65, ZERO).call() is False
+
+
+# --- statuses set by consortium contracts and by the anchoring member ------------------------
+
+DISPUTES = contract_name("Disputes")
+NOBODY = "0x" + "00" * 20
+
+
+def _relay(chain: Chain, relay_artefact: dict, *, registered: bool) -> Contract:
+    """A StatusRelay, registered as the consortium's contract "Disputes" if `registered`."""
+    relay = deploy(chain.w3, relay_artefact, sender=chain.admin)
+    if registered:  # M = 1: the admin's proposal is carried out at once
+        chain.send(chain.consortium.functions.proposeContract(DISPUTES, relay.address), chain.admin)
+    return relay
+
+
+class _Batch:
+    """A batch of the member's, and calls that set the status of one of its leaves."""
+
+    def __init__(self, chain: Chain, n: int = 4, tag: bytes = b"s") -> None:
+        self.chain = chain
+        self.leaves = commitments(n, tag)
+        self.id, _ = anchor(chain, chain.member, self.leaves)
+
+    def direct(self, i: int, status: int, proof: list[bytes] | None = None) -> Any:
+        path = ref_path(i, self.leaves) if proof is None else proof
+        return self.chain.registry.functions.setStatus(self.leaves[i], self.id, i, path, status)
+
+    def via(self, relay: Contract, i: int, status: int) -> Any:
+        path = ref_path(i, self.leaves)
+        registry = self.chain.registry.address
+        return relay.functions.setStatus(registry, self.leaves[i], self.id, i, path, status)
+
+    def status(self, i: int) -> int:
+        return self.chain.registry.functions.statusOf(self.leaves[i]).call()
+
+
+def test_registered_contract_disputes_a_commitment_and_clears_it(
+    chain: Chain, relay_artefact: dict
+) -> None:
+    relay = _relay(chain, relay_artefact, registered=True)
+    batch = _Batch(chain)
+    receipt = chain.send(batch.via(relay, 2, DISPUTED), chain.outsider)
+    assert batch.status(2) == DISPUTED and batch.status(1) == ACTIVE
+    (event,) = chain.registry.events.RecordStatusChanged().process_receipt(receipt, DISCARD)
+    assert (event.args.commitment, event.args.member, event.args.by) == (
+        batch.leaves[2],
+        chain.member,
+        relay.address,
+    )
+    assert (event.args.previous, event.args.status, event.args.replacement) == (
+        ACTIVE,
+        DISPUTED,
+        ZERO,
+    )
+    chain.send(batch.via(relay, 2, ACTIVE), chain.outsider)  # the objection was rejected
+    assert batch.status(2) == ACTIVE
+    chain.send(batch.via(relay, 2, DISPUTED), chain.outsider)
+    chain.send(batch.via(relay, 2, REVOKED), chain.outsider)  # the objection was upheld
+    assert batch.status(2) == REVOKED
+    assert_reverts(
+        lambda: batch.via(relay, 2, DISPUTED).transact({"from": chain.outsider}),
+        "InvalidStatusChange(bytes32,uint8,uint8)",
+        batch.leaves[2],
+        REVOKED,
+        DISPUTED,
+    )
+
+
+def test_unregistered_contract_or_address_cannot_set_a_status(
+    chain: Chain, relay_artefact: dict
+) -> None:
+    relay = _relay(chain, relay_artefact, registered=False)
+    batch = _Batch(chain)
+    assert_reverts(
+        lambda: batch.via(relay, 0, DISPUTED).transact({"from": chain.admin}),
+        "NotActiveMember(address)",
+        relay.address,
+    )
+    assert_reverts(
+        lambda: batch.direct(0, DISPUTED).transact({"from": chain.outsider}),
+        "NotActiveMember(address)",
+        chain.outsider,
+    )
+    assert batch.status(0) == ACTIVE
+
+
+def test_contract_unregistered_by_vote_can_no_longer_set_a_status(
+    chain: Chain, relay_artefact: dict
+) -> None:
+    relay = _relay(chain, relay_artefact, registered=True)
+    batch = _Batch(chain)
+    chain.send(batch.via(relay, 0, DISPUTED), chain.outsider)
+    chain.send(chain.consortium.functions.proposeContract(DISPUTES, NOBODY), chain.admin)
+    assert_reverts(
+        lambda: batch.via(relay, 1, DISPUTED).transact({"from": chain.outsider}),
+        "NotActiveMember(address)",
+        relay.address,
+    )
+
+
+def test_anchoring_member_revokes_and_expires_its_own_commitments(chain: Chain) -> None:
+    batch = _Batch(chain)
+    receipt = chain.send(batch.direct(0, REVOKED), chain.member)
+    chain.send(batch.direct(3, EXPIRED), chain.member)
+    assert [batch.status(i) for i in range(4)] == [REVOKED, ACTIVE, ACTIVE, EXPIRED]
+    (event,) = chain.registry.events.RecordStatusChanged().process_receipt(receipt, DISCARD)
+    assert (event.args.member, event.args.by, event.args.status) == (
+        chain.member,
+        chain.member,
+        REVOKED,
+    )
+
+
+def test_member_cannot_dispute_its_own_nor_touch_anothers_commitment(chain: Chain) -> None:
+    batch = _Batch(chain)
+    for status in (DISPUTED, ACTIVE, SUPERSEDED):
+        assert_reverts(
+            lambda status=status: batch.direct(0, status).transact({"from": chain.member}),
+            "StatusNotAllowed(address,uint8)",
+            chain.member,
+            status,
+        )
+    assert_reverts(
+        lambda: batch.direct(0, REVOKED).transact({"from": chain.other}),
+        "NotBatchOwner(address,uint256)",
+        chain.other,
+        batch.id,
+    )
+    assert batch.status(0) == ACTIVE
+
+
+def test_suspended_member_cannot_revoke_its_own_commitment(chain: Chain) -> None:
+    batch = _Batch(chain)
+    propose(chain, chain.admin, SUSPEND, chain.member)
+    assert_reverts(
+        lambda: batch.direct(0, REVOKED).transact({"from": chain.member}),
+        "NotActiveMember(address)",
+        chain.member,
+    )
+    assert batch.status(0) == ACTIVE
+
+
+def test_status_change_needs_a_valid_proof_and_a_step_the_table_has(
+    chain: Chain, relay_artefact: dict
+) -> None:
+    relay = _relay(chain, relay_artefact, registered=True)
+    batch = _Batch(chain)
+    wrong = ref_path(1, batch.leaves)
+    assert_reverts(
+        lambda: batch.direct(0, REVOKED, proof=wrong).transact({"from": chain.member}),
+        "InvalidProof(bytes32,uint256)",
+        batch.leaves[0],
+        batch.id,
+    )
+    assert_reverts(
+        lambda: batch.via(relay, 0, SUPERSEDED).transact({"from": chain.admin}),
+        "StatusNotAllowed(address,uint8)",
+        relay.address,
+        SUPERSEDED,
+    )
+    invalid = "InvalidStatusChange(bytes32,uint8,uint8)"
+    assert_reverts(  # Active to Active
+        lambda: batch.via(relay, 0, ACTIVE).transact({"from": chain.admin}),
+        invalid,
+        batch.leaves[0],
+        ACTIVE,
+        ACTIVE,
+    )
+    chain.send(batch.via(relay, 0, DISPUTED), chain.admin)
+    assert_reverts(
+        lambda: batch.via(relay, 0, DISPUTED).transact({"from": chain.admin}),
+        invalid,
+        batch.leaves[0],
+        DISPUTED,
+        DISPUTED,
+    )
+    chain.send(batch.direct(0, EXPIRED), chain.member)  # a disputed record expires all the same
+    assert_reverts(
+        lambda: batch.direct(0, REVOKED).transact({"from": chain.member}),
+        invalid,
+        batch.leaves[0],
+        EXPIRED,
+        REVOKED,
+    )
+    fn = chain.registry.functions.supersede(
+        batch.leaves[1], batch.id, 1, ref_path(1, batch.leaves), ZERO
+    )
+    chain.send(fn, chain.member)
+    assert_reverts(
+        lambda: batch.direct(1, REVOKED).transact({"from": chain.member}),
+        invalid,
+        batch.leaves[1],
+        SUPERSEDED,
+        REVOKED,
+    )
+    unknown = chain.registry.functions.setStatus(batch.leaves[2], 9, 2, [], REVOKED)
+    assert_reverts(lambda: unknown.transact({"from": chain.member}), "UnknownBatch(uint256)", 9)
 
 
 # --- anvil ------------------------------------------------------------------------------------

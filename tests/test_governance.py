@@ -16,6 +16,7 @@ from web3.contract import Contract
 from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
 
+from node.chain.deploy import DEPLOY_LIST, contract_name
 from tests.conftest import (
     ADMIN,
     ADMIT,
@@ -34,13 +35,18 @@ from tests.conftest import (
     assert_reverts,
     commitments,
     deploy,
+    found_on_tester,
+    founder_list,
     founders,
+    in_memory_chain,
     pubkey,
     ref_mth,
     revert_data,
 )
 
 OPEN, EXECUTED, EXPIRED = 0, 1, 2  # Consortium.ProposalState
+SET_CONTRACT = 8  # Consortium.Action
+NOBODY = "0x" + "00" * 20
 WEEK = 7 * 24 * 3600
 
 
@@ -78,6 +84,14 @@ class Gov:
         url = "http://127.0.0.1:8799"
         return self.propose(sender, ADMIT, candidate, name, url, pubkey(candidate))
 
+    def propose_contract(self, name: bytes, account: str) -> int:
+        """The first admin proposes setting contract `name` to `account`; the proposal id."""
+        receipt = self.send(
+            self.consortium.functions.proposeContract(name, account), self.admins[0]
+        )
+        (created,) = self.events("ProposalCreated", receipt)
+        return created.args.id
+
     def vote(self, proposal_id: int, sender: str) -> Any:
         return self.send(self.consortium.functions.vote(proposal_id), sender)
 
@@ -100,12 +114,11 @@ class Gov:
 
 @pytest.fixture
 def gov(compiled: dict[str, dict]) -> Gov:
-    w3 = Web3(EthereumTesterProvider(eth_tester.EthereumTester(eth_tester.PyEVMBackend())))
+    w3 = in_memory_chain()
     accounts = w3.eth.accounts
     admins = accounts[:3]
-    consortium = deploy(w3, compiled["Consortium"], *founders(*admins), 2, sender=admins[0])
-    registry = deploy(w3, compiled["RecordRegistry"], consortium.address, sender=admins[0])
-    return Gov(w3, consortium, registry, admins, accounts[3:])
+    contracts = found_on_tester(w3, compiled, founder_list(*admins), 2)
+    return Gov(w3, contracts["Consortium"], contracts["RecordRegistry"], admins, accounts[3:])
 
 
 def _admitted(g: Gov, member: str) -> str:
@@ -510,6 +523,112 @@ def test_members_are_listed_by_index_whatever_their_status(gov: Gov) -> None:
     assert_reverts(
         lambda: cons.memberAt(count).call(), "IndexOutOfRange(uint256,uint256)", count, count
     )
+
+
+# --- the consortium's contracts -----------------------------------------------------------
+
+
+def test_founding_registers_the_deploy_list_and_finishes_the_deployment(gov: Gov) -> None:
+    cons = gov.consortium.functions
+    assert cons.contractCount().call() == len(DEPLOY_LIST)
+    assert [cons.contractNameAt(i).call() for i in range(len(DEPLOY_LIST))] == [
+        contract_name(n) for n in DEPLOY_LIST
+    ]
+    name = contract_name("RecordRegistry")
+    assert cons.contractAddress(name).call() == gov.registry.address
+    assert cons.contractName(gov.registry.address).call() == name
+    assert cons.contractName(gov.admins[0]).call() == ZERO
+    assert cons.deploymentFinished().call() and cons.deployer().call() == gov.admins[0]
+    (registered,) = gov.consortium.events.ContractSet.get_logs(from_block=0)
+    assert (registered.args.name, registered.args.previous, registered.args.account) == (
+        name,
+        NOBODY,
+        gov.registry.address,
+    )
+    (finished,) = gov.consortium.events.DeploymentFinished.get_logs(from_block=0)
+    assert finished.args.deployer == gov.admins[0]
+
+
+def test_deployer_registers_contracts_only_until_it_finishes(
+    gov: Gov, compiled: dict[str, dict]
+) -> None:
+    deployer, admin = gov.admins[0], gov.admins[1]
+    fresh = deploy(gov.w3, compiled["Consortium"], *founders(*gov.admins), 2, sender=deployer)
+    registry = deploy(gov.w3, compiled["RecordRegistry"], fresh.address, sender=deployer)
+    name = contract_name("RecordRegistry")
+    register = fresh.functions.registerContract(name, registry.address)
+    gov.reverts(register, admin, "NotDeployer(address)", admin)
+    no_code = fresh.functions.registerContract(name, admin)
+    gov.reverts(no_code, deployer, "InvalidContract(bytes32,address)", name, admin)
+    gov.send(register, deployer)
+    gov.send(fresh.functions.finishDeployment(), deployer)
+    assert fresh.functions.contractAddress(name).call() == registry.address
+    for fn in (register, fresh.functions.finishDeployment()):
+        gov.reverts(fn, deployer, "DeploymentAlreadyFinished()")
+    late = gov.consortium.functions.registerContract(contract_name("Late"), registry.address)
+    gov.reverts(late, gov.admins[0], "DeploymentAlreadyFinished()")
+
+
+def test_contracts_change_by_m_of_n_vote(gov: Gov, relay_artefact: dict) -> None:
+    cons = gov.consortium.functions
+    first = deploy(gov.w3, relay_artefact, sender=gov.admins[0])
+    second = deploy(gov.w3, relay_artefact, sender=gov.admins[0])
+    disputes = contract_name("Disputes")
+
+    receipt = gov.send(cons.proposeContract(disputes, first.address), gov.admins[0])
+    (created,) = gov.events("ProposalCreated", receipt)
+    proposal_id = created.args.id
+    assert (created.args.action, created.args.subject) == (SET_CONTRACT, first.address)
+    assert cons.getProposedContract(proposal_id).call() == disputes
+    assert cons.contractAddress(disputes).call() == NOBODY  # one vote of two
+    receipt = gov.vote(proposal_id, gov.admins[1])
+    (event,) = gov.events("ContractSet", receipt)
+    assert (event.args.name, event.args.previous, event.args.account) == (
+        disputes,
+        NOBODY,
+        first.address,
+    )
+    assert cons.contractName(first.address).call() == disputes
+
+    receipt = gov.vote(gov.propose_contract(disputes, second.address), gov.admins[2])
+    (event,) = gov.events("ContractSet", receipt)
+    assert (event.args.previous, event.args.account) == (first.address, second.address)
+    assert cons.contractName(first.address).call() == ZERO
+    assert cons.contractAddress(disputes).call() == second.address
+
+    gov.vote(gov.propose_contract(disputes, NOBODY), gov.admins[1])
+    assert cons.contractAddress(disputes).call() == NOBODY
+    assert cons.contractName(second.address).call() == ZERO
+    assert cons.contractCount().call() == len(DEPLOY_LIST) + 1  # a name, once listed, stays
+
+
+def test_invalid_contract_changes_are_refused(gov: Gov, relay_artefact: dict) -> None:
+    cons = gov.consortium.functions
+    relay = deploy(gov.w3, relay_artefact, sender=gov.admins[0])
+    disputes, blacklist = contract_name("Disputes"), contract_name("Blacklist")
+    invalid = "InvalidContract(bytes32,address)"
+    admin = gov.admins[0]
+    for name, account in (
+        (disputes, gov.admins[1]),  # no code
+        (ZERO, relay.address),  # no name
+        (disputes, gov.registry.address),  # already named RecordRegistry
+        (disputes, gov.consortium.address),  # the Consortium itself
+        (disputes, NOBODY),  # unregistering a name no contract has
+    ):
+        gov.reverts(cons.proposeContract(name, account), admin, invalid, name, account)
+    generic = cons.propose(SET_CONTRACT, relay.address, "", "", b"")
+    gov.reverts(
+        generic, admin, "InvalidAction(uint8,address,uint8)", SET_CONTRACT, relay.address, 0
+    )
+    member = _admitted(gov, gov.candidates[0])
+    gov.reverts(cons.proposeContract(disputes, relay.address), member, "NotAdmin(address)", member)
+
+    # two proposals naming the same contract: the second cannot be carried out after the first
+    as_disputes = gov.propose_contract(disputes, relay.address)
+    as_blacklist = gov.propose_contract(blacklist, relay.address)
+    gov.vote(as_disputes, gov.admins[1])
+    gov.reverts(cons.vote(as_blacklist), gov.admins[1], invalid, blacklist, relay.address)
+    assert cons.contractAddress(blacklist).call() == NOBODY
 
 
 # --- cost -------------------------------------------------------------------------------------

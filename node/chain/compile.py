@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pathlib
 import shutil
-import tempfile
 
 import solcx
+
+from node.files import write_atomically
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 CONTRACTS_DIR = REPO / "contracts"
@@ -34,24 +34,28 @@ class CompilerNotFound(RuntimeError):
     """Node.js or the npm `solc` package is missing, and nothing usable is cached."""
 
 
-def compile_contracts(cache_dir: pathlib.Path | None = None) -> dict[str, dict]:
-    """Return `{contract name: {"abi": [...], "bytecode": "0x..."}}` for `contracts/**/*.sol`."""
+def compile_contracts(
+    cache_dir: pathlib.Path | None = None, sources_dir: pathlib.Path | None = None
+) -> dict[str, dict]:
+    """Return `{contract name: {"abi": [...], "bytecode": "0x..."}}` for `contracts/**/*.sol`
+    (or `sources_dir/**/*.sol`, e.g. contracts that only tests deploy)."""
     cache_dir = DEFAULT_CACHE_DIR if cache_dir is None else pathlib.Path(cache_dir)
-    sources = _read_sources()
+    sources_dir = CONTRACTS_DIR if sources_dir is None else pathlib.Path(sources_dir)
+    sources = _read_sources(sources_dir)
     cache_file = cache_dir / f"{_cache_key(sources)}.json"
     if cache_file.is_file():
         return json.loads(cache_file.read_text(encoding="utf-8"))
 
-    contracts = _compile(sources)
-    _write_atomically(cache_file, json.dumps(contracts, sort_keys=True))
+    contracts = _compile(sources, sources_dir)
+    write_atomically(cache_file, json.dumps(contracts, sort_keys=True))
     return contracts
 
 
-def _read_sources() -> dict[str, str]:
-    paths = sorted(CONTRACTS_DIR.rglob("*.sol"))
+def _read_sources(sources_dir: pathlib.Path) -> dict[str, str]:
+    paths = sorted(sources_dir.rglob("*.sol"))
     if not paths:
-        raise FileNotFoundError(f"no Solidity sources in {CONTRACTS_DIR}")
-    return {p.relative_to(CONTRACTS_DIR).as_posix(): p.read_text(encoding="utf-8") for p in paths}
+        raise FileNotFoundError(f"no Solidity sources in {sources_dir}")
+    return {p.relative_to(sources_dir).as_posix(): p.read_text(encoding="utf-8") for p in paths}
 
 
 def _compiler_version() -> str:
@@ -71,7 +75,7 @@ def _cache_key(sources: dict[str, str]) -> str:
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
-def _compile(sources: dict[str, str]) -> dict[str, dict]:
+def _compile(sources: dict[str, str], sources_dir: pathlib.Path) -> dict[str, dict]:
     if shutil.which("node") is None:
         raise CompilerNotFound(f"Node.js (`node`) is not on PATH; {TOOLCHAIN_HINT}")
     if not (REPO / "node_modules" / "solc" / "package.json").is_file():
@@ -85,8 +89,8 @@ def _compile(sources: dict[str, str]) -> dict[str, dict]:
             "sources": {name: {"content": text} for name, text in sources.items()},
             "settings": SETTINGS,
         },
-        base_path=CONTRACTS_DIR,
-        allow_paths=[CONTRACTS_DIR],
+        base_path=sources_dir,
+        allow_paths=[sources_dir],
         solc_binary=SOLC_BINARY,
     )
     contracts: dict[str, dict] = {}
@@ -99,16 +103,3 @@ def _compile(sources: dict[str, str]) -> dict[str, dict]:
                 "bytecode": "0x" + artefact["evm"]["bytecode"]["object"],
             }
     return contracts
-
-
-def _write_atomically(path: pathlib.Path, text: str) -> None:
-    """Write via a temporary file and rename, so a concurrent reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise

@@ -1,16 +1,12 @@
-"""Connecting the node to its chain: the embedded one or a JSON-RPC endpoint, and the
-contracts on it (deployed by the first node on an empty chain, their addresses kept)."""
+"""Connecting the node to its chain: the embedded one or a JSON-RPC endpoint, and its
+consortium's contracts there, found from the Consortium's address (node/chain/deploy.py)."""
 
-import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from coincurve import PublicKey
 from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
@@ -18,6 +14,17 @@ from web3.types import RPCEndpoint
 
 from node.chain.client import ChainClient, ChainError
 from node.chain.compile import compile_contracts
+from node.chain.deploy import (
+    CONSORTIUM,
+    ChainFile,
+    DeployError,
+    Founder,
+    discover,
+    found,
+    how_to_join,
+    read_chain_file,
+    write_chain_file,
+)
 
 log = logging.getLogger("creditchain.chain")
 
@@ -28,6 +35,9 @@ def _nothing() -> None:
 
 @dataclass
 class Chain:
+    """The chain and this node's consortium on it: `addresses` holds every contract of the
+    consortium by name (as the Consortium lists them), `abis` every compiled ABI by name."""
+
     client: ChainClient
     consortium: Contract
     registry: Contract
@@ -67,83 +77,169 @@ def _ensure_funds(w3: Web3, member: str) -> None:
         raise ChainError(f"member account {address} has no funds to pay gas on this chain")
 
 
-def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _deploy(client: ChainClient, compiled: dict[str, dict], name: str) -> dict[str, str]:
-    """A consortium of one: this member its only founding admin, so M = 1 and each of its
-    proposals takes effect at once. A consortium of many is deployed by its launcher."""
-    log.info("empty chain: deploying the contracts")
-    public_key = PublicKey.from_secret(bytes(client.account.key)).format(compressed=False)
-    consortium = client.deploy(
-        compiled["Consortium"]["abi"],
-        compiled["Consortium"]["bytecode"],
-        [client.account.address],
-        [name],
-        [""],  # the node URL: a lone node has no peers to tell it to
-        [public_key],
-        1,
-    )
-    registry = client.deploy(
-        compiled["RecordRegistry"]["abi"], compiled["RecordRegistry"]["bytecode"], consortium
-    )
-    return {"Consortium": consortium, "RecordRegistry": registry}
-
-
-def connect_chain(
-    *, data: Path, rpc: str | None, member: LocalAccount, member_name: str, rpc_wait: float = 30
-) -> Chain:
-    """Open the chain, deploy on an empty one, and check what data/chain.json says is there."""
-    close: Callable[[], None] = _nothing
+def _open(
+    *, data: Path, rpc: str | None, member: str, rpc_wait: float
+) -> tuple[Web3, str, Callable[[], None]]:
+    """The chain's Web3, its kind, and how to close it."""
     if rpc:
         w3 = _web3_for_rpc(rpc, rpc_wait)
-        kind = "rpc"
+        kind, close = "rpc", _nothing
     else:
         from node.chain.embedded import open_embedded_chain
 
-        embedded = open_embedded_chain(data / "chain", funded=[member.address])
+        embedded = open_embedded_chain(data / "chain", funded=[member])
         w3, kind, close = embedded.w3, "embedded", embedded.close
-    _ensure_funds(w3, member.address)
-    client = ChainClient(w3, member)
-    compiled = compile_contracts()
+    try:
+        _ensure_funds(w3, member)
+    except BaseException:
+        close()
+        raise
+    return w3, kind, close
+
+
+def _check_named(saved: ChainFile, chain_file: Path, consortium: str | None) -> None:
+    if consortium is None:
+        return
+    if not Web3.is_address(consortium):
+        raise DeployError(f"{consortium!r} is not an address (0x and 40 hex digits)")
+    if Web3.to_checksum_address(consortium) != saved.consortium:
+        raise DeployError(
+            f"{chain_file} is for the consortium at {saved.consortium}, not {consortium}; "
+            "a data directory belongs to one consortium: use another --data"
+        )
+
+
+def _addresses(
+    client: ChainClient,
+    compiled: dict[str, dict],
+    *,
+    data: Path,
+    rpc: str | None,
+    consortium: str | None,
+    member_name: str,
+) -> dict[str, str]:
+    """The consortium this node belongs to, read back from its Consortium contract: the one
+    in data/chain.json, or the one named, or, on a fresh embedded chain, a new one."""
     chain_file = data / "chain.json"
-    if chain_file.exists():
-        saved = json.loads(chain_file.read_text())
-        if saved["chain_id"] != client.chain_id:
-            raise ChainError(
-                f"{chain_file} belongs to chain {saved['chain_id']}, "
+    saved = read_chain_file(chain_file)
+    if saved is not None:
+        if saved.chain_id != client.chain_id:
+            raise DeployError(
+                f"{chain_file} belongs to chain {saved.chain_id}, "
                 f"but the chain here is {client.chain_id}"
             )
-        addresses = saved["contracts"]
-        for name, address in addresses.items():
-            if not w3.eth.get_code(Web3.to_checksum_address(address)):
-                raise ChainError(
-                    f"{name} at {address} (from {chain_file}) is not on this chain; "
-                    "was the chain reset? Move the data directory aside to start afresh."
-                )
-    else:
-        addresses = _deploy(client, compiled, member_name)
-        _write_json_atomically(
-            chain_file,
-            {
-                "chain_id": client.chain_id,
-                "contracts": addresses,
-                "deployer": member.address,
-                "deployed_at": time.time(),
-            },
+        _check_named(saved, chain_file, consortium)
+        consortium = saved.consortium
+    elif consortium is None:
+        if rpc is not None:
+            raise DeployError(how_to_join(rpc=rpc, data=data))
+        if client.block_number() != 0:
+            raise DeployError(
+                f"the embedded chain in {data / 'chain'} has blocks but {chain_file} is "
+                "missing: pass --consortium with its Consortium's address"
+            )
+        log.info("a fresh embedded chain: founding a consortium of one")
+        founder = Founder.of(client.account, member_name)
+        addresses = found(client, compiled, [founder], threshold=1)
+        write_chain_file(chain_file, chain_id=client.chain_id, contracts=addresses)
+        return addresses
+    try:
+        addresses = discover(client, compiled, consortium)
+    except DeployError:
+        if saved is None or not client.w3.eth.get_code(Web3.to_checksum_address(consortium)):
+            raise
+        # a consortium deployed before contracts were kept by name: trust chain.json
+        log.warning("%s does not list its contracts; using %s", consortium, chain_file)
+        addresses = saved.contracts
+    if saved is None or saved.contracts != addresses:
+        write_chain_file(chain_file, chain_id=client.chain_id, contracts=addresses)
+    functions = client.contract(addresses[CONSORTIUM], compiled[CONSORTIUM]["abi"]).functions
+    if not client.call(functions.isActiveMember(client.account.address)):
+        log.warning(
+            "%s is not an active member of the consortium at %s: anchoring is refused "
+            "until the admins admit it",
+            client.account.address,
+            addresses[CONSORTIUM],
         )
+    return addresses
+
+
+def connect_chain(
+    *,
+    data: Path,
+    rpc: str | None,
+    member: LocalAccount,
+    member_name: str,
+    consortium: str | None = None,
+    rpc_wait: float = 30,
+) -> Chain:
+    """Open the chain and find this node's consortium on it (see `_addresses`). A node never
+    deploys on a chain it was pointed at: founding there is `creditchain consortium found`."""
+    w3, kind, close = _open(data=data, rpc=rpc, member=member.address, rpc_wait=rpc_wait)
+    try:
+        client = ChainClient(w3, member)
+        compiled = compile_contracts()
+        addresses = _addresses(
+            client, compiled, data=data, rpc=rpc, consortium=consortium, member_name=member_name
+        )
+    except BaseException:
+        close()
+        raise
     return Chain(
         client=client,
-        consortium=client.contract(addresses["Consortium"], compiled["Consortium"]["abi"]),
+        consortium=client.contract(addresses[CONSORTIUM], compiled[CONSORTIUM]["abi"]),
         registry=client.contract(addresses["RecordRegistry"], compiled["RecordRegistry"]["abi"]),
         addresses=addresses,
         kind=kind,
         abis={k: v["abi"] for k, v in compiled.items()},
         close=close,
     )
+
+
+def prepare(
+    *,
+    data: Path,
+    rpc: str | None,
+    member: LocalAccount,
+    consortium: str | None,
+    rpc_wait: float = 30,
+) -> None:
+    """Before a node starts on a chain it was pointed at: refuse, in one line, if it was not
+    told which consortium to join, and join the one named (writing data/chain.json)."""
+    if rpc is None:
+        return  # the node's own embedded chain: `connect_chain` founds on a fresh one
+    chain_file = data / "chain.json"
+    saved = read_chain_file(chain_file)
+    if saved is not None:
+        _check_named(saved, chain_file, consortium)
+        return
+    if consortium is None:
+        raise DeployError(how_to_join(rpc=rpc, data=data))
+    w3 = _web3_for_rpc(rpc, rpc_wait)
+    addresses = discover(ChainClient(w3, member), compile_contracts(), consortium)
+    write_chain_file(chain_file, chain_id=w3.eth.chain_id, contracts=addresses)
+
+
+def found_consortium(
+    *,
+    data: Path,
+    rpc: str,
+    member: LocalAccount,
+    founders: list[Founder],
+    threshold: int,
+    rpc_wait: float = 30,
+) -> tuple[int, dict[str, str]]:
+    """`creditchain consortium found`: deploy a new consortium from this node's account, its
+    `founders` the founding admins, and write data/chain.json; (chain id, addresses)."""
+    chain_file = data / "chain.json"
+    saved = read_chain_file(chain_file)
+    if saved is not None:
+        raise DeployError(
+            f"{data} already belongs to the consortium at {saved.consortium}; "
+            "found a new one with another --data"
+        )
+    w3, _kind, _close = _open(data=data, rpc=rpc, member=member.address, rpc_wait=rpc_wait)
+    client = ChainClient(w3, member)
+    addresses = found(client, compile_contracts(), founders, threshold)
+    write_chain_file(chain_file, chain_id=client.chain_id, contracts=addresses)
+    return client.chain_id, addresses

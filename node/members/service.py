@@ -18,6 +18,7 @@ ROLES = ["admin", "auditor", "regulator"]
 ACTIONS = [
     "admit", "suspend", "reinstate", "remove",
     "grant_auditor", "grant_regulator", "revoke_auditor", "revoke_regulator",
+    "set_contract",  # proposed with Consortium.proposeContract, listed here for its name
 ]  # fmt: skip
 PROPOSAL_STATES = ["open", "executed", "expired"]
 GOVERNANCE_GAS = 600_000

@@ -1,0 +1,177 @@
+"""The consortium's contracts: the one deploy list, founding a consortium, finding one from
+its address, and the data directory's chain.json.
+
+Founding deploys `Consortium` with its founding admins, then each contract of DEPLOY_LIST with
+the Consortium's address, registers each by name in the Consortium, and finishes the deployment;
+from then on only an M-of-N vote changes them. So a node that knows the Consortium's address
+finds every other contract, and a contract knows its fellow contracts by asking the Consortium.
+Every path that deploys (a node's own embedded chain, `consortium found`, `consortium up`)
+goes through `found`, and every chain.json is written by `write_chain_file`.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from coincurve import PublicKey
+from eth_account.signers.local import LocalAccount
+from eth_tester.exceptions import TransactionFailed
+from eth_utils import keccak
+from web3 import Web3
+from web3.exceptions import BadFunctionCallOutput, ContractLogicError
+
+from node.chain.client import ChainClient, ChainError, ContractRevert
+from node.files import write_atomically
+
+CONSORTIUM = "Consortium"
+# Deployed after the Consortium, in this order, each constructed with the Consortium's address
+# alone and registered in it under its own name. A new contract is one more name here.
+DEPLOY_LIST: tuple[str, ...] = ("RecordRegistry",)
+CONSORTIUM_GAS = 8_000_000  # the constructor admits up to 32 founders
+SETUP_GAS = 200_000
+
+
+class DeployError(ChainError):
+    """The consortium could not be founded, found or joined as asked."""
+
+
+@dataclass(frozen=True)
+class Founder:
+    """A founding admin, as the Consortium's constructor registers it."""
+
+    address: str
+    name: str
+    node_url: str
+    public_key: bytes  # SEC1 secp256k1, uncompressed
+
+    @classmethod
+    def of(cls, account: LocalAccount, name: str, node_url: str = "") -> "Founder":
+        key = PublicKey.from_secret(bytes(account.key)).format(compressed=False)
+        return cls(account.address, name, node_url, key)
+
+    @classmethod
+    def from_public_key(cls, name: str, public_key: bytes, node_url: str = "") -> "Founder":
+        """The address is the key's: keccak of the uncompressed point, last 20 bytes."""
+        point = PublicKey(public_key).format(compressed=False)  # ValueError if not a key
+        address = Web3.to_checksum_address(keccak(point[1:])[-20:])
+        return cls(address, name, node_url, point)
+
+
+def contract_name(name: str) -> bytes:
+    """A contract's name as the Consortium keeps it: ASCII, right-padded to 32 bytes."""
+    raw = name.encode("ascii")
+    if not 0 < len(raw) <= 32:
+        raise ValueError(f"a contract name is 1 to 32 ASCII characters: {name!r}")
+    return raw.ljust(32, b"\0")
+
+
+def found(
+    client: ChainClient, compiled: dict[str, dict], founders: list[Founder], threshold: int
+) -> dict[str, str]:
+    """Deploy a new consortium from `client`'s account; its contracts' addresses by name."""
+    consortium = client.deploy(
+        compiled[CONSORTIUM]["abi"],
+        compiled[CONSORTIUM]["bytecode"],
+        [f.address for f in founders],
+        [f.name for f in founders],
+        [f.node_url for f in founders],
+        [f.public_key for f in founders],
+        threshold,
+        gas=CONSORTIUM_GAS,
+    )
+    functions = client.contract(consortium, compiled[CONSORTIUM]["abi"]).functions
+    addresses = {CONSORTIUM: consortium}
+    for name in DEPLOY_LIST:
+        artefact = compiled[name]
+        addresses[name] = client.deploy(artefact["abi"], artefact["bytecode"], consortium)
+        _transact(client, functions.registerContract(contract_name(name), addresses[name]))
+    _transact(client, functions.finishDeployment())
+    return addresses
+
+
+def _transact(client: ChainClient, fn: Any) -> None:
+    receipt = client.wait_receipt(client.send(fn, gas=SETUP_GAS), timeout=120)
+    if receipt is None or receipt["status"] != 1:
+        raise DeployError(f"{fn.fn_name} did not land on the chain")
+
+
+def discover(client: ChainClient, compiled: dict[str, dict], consortium: str) -> dict[str, str]:
+    """Every contract of the consortium at `consortium`, by name, as the Consortium lists it."""
+    if not Web3.is_address(consortium):
+        raise DeployError(f"{consortium!r} is not an address (0x and 40 hex digits)")
+    address = Web3.to_checksum_address(consortium)
+    if not client.w3.eth.get_code(address):
+        raise DeployError(
+            f"no contract at {address} on chain {client.chain_id}: is it the consortium's "
+            "address, and this the consortium's chain?"
+        )
+    functions = client.contract(address, compiled[CONSORTIUM]["abi"]).functions
+    try:
+        finished = client.call(functions.deploymentFinished())
+        names = [
+            client.call(functions.contractNameAt(i))
+            for i in range(client.call(functions.contractCount()))
+        ]
+        listed = {
+            bytes(n).rstrip(b"\0").decode("ascii", "replace"): client.call(
+                functions.contractAddress(n)
+            )
+            for n in names
+        }
+    except (ContractRevert, ContractLogicError, BadFunctionCallOutput, TransactionFailed):
+        raise DeployError(
+            f"the contract at {address} is not a Consortium that keeps its contracts by name"
+        ) from None
+    if not finished:
+        raise DeployError(f"the consortium at {address} is still being deployed; try again soon")
+    addresses: dict[str, str] = {CONSORTIUM: address}
+    addresses.update({n: a for n, a in listed.items() if int(a, 16) != 0})
+    missing = [n for n in DEPLOY_LIST if n not in addresses]
+    if missing:
+        raise DeployError(f"the consortium at {address} has no {', '.join(missing)}")
+    return addresses
+
+
+# --- chain.json: which chain, and which consortium on it ---------------------------------------
+
+
+@dataclass(frozen=True)
+class ChainFile:
+    chain_id: int
+    contracts: dict[str, str]
+
+    @property
+    def consortium(self) -> str:
+        return self.contracts[CONSORTIUM]
+
+
+def read_chain_file(path: Path) -> ChainFile | None:
+    """The chain file at `path`; None if there is none."""
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        chain_file = ChainFile(int(saved["chain_id"]), dict(saved["contracts"]))
+        if not Web3.is_address(chain_file.consortium):
+            raise ValueError("contracts.Consortium is not an address")
+        return chain_file
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError) as err:
+        raise DeployError(f"{path} is not a chain file ({type(err).__name__}: {err})") from None
+
+
+def write_chain_file(path: Path, *, chain_id: int, contracts: dict[str, str]) -> None:
+    """The one writer of chain.json: the chain's id and the consortium's contracts by name.
+    An admin may hand this file to a new member, to place in its data directory."""
+    text = json.dumps({"chain_id": chain_id, "contracts": contracts}, indent=2) + "\n"
+    write_atomically(path, text)
+
+
+def how_to_join(*, rpc: str, data: Path) -> str:
+    """The one-line refusal of a node pointed at a chain without being told which consortium."""
+    return (
+        f"no consortium named for the chain at {rpc} (and no {data / 'chain.json'}): "
+        "to join one, pass --consortium 0x... (or set CREDITCHAIN_CONSORTIUM, or place the "
+        f"chain.json an admin gives you in {data}); to found a new one, run "
+        f"`creditchain consortium found --rpc {rpc} --data {data}`"
+    )
