@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from node import keys_cli
+from node.chain import index_cli
 from node.config import Settings
 from node.members import cli as governance_cli
 from node.staff import cli as staff_cli
@@ -100,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     keys_cli.register(sub)
     staff_cli.register(sub)
     governance_cli.register(sub)
+    index_cli.register(sub)
     return p
 
 
@@ -214,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         return staff_cli.main_for(args)
     if args.command == "governance":
         return governance_cli.main_for(args)
+    if args.command == "index":
+        return index_cli.main_for(args)
     return _verify(args)
 
 
