@@ -74,8 +74,10 @@ def open_index(
     from node.config import Settings
     from node.db import make_engine
 
-    given = {} if confirmations is None else {"confirmations": confirmations}
-    settings = Settings(data=data, rpc=rpc, **given)
+    given: dict[str, Any] = {"data": data, "rpc": rpc}
+    if confirmations is not None:
+        given["confirmations"] = confirmations
+    settings = Settings(**given)
     if not settings.chain_file.exists():
         raise IndexCommandError(f"{settings.chain_file} not found: no node has run on {data}")
     saved = json.loads(settings.chain_file.read_text())
@@ -147,8 +149,8 @@ def _rebuild(index: Any, from_block: int) -> None:
     def progress(indexed: int | None) -> None:
         at = -1 if indexed is None else indexed
         if at - shown[0] >= every or at >= target > shown[0]:
-            pct = min(100.0, 100.0 * (at - start + 1) / span)
-            print(f"  indexed up to block {at} of {target} ({pct:.0f}%)", flush=True)
+            pct = min(100, 100 * (at - start + 1) // span)
+            print(f"  indexed up to block {at} of {target} ({pct}%)", flush=True)
             shown[0] = at
 
     index.catch_up(timeout=float("inf"), progress=progress)

@@ -9,11 +9,12 @@ errors, mapped to GovernanceRefused with an HTTP status in one place.
 
 import logging
 import time
+import weakref
 from typing import Any, NamedTuple
 
 from web3 import Web3
 
-from node.chain.client import ChainError, ContractRevert
+from node.chain.client import ChainClient, ChainError, ContractRevert
 from node.chain.events import ChainReader, Event, EventDecoder
 from node.chain.index import EventIndex
 from node.chain.setup import Chain
@@ -63,8 +64,8 @@ def _refused(err: ContractRevert) -> GovernanceRefused:
 
 _MEMBER_EVENTS = ("MemberAdded", "MemberStatusChanged", "RoleGranted", "RoleRevoked")
 _PROPOSAL_EVENTS = ("ProposalCreated", "Voted", "ProposalExecuted", "MemberAdded")
-_constants: dict[tuple[str, str], int] = {}  # (contract address, name) -> value set at deployment
-_candidates: dict[tuple[str, int, str], dict[str, str]] = {}  # (contract, id, tx) -> candidate
+# what the chain was asked once, per connection: values fixed at deployment, and candidates
+_asked: weakref.WeakKeyDictionary[ChainClient, dict[Any, Any]] = weakref.WeakKeyDictionary()
 
 
 class Snapshot(NamedTuple):
@@ -114,23 +115,23 @@ def is_active_member(*, index: EventIndex, address: str) -> bool:
 
 def _constant(chain: Chain, name: str) -> int:
     """A value the Consortium fixes at deployment, asked of the chain once."""
-    key = (chain.consortium.address, name)
-    if key not in _constants:
-        _constants[key] = chain.client.call(getattr(chain.consortium.functions, name)())
-    return _constants[key]
+    asked = _asked.setdefault(chain.client, {})
+    if name not in asked:
+        asked[name] = chain.client.call(getattr(chain.consortium.functions, name)())
+    return asked[name]
 
 
 def _candidate(chain: Chain, proposal: dict[str, Any]) -> dict[str, str] | None:
     """An open admission's candidate: kept in contract storage, not in an event, so asked of
     the chain once per proposal; None while the chain cannot be reached."""
-    key = (chain.consortium.address, proposal["id"], proposal["tx"])
-    if key not in _candidates:
+    asked, key = _asked.setdefault(chain.client, {}), (proposal["id"], proposal["tx"])
+    if key not in asked:
         try:
-            name, url, pub = chain.client.call(chain.consortium.functions.getCandidate(key[1]))
-        except ChainError:
+            name, url, pub = chain.client.call(chain.consortium.functions.getCandidate(key[0]))
+        except (ChainError, OSError):
             return None
-        _candidates[key] = {"name": name, "node_url": url, "public_key": "0x" + bytes(pub).hex()}
-    return _candidates[key]
+        asked[key] = {"name": name, "node_url": url, "public_key": "0x" + bytes(pub).hex()}
+    return asked[key]
 
 
 def _fold_proposals(chain: Chain, events: list[Event]) -> dict[int, dict[str, Any]]:
