@@ -21,6 +21,13 @@ from web3.exceptions import BlockNotFound
 from node.chain.client import ChainError
 
 
+class ChainMoved(ChainError):
+    """The chain reorganised while a range was being read; read it again."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(f"block {number} changed while it was read")
+
+
 @dataclass(frozen=True)
 class Event:
     """One log of a project contract, where it sits on the chain and what it says."""
@@ -37,7 +44,7 @@ class Event:
     topics: tuple[str | None, str | None, str | None] = (None, None, None)
 
     def row(self) -> tuple[Any, ...]:
-        """The event as a chain_event row, in the table's column order."""
+        """The event as a chain_event row, its values in the order of COLUMNS."""
         return (
             self.block_number, self.block_hash, self.block_time, self.log_index, self.tx_hash,
             self.contract, self.address, self.event, *self.topics,
@@ -243,10 +250,3 @@ class ChainReader:
             raise ChainMoved(end)
         out.sort(key=lambda e: (e.block_number, e.log_index))
         return out
-
-
-class ChainMoved(ChainError):
-    """The chain reorganised while a range was being read; read it again."""
-
-    def __init__(self, number: int) -> None:
-        super().__init__(f"block {number} changed while it was read")

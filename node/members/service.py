@@ -128,7 +128,7 @@ def _candidate(chain: Chain, proposal: dict[str, Any]) -> dict[str, str] | None:
     if key not in asked:
         try:
             name, url, pub = chain.client.call(chain.consortium.functions.getCandidate(key[0]))
-        except (ChainError, OSError):
+        except (ChainError, ContractRevert, OSError):
             return None
         asked[key] = {"name": name, "node_url": url, "public_key": "0x" + bytes(pub).hex()}
     return asked[key]
