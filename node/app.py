@@ -1,4 +1,4 @@
-"""The node: its parts assembled, the batcher running beside the API."""
+"""The node: its parts assembled, the batcher and the event index running beside the API."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from node import openapi
 from node.anchoring.batcher import Batcher
 from node.chain import router as chain_router
+from node.chain.index import EventIndex
 from node.chain.setup import connect_chain
 from node.config import Settings
 from node.db import make_engine
@@ -45,7 +46,8 @@ def start_node(settings: Settings, *, run_batcher: bool = True) -> Node:
     )
     keys = RecordKeys.from_secrets(secrets)
     workers = default_workers() if settings.workers is None else settings.workers
-    node = Node(settings, engine, keys, chain, batcher, Preparer(secrets, keys, workers))
+    index = EventIndex.for_chain(chain, engine=engine, confirmations=settings.confirmations)
+    node = Node(settings, engine, keys, chain, batcher, Preparer(secrets, keys, workers), index)
     print(  # what an operator needs to know at start, whatever the log level
         f"creditchain node: chain {chain.kind} (id {chain.chain_id}), "
         f"member {secrets.member.address}\n"
@@ -60,12 +62,14 @@ def start_node(settings: Settings, *, run_batcher: bool = True) -> Node:
             f"--data {settings.data.resolve()}",
             flush=True,
         )
+    index.start()
     if run_batcher:
         batcher.start()
     return node
 
 
 def stop_node(node: Node) -> None:
+    node.index.stop()
     node.batcher.stop()
     node.preparer.close()
     node.chain.close()

@@ -15,6 +15,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from node import keys_cli
+from node.chain import index_cli
 from node.config import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -124,6 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     keys_cli.register(sub)
     staff_cli.register(sub)
     governance_cli.register(sub)
+    index_cli.register(sub)
     return p
 
 
@@ -461,6 +463,8 @@ def main(argv: list[str] | None = None) -> int:
         return staff_cli.main_for(args)
     if args.command == "governance":
         return governance_cli.main_for(args)
+    if args.command == "index":
+        return index_cli.main_for(args)
     return _verify(args)
 
 

@@ -37,7 +37,10 @@ class Settings(BaseSettings):
         1.0, gt=0, description="seconds after which pending records are anchored anyway"
     )
     confirmations: int = Field(
-        0, ge=0, description="blocks on top of a batch before its receipts are handed out"
+        0,
+        ge=0,
+        description="blocks on top of a batch before its receipts are handed out, and of an "
+        "event before the event index reads it",
     )
     workers: int | None = Field(
         None, ge=0, description="processes preparing submissions; unset: one per core, 0: none"

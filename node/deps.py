@@ -7,6 +7,7 @@ from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
 
 from node.anchoring.batcher import Batcher
+from node.chain.index import EventIndex
 from node.chain.setup import Chain
 from node.config import Settings
 from node.records.service import RecordKeys
@@ -21,6 +22,7 @@ class Node:
     chain: Chain
     batcher: Batcher
     preparer: Preparer
+    index: EventIndex
 
 
 def get_node(request: Request) -> Node:

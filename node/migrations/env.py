@@ -3,6 +3,7 @@
 from alembic import context
 from sqlmodel import SQLModel
 
+import node.chain.models  # noqa: F401
 import node.records.models  # noqa: F401  (registers the tables)
 import node.staff.models  # noqa: F401
 

@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from node.deps import NodeDep
+from node.members.service import is_active_member
 from node.peers.signing import NonceBook, PeerRefused, verify
 
 router = APIRouter(prefix="/v1/peer", tags=["peers"])
@@ -12,7 +13,8 @@ _nonces = NonceBook()
 
 
 async def authenticate_peer(request: Request, node: Any) -> str:
-    """The calling member's address: signed, fresh, and an active member on chain now."""
+    """The calling member's address: signed, fresh, and an active member now, as the
+    node's event index has read the chain."""
     chain = node.chain
     member = verify(
         headers=request.headers,
@@ -23,7 +25,7 @@ async def authenticate_peer(request: Request, node: Any) -> str:
         contract=chain.addresses["Consortium"],
         nonces=_nonces,
     )
-    if not chain.client.call(chain.consortium.functions.isActiveMember(member)):
+    if not is_active_member(index=node.index, address=member):
         raise PeerRefused(403, "not_an_active_member", f"{member} is not an active member")
     return member
 

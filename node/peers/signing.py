@@ -2,8 +2,9 @@
 
 A node signs each request to another member's node with its member key over the method,
 path, body hash, time and a fresh nonce; the receiving node recovers the signer, checks that
-the request is fresh and its nonce unused, and asks the chain whether the signer is an
-active member now. A suspended or removed member's node is refused, whatever it signs.
+the request is fresh and its nonce unused, and looks up in its event index whether the
+signer is an active member now. A suspended or removed member's node is refused, whatever
+it signs.
 """
 
 import hashlib
@@ -93,7 +94,7 @@ def verify(
     now: float | None = None,
 ) -> str:
     """The signer's address if the request is signed, fresh and unreplayed; the caller
-    then asks the chain whether that member is active."""
+    then asks its event index whether that member is active."""
     now = time.time() if now is None else now
     values = [headers.get(h) for h in HEADERS]
     if not all(values):

@@ -1,0 +1,260 @@
+"""The node's local index of every event of every project contract, for reads without a
+chain round trip.
+
+A follower thread reads the chain in bounded block ranges, `confirmations` blocks behind its
+head, and writes a range's events together with "indexed up to block N, hash H" in one
+transaction: a crash at any moment leaves the index at the end of a whole range, and the
+next start goes on from there. Each write first checks that the index still stands where
+the range began, so two writers (the node and `creditchain index rebuild`) never interleave.
+When the chain's hash of the last indexed block changes (a reorg), the follower walks back
+through the hashes it kept to the common ancestor, drops the events above it and reads on:
+a dropped event leaves the index, a re-included one comes back with its new block.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from sqlalchemy.engine import Connection, Engine
+
+from node.chain.client import ChainError
+from node.chain.events import COLUMNS, ChainMoved, ChainReader, Event, EventDecoder, event_from_row
+from node.chain.setup import Chain
+from node.db import read_connection, write_transaction
+
+log = logging.getLogger("creditchain.index")
+
+KEEP_HASHES = 1024  # blocks back whose hashes are kept to find where a reorg forked
+POLL_SECONDS = 0.2
+_INSERT_EVENT = f"INSERT INTO chain_event ({COLUMNS}) VALUES ({', '.join(['?'] * 12)})"
+
+
+class Snapshot(NamedTuple):
+    """Events as the index held them at one moment, and the block it had reached then."""
+
+    as_of_block: int | None
+    events: list[Event]
+
+
+class EventIndex:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        reader: ChainReader,
+        confirmations: int = 0,
+        blocks_per_query: int = 2000,
+        poll: float = POLL_SECONDS,
+    ) -> None:
+        self.engine = engine
+        self.reader = reader
+        self.confirmations = confirmations
+        self.blocks_per_query = blocks_per_query
+        self.poll = poll
+        self.last_error: str | None = None
+        self._step_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def for_chain(cls, chain: Chain, *, engine: Engine, confirmations: int = 0) -> "EventIndex":
+        """The index of every contract in the chain's address book, by its name."""
+        reader = ChainReader(
+            chain.client.w3, EventDecoder(chain.addresses, chain.abis), chain.client.lock
+        )
+        # eth-tester reads every block of a range under the lock the API's writes wait on
+        per_query = 100 if chain.kind == "embedded" else 2000
+        return cls(
+            engine=engine, reader=reader, confirmations=confirmations, blocks_per_query=per_query
+        )
+
+    # -- running ---------------------------------------------------------------------------
+
+    def start(self, first_sync: float = 30) -> None:
+        """Catch up (for at most `first_sync` seconds) before the node serves, then follow."""
+        try:
+            self.catch_up(timeout=first_sync)
+        except Exception as err:  # the chain is away: the thread keeps trying
+            self._note_error(err)
+        self._thread = threading.Thread(target=self._run, name="event-index", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                moved = self.step()
+                if self.last_error:
+                    log.info("chain reachable again; indexing resumes")
+                self.last_error = None
+                backoff = 0.5
+                self._stop.wait(0.0 if moved else self.poll)
+            except Exception as err:
+                self._note_error(err)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30)
+
+    def _note_error(self, err: Exception) -> None:
+        message = str(err) if isinstance(err, ChainError) else type(err).__name__
+        if message != self.last_error:
+            log.warning("indexing paused (%s); retrying with backoff", message)
+        self.last_error = message
+
+    def catch_up(
+        self, timeout: float = 60, progress: Callable[[int | None], None] | None = None
+    ) -> bool:
+        """Index in this thread until level with the chain (less the confirmations); True
+        if it got there within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while self.step():
+            if progress:
+                progress(self.indexed_block())
+            if time.monotonic() > deadline:
+                return False
+        return True
+
+    # -- following -------------------------------------------------------------------------
+
+    def step(self) -> bool:
+        """Undo a reorg or index one range; True if the index moved (or must look again)."""
+        with self._step_lock:
+            cursor = self._cursor()
+            if cursor is not None and self.reader.block_hash(cursor[0]) != cursor[1]:
+                self._unwind(cursor)
+                return True
+            start = cursor[0] + 1 if cursor else 0
+            end = min(self.reader.head() - self.confirmations, start + self.blocks_per_query - 1)
+            if end < start:
+                return False
+            try:
+                events, end_hash = self.reader.fetch(start, end)
+            except ChainMoved as err:
+                log.info("%s; reading the range again", err)
+                return True
+            self._commit(cursor, events, end, end_hash)
+            return True
+
+    def _cursor(self, conn: Connection | None = None) -> tuple[int, str] | None:
+        sql = "SELECT number, hash FROM chain_block ORDER BY number DESC LIMIT 1"
+        if conn is not None:
+            row = conn.exec_driver_sql(sql).first()
+        else:
+            with read_connection(self.engine) as c:
+                row = c.exec_driver_sql(sql).first()
+        return (row[0], row[1]) if row else None
+
+    def _commit(
+        self, cursor: tuple[int, str] | None, events: list[Event], end: int, end_hash: str
+    ) -> None:
+        blocks = {e.block_number: e.block_hash for e in events}
+        blocks[end] = end_hash
+        with write_transaction(self.engine) as conn:
+            if self._cursor(conn) != cursor:
+                return  # another writer moved the index meanwhile: read from where it is
+            if events:
+                conn.exec_driver_sql(_INSERT_EVENT, [e.row() for e in events])
+            conn.exec_driver_sql(
+                "INSERT OR REPLACE INTO chain_block (number, hash) VALUES (?, ?)",
+                list(blocks.items()),
+            )
+            conn.exec_driver_sql("DELETE FROM chain_block WHERE number < ?", (end - KEEP_HASHES,))
+
+    def _unwind(self, cursor: tuple[int, str]) -> None:
+        """The chain no longer holds the last indexed block: back to the newest block whose
+        hash still matches, dropping every event above it."""
+        with read_connection(self.engine) as conn:
+            kept = conn.exec_driver_sql(
+                "SELECT number, hash FROM chain_block ORDER BY number DESC"
+            ).all()
+        ancestor = next((n for n, h in kept if self.reader.block_hash(n) == h), -1)
+        with write_transaction(self.engine) as conn:
+            if self._cursor(conn) != cursor:
+                return
+            dropped = conn.exec_driver_sql(
+                "DELETE FROM chain_event WHERE block_number > ?", (ancestor,)
+            ).rowcount
+            conn.exec_driver_sql("DELETE FROM chain_block WHERE number > ?", (ancestor,))
+        log.warning(
+            "chain reorganised under indexed block %d: %d event(s) above block %d dropped, "
+            "reading on from there",
+            cursor[0], dropped, ancestor,
+        )  # fmt: skip
+
+    def rewind(self, from_block: int) -> int:
+        """Forget the events of block `from_block` on, so they are read again; the block
+        the index now stands before (never past what it had read)."""
+        with self._step_lock:
+            cursor = self._cursor()
+            from_block = max(0, min(from_block, cursor[0] + 1 if cursor else 0))
+            below = self.reader.block_hash(from_block - 1) if from_block > 0 else None
+            if from_block > 0 and below is None:
+                raise ChainError(f"block {from_block - 1} is not on the chain")
+            with write_transaction(self.engine) as conn:
+                conn.exec_driver_sql(
+                    "DELETE FROM chain_event WHERE block_number >= ?", (from_block,)
+                )
+                conn.exec_driver_sql("DELETE FROM chain_block WHERE number >= ?", (from_block,))
+                if below is not None:
+                    conn.exec_driver_sql(
+                        "INSERT OR REPLACE INTO chain_block (number, hash) VALUES (?, ?)",
+                        (from_block - 1, below),
+                    )
+            return from_block
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def indexed_block(self) -> int | None:
+        """The block the index has read up to; None before the first."""
+        cursor = self._cursor()
+        return cursor[0] if cursor else None
+
+    def status(self) -> dict[str, Any]:
+        """Where the chain's head is, where the index is, and how far behind (asks the chain)."""
+        head = self.reader.head()
+        indexed = self.indexed_block()
+        return {
+            "head": head,
+            "indexed_block": indexed,
+            "lag": head - (-1 if indexed is None else indexed),
+            "confirmations": self.confirmations,
+        }
+
+    def read(self, contract: str, *events: str, where: dict[str, Any] | None = None) -> Snapshot:
+        """Events of `contract` (only `events`, if named; only those whose indexed arguments
+        equal `where`, if given), in chain order, and the block the index stood at: both
+        from one read transaction, so they agree."""
+        clauses, params = [], [contract]
+        for name in events:
+            topics = self.reader.decoder.topic_filter(contract, name, where or {})
+            clauses.append(" AND ".join(["event = ?"] + [f"topic{n} = ?" for n in topics]))
+            params += [name, *topics.values()]
+        sql = f"SELECT {COLUMNS} FROM chain_event WHERE contract = ?"
+        if clauses:
+            sql += " AND (" + " OR ".join(f"({c})" for c in clauses) + ")"
+        with read_connection(self.engine) as conn:
+            conn.exec_driver_sql("BEGIN")
+            try:
+                cursor = self._cursor(conn)
+                rows = conn.exec_driver_sql(
+                    sql + " ORDER BY block_number, log_index", tuple(params)
+                ).all()
+            finally:
+                conn.exec_driver_sql("COMMIT")
+        return Snapshot(cursor[0] if cursor else None, [event_from_row(r) for r in rows])
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """Every indexed event as stored, in chain order (to compare two indexes)."""
+        with read_connection(self.engine) as conn:
+            return [
+                tuple(r)
+                for r in conn.exec_driver_sql(
+                    f"SELECT {COLUMNS} FROM chain_event ORDER BY block_number, log_index"
+                ).all()
+            ]
