@@ -16,9 +16,10 @@ from fastapi.testclient import TestClient
 from web3 import HTTPProvider, Web3
 
 from node.app import create_app
+from node.chain.deploy import Founder
 from node.chain.events import COLUMNS, ChainReader, EventDecoder
 from node.chain.index import EventIndex
-from node.chain.setup import Chain, connect_chain
+from node.chain.setup import Chain, connect_chain, found_consortium
 from node.cli import main as cli
 from node.db import make_engine
 from node.members.router import AS_OF
@@ -152,6 +153,8 @@ def test_index_after_kills_at_random_moments_equals_a_fresh_one(anvil, tmp_path)
     data.mkdir()
     rng = random.Random(seed)
     founder = Account.from_key(ANVIL_KEY)
+    found_consortium(data=data, rpc=anvil, member=founder,
+                     founders=[Founder.of(founder, "Founder")], threshold=1)  # fmt: skip
     chain = connect_chain(data=data, rpc=anvil, member=founder, member_name="Founder")
     make_engine(data / "node.db").dispose()  # the store, as a node makes it
     follower = _follower(data, anvil)
