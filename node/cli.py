@@ -22,7 +22,8 @@ def _env(name: str, default: str) -> str:
 _RUN_OPTIONS = {
     "rpc": "URL", "data": "DIR", "port": "N", "host": "ADDR", "batch_size": "N",
     "batch_interval": "SECONDS", "confirmations": "N", "workers": "N", "max_body_mb": "MIB",
-    "log_level": "LEVEL",
+    "max_request_kb": "KIB", "rpc_gas_cap": "GAS", "rpc_evm_timeout": "SECONDS",
+    "rpc_logs_max_blocks": "N", "log_level": "LEVEL",
 }  # fmt: skip
 
 

@@ -119,7 +119,7 @@ class RequestLimits:
             if message["type"] == "http.response.start":
                 started = True
                 if not done:
-                    message = {**message, "headers": [*message["headers"], _CLOSE]}
+                    message = {**message, "headers": [*message.get("headers", []), _CLOSE]}
             await send(message)
 
         try:
@@ -130,11 +130,12 @@ class RequestLimits:
                 try:
                     orjson.loads(body)
                 except orjson.JSONDecodeError as err:
-                    raise BodyNotJSON(str(err)) from None
+                    await http_error_response(BodyNotJSON(str(err)))(scope, receive, send)
+                    return
                 await self.app(scope, _replay(body, receive), closing_if_unread)
             else:
                 await self.app(scope, counted, closing_if_unread)
-        except (BodyTooLarge, BodyNotJSON) as refused:
+        except BodyTooLarge as refused:  # the route did not answer it itself
             if started:
                 raise
             await http_error_response(refused)(scope, receive, send)

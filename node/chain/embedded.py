@@ -37,7 +37,9 @@ Notes / caveats
   upgrades that change fork rules would need a migration.
 * Only one process (and one ``EmbeddedChain``) may open a data dir at a time (an
   ``flock`` on ``data_dir/LOCK``).  Callers must serialise access (one thread at a time);
-  the SQLite connection itself may be used from different threads.
+  the SQLite connection itself may be used from different threads.  A :class:`ChainView`
+  in another process reads the same file read-only, without that lock, one committed
+  state per use (for calls from strangers, see node/chain/sandbox.py).
 * With ``synchronous="FULL"`` (default) a returned transaction is durable even on power
   loss; ``"NORMAL"`` is still safe against process crashes (and never corrupts), but a
   power loss may drop the last few blocks.
