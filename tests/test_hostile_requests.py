@@ -5,6 +5,8 @@ import http.client
 import json
 import select
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -17,6 +19,7 @@ import pytest
 
 from node.staff import service as staff
 from tests.conftest import (
+    REPO,
     bearer,
     free_port,
     make_settings,
@@ -162,6 +165,30 @@ def test_a_call_that_never_ends_neither_freezes_the_api_nor_holds_up_anchoring(n
     assert node.rpc("eth_call", [{"data": "0x00"}, "latest"])["result"] == "0x"
 
 
+def test_calls_waiting_behind_a_long_one_are_bounded(node):
+    """Calls take turns; past 32 waiting, more are refused at once instead of piling up."""
+    assert node.rpc("eth_call", [{"data": "0x00"}, "latest"])["result"] == "0x"
+    loop = threading.Thread(
+        target=node.rpc, args=("eth_call", [{"data": LOOP, "gas": hex(10**12)}, "latest"])
+    )
+    loop.start()
+    time.sleep(1)
+    answers: list[dict] = []
+
+    def call() -> None:
+        answers.append(node.rpc("eth_call", [{"data": "0x00"}, "latest"]))
+
+    callers = [threading.Thread(target=call) for _ in range(40)]
+    for caller in callers:
+        caller.start()
+    wait_for(lambda: len(answers) >= 9, 10, "the calls over the bound to be refused")
+    refused_at_once = list(answers)  # while the long call still runs
+    assert all(a["error"]["code"] == -32005 for a in refused_at_once)
+    for thread in [loop, *callers]:
+        thread.join(120)
+    assert sum("result" in a for a in answers) == 31  # they ran once the long one was stopped
+
+
 def test_calls_on_rpc_are_capped_in_gas(tmp_path):
     from fastapi.testclient import TestClient
 
@@ -249,3 +276,14 @@ def test_a_body_that_is_not_declared_json_is_a_415(node_client, path):
     assert resp.status_code == 415
     assert resp.json()["error"] == "unsupported_media_type"
     assert "application/json" in resp.json()["detail"]
+
+
+def test_whatever_a_dependency_sets_a_deep_parse_is_refused_not_a_crash():
+    """py_ecc raises the recursion limit to 100,000 when imported; the node sets it back."""
+    code = (
+        "import json; from node.app import create_app; create_app(); "
+        "json.loads('[' * 100_000 + ']' * 100_000)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, timeout=120)
+    assert done.returncode == 1, f"exit {done.returncode}"
+    assert b"RecursionError" in done.stderr

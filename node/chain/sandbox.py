@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 log = logging.getLogger("creditchain.chain")
 START_TIMEOUT = 120.0  # seconds a fresh process may take to import py-evm and open the view
+MAX_WAITING = 32  # calls waiting their turn; more are refused rather than held in memory
 
 
 class SandboxUnavailable(RuntimeError):
@@ -49,11 +50,18 @@ class CallSandbox:
         self._proc: multiprocessing.process.BaseProcess | None = None
         self._conn: Connection | None = None
         self._ready = False
+        self._waiting = 0
 
     async def request(self, method: str, params: list) -> dict[str, Any]:
         """{"result": ...} or {"error": {...}}, within the time limit (plus start-up)."""
-        async with self._turn:
-            return await run_in_threadpool(self._exchange, method, params)
+        if self._waiting >= MAX_WAITING:
+            return {"error": {"code": -32005, "message": "too many calls waiting; try later"}}
+        self._waiting += 1
+        try:
+            async with self._turn:
+                return await run_in_threadpool(self._exchange, method, params)
+        finally:
+            self._waiting -= 1
 
     def _exchange(self, method: str, params: list) -> dict[str, Any]:
         with self._lock:
