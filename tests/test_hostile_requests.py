@@ -1,6 +1,7 @@
 """Nothing a stranger sends can stop the node: bodies nested too deep, calls that never end,
 bodies too large or of the wrong type. Crashes and freezes are watched on a real node process."""
 
+import contextlib
 import http.client
 import json
 import select
@@ -111,6 +112,20 @@ def _raw_post(port: int, path: str, headers: dict[str, str], chunks: Iterable[by
         sock.close()
 
 
+def _endless_call(node: Node) -> threading.Thread:
+    """A stranger's eth_call of an endless loop, running (for a second already) in the
+    background."""
+
+    def call() -> None:
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            node.rpc("eth_call", [{"data": LOOP, "gas": hex(10**12)}, "latest"])
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    time.sleep(1)
+    return thread
+
+
 # --- no crash from a body ----------------------------------------------------------------------
 
 
@@ -168,11 +183,7 @@ def test_a_call_that_never_ends_neither_freezes_the_api_nor_holds_up_anchoring(n
 def test_calls_waiting_behind_a_long_one_are_bounded(node):
     """Calls take turns; past 32 waiting, more are refused at once instead of piling up."""
     assert node.rpc("eth_call", [{"data": "0x00"}, "latest"])["result"] == "0x"
-    loop = threading.Thread(
-        target=node.rpc, args=("eth_call", [{"data": LOOP, "gas": hex(10**12)}, "latest"])
-    )
-    loop.start()
-    time.sleep(1)
+    loop = _endless_call(node)
     answers: list[dict] = []
 
     def call() -> None:
@@ -187,6 +198,20 @@ def test_calls_waiting_behind_a_long_one_are_bounded(node):
     for thread in [loop, *callers]:
         thread.join(120)
     assert sum("result" in a for a in answers) == 31  # they ran once the long one was stopped
+
+
+def test_a_node_killed_mid_call_leaves_no_process_behind(node):
+    import psutil
+
+    assert node.rpc("eth_call", [{"data": "0x00"}, "latest"])["result"] == "0x"
+    loop = _endless_call(node)
+    children = psutil.Process(node.proc.pid).children(recursive=True)
+    assert children, "the call runs in a process of its own"
+    node.proc.kill()  # SIGKILL: the node cannot stop anything
+    node.proc.wait(30)
+    _, alive = psutil.wait_procs(children, timeout=20)
+    assert not alive
+    loop.join(60)
 
 
 def test_calls_on_rpc_are_capped_in_gas(tmp_path):

@@ -70,15 +70,15 @@ class CallSandbox:
             except SandboxUnavailable as err:
                 log.error("cannot run calls from /rpc: %s", err)
                 return _aborted("calls cannot run on this node now")
-            conn.send((method, params))
-            if not conn.poll(self.timeout):
-                log.warning("%s from /rpc ran past %gs; stopped it", method, self.timeout)
-                self._start()  # kills this one; the next call finds its successor up
-                return _aborted(f"execution aborted (timeout = {self.timeout:g}s)")
             try:
+                conn.send((method, params))
+                if not conn.poll(self.timeout):
+                    log.warning("%s from /rpc ran past %gs; stopped it", method, self.timeout)
+                    self._start()  # kills this one; the next call finds its successor up
+                    return _aborted(f"execution aborted (timeout = {self.timeout:g}s)")
                 outcome: dict[str, Any] = conn.recv()
             except (EOFError, OSError):  # the process died (out of memory, C stack, killed)
-                log.warning("the process running a %s from /rpc died; replacing it", method)
+                log.warning("the process running %s from /rpc died; replacing it", method)
                 self._start()
                 return _aborted("execution aborted: the call's process died")
             return outcome
