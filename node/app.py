@@ -1,6 +1,6 @@
 """The node: its parts assembled, the batcher and the event index running beside the API."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -9,11 +9,14 @@ from node import openapi
 from node.anchoring.batcher import Batcher
 from node.chain import router as chain_router
 from node.chain.index import EventIndex
+from node.chain.embedded import database_of
+from node.chain.sandbox import CallSandbox
 from node.chain.setup import connect_chain
 from node.config import Settings
 from node.db import make_engine
 from node.deps import Node
 from node.errors import install_error_handlers
+from node.limits import BodyRule, KiB, MiB, RequestLimits, keep_recursion_limit
 from node.members import router as members_router
 from node.peers import router as peers_router
 from node.records import router as records_router
@@ -76,15 +79,44 @@ def stop_node(node: Node) -> None:
     node.engine.dispose()
 
 
+def open_call_sandbox(node: Node) -> CallSandbox | None:
+    """Where strangers' eth_call and eth_getLogs on /rpc run: only on the embedded chain."""
+    if node.chain.kind != "embedded":
+        return None
+    return CallSandbox(
+        database_of(node.chain.client.w3),
+        gas_cap=node.settings.rpc_gas_cap,
+        timeout=node.settings.rpc_evm_timeout,
+        max_log_blocks=node.settings.rpc_logs_max_blocks,
+    )
+
+
+def body_rule(settings: Settings) -> Callable[[str, str], BodyRule]:
+    """Submissions are large and parsed with orjson in the workers, /rpc parses its own body
+    with orjson (to answer JSON-RPC's parse error); every other body is small, and parsed
+    first by RequestLimits."""
+
+    def rule(method: str, path: str) -> BodyRule:
+        if method == "POST" and path == "/v1/records":
+            return BodyRule(settings.max_body_mb * MiB, parse_here=False)
+        return BodyRule(settings.max_request_kb * KiB, parse_here=path != "/rpc")
+
+    return rule
+
+
 def create_app(settings: Settings | None = None, *, run_batcher: bool = True) -> FastAPI:
     settings = settings or Settings()
+    keep_recursion_limit()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.node = start_node(settings, run_batcher=run_batcher)
+        app.state.call_sandbox = open_call_sandbox(app.state.node)
         try:
             yield
         finally:
+            if app.state.call_sandbox is not None:
+                app.state.call_sandbox.close()
             stop_node(app.state.node)
 
     app = FastAPI(
@@ -100,4 +132,5 @@ def create_app(settings: Settings | None = None, *, run_batcher: bool = True) ->
     app.include_router(members_router.router)
     app.include_router(peers_router.router)
     openapi.install(app)
+    app.add_middleware(RequestLimits, rule=body_rule(settings))  # added last: outermost
     return app

@@ -32,7 +32,8 @@ from node.staff import cli as staff_cli
 _RUN_OPTIONS = {
     "rpc": "URL", "consortium": "0xADDRESS", "data": "DIR", "port": "N", "host": "ADDR",
     "batch_size": "N", "batch_interval": "SECONDS", "confirmations": "N", "workers": "N",
-    "max_body_mb": "MIB", "log_level": "LEVEL",
+    "max_body_mb": "MIB", "max_request_kb": "KIB", "rpc_gas_cap": "GAS",
+    "rpc_evm_timeout": "SECONDS", "rpc_logs_max_blocks": "N", "log_level": "LEVEL",
 }  # fmt: skip
 
 

@@ -45,7 +45,19 @@ class Settings(BaseSettings):
     workers: int | None = Field(
         None, ge=0, description="processes preparing submissions; unset: one per core, 0: none"
     )
-    max_body_mb: int = Field(64, ge=1, description="largest request body accepted, in MiB")
+    max_body_mb: int = Field(64, ge=1, description="largest body of POST /v1/records, in MiB")
+    max_request_kb: int = Field(
+        1024, ge=1, description="largest request body on every other route, in KiB"
+    )
+    rpc_gas_cap: int = Field(
+        50_000_000, ge=21_000, description="most gas one eth_call on /rpc may use"
+    )
+    rpc_evm_timeout: float = Field(
+        5.0, gt=0, description="seconds one eth_call or eth_getLogs on /rpc may run"
+    )
+    rpc_logs_max_blocks: int = Field(
+        1000, ge=1, description="most blocks one eth_getLogs on /rpc may span"
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="how much the node logs: debug, info, warning or error"
     )

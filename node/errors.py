@@ -30,6 +30,18 @@ def error_body(code: str, detail: str, field: str | None = None, **extra: object
     return {"error": code, "detail": detail, "field": field, **extra}
 
 
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+def http_error_response(exc: StarletteHTTPException) -> JSONResponse:
+    """An HTTP-level refusal (no such route, body too large, ...) as an error body; its code
+    is the exception's own `code` if it has one."""
+    code = getattr(exc, "code", None) or _HTTP_CODES.get(exc.status_code, "http_error")
+    return JSONResponse(
+        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidSubmission)
     async def _bad_body(_: Request, exc: InvalidSubmission) -> JSONResponse:
@@ -118,10 +130,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        headers = exc.headers
         if exc.status_code == 405:  # Starlette's names the methods of one route, not the path's
-            headers = {"Allow": ", ".join(methods_at(request.app, request.url.path))}
-        return JSONResponse(
-            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers
-        )
+            allow = ", ".join(methods_at(request.app, request.url.path))
+            exc = StarletteHTTPException(405, exc.detail, headers={"Allow": allow})
+        return http_error_response(exc)

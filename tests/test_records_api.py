@@ -102,12 +102,13 @@ def test_more_than_ten_thousand_records_is_a_422(node_client):
     assert resp.json()["field"] == "records"
 
 
-def test_oversize_body_is_a_422_and_stores_nothing(node_client):
+def test_oversize_body_is_a_413_and_stores_nothing(node_client):
     node_of(node_client).settings.max_body_mb = 1
     records = [person(i, account_id="A" * 60) for i in range(4000)]
     resp = node_client.post("/v1/records", json={"records": records})
-    assert resp.status_code == 422
-    assert "larger than" in resp.json()["detail"]
+    assert resp.status_code == 413
+    assert resp.json()["error"] == "body_too_large"
+    assert "larger than 1 MiB" in resp.json()["detail"]
     assert _stored_rows(node_client) == 0
 
 

@@ -37,7 +37,9 @@ Notes / caveats
   upgrades that change fork rules would need a migration.
 * Only one process (and one ``EmbeddedChain``) may open a data dir at a time (an
   ``flock`` on ``data_dir/LOCK``).  Callers must serialise access (one thread at a time);
-  the SQLite connection itself may be used from different threads.
+  the SQLite connection itself may be used from different threads.  A :class:`ChainView`
+  in another process reads the same file read-only, without that lock, one committed
+  state per use (for calls from strangers, see node/chain/sandbox.py).
 * With ``synchronous="FULL"`` (default) a returned transaction is durable even on power
   loss; ``"NORMAL"`` is still safe against process crashes (and never corrupts), but a
   power loss may drop the last few blocks.
@@ -126,15 +128,30 @@ class SQLiteAtomicDB(BaseAtomicDB):
     """
 
     def __init__(
-        self, path: pathlib.Path, *, synchronous: str = "FULL", cache_size: int = 65536
+        self,
+        path: pathlib.Path,
+        *,
+        synchronous: str = "FULL",
+        cache_size: int = 65536,
+        read_only: bool = False,
     ) -> None:
         if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
             raise ValueError(f"unsupported synchronous mode: {synchronous!r}")
         self.path = pathlib.Path(path)
+        self._pending: dict[bytes, bytes | None] = {}  # None = pending delete
+        if read_only:
+            # Another process writes the file: no cache (its values would go stale), and
+            # reads go through snapshot().
+            self._conn: sqlite3.Connection | None = sqlite3.connect(
+                self.path.resolve().as_uri() + "?mode=ro",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            self._cache: LRU | None = None
+            return
         # isolation_level=None: we issue BEGIN/COMMIT ourselves.
-        self._conn: sqlite3.Connection | None = sqlite3.connect(
-            str(self.path), isolation_level=None, check_same_thread=False
-        )
+        self._conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
         mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise RuntimeError(f"could not switch {self.path} to WAL mode (got {mode!r})")
@@ -143,9 +160,8 @@ class SQLiteAtomicDB(BaseAtomicDB):
             "CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID"
         )
         self._conn.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
-        self._pending: dict[bytes, bytes | None] = {}  # None = pending delete
         # Cache of committed values (only this object writes the file, so it stays exact).
-        self._cache: LRU = LRU(cache_size)
+        self._cache = LRU(cache_size)
 
     # -- DatabaseAPI ---------------------------------------------------------------
 
@@ -155,15 +171,14 @@ class SQLiteAtomicDB(BaseAtomicDB):
         return self._conn
 
     def _read_committed(self, key: bytes) -> bytes | None:
-        try:
+        if self._cache is not None and key in self._cache:
             return self._cache[key]
-        except KeyError:
-            pass
         row = self._conn_or_raise().execute("SELECT v FROM kv WHERE k = ?", (key,)).fetchone()
         if row is None:
             return None
         value = bytes(row[0])
-        self._cache[key] = value
+        if self._cache is not None:
+            self._cache[key] = value
         return value
 
     def __getitem__(self, key: bytes) -> bytes:
@@ -203,11 +218,26 @@ class SQLiteAtomicDB(BaseAtomicDB):
     def has_pending_writes(self) -> bool:
         return bool(self._pending)
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one committed state of the file, however many blocks its writer
+        commits meanwhile (one SQLite read transaction; in WAL mode it never blocks the
+        writer). Writes made inside are dropped at the end: for readers of a read-only DB."""
+        conn = self._conn_or_raise()
+        conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._pending.clear()
+            conn.execute("ROLLBACK")
+
     def flush(self, meta: dict[str, str] | None = None) -> None:
         """Commit all buffered writes (and ``meta`` entries) in one SQLite transaction."""
         conn = self._conn_or_raise()
         if not self._pending and not meta:
             return
+        if self._cache is None:
+            raise RuntimeError("the chain database was opened read-only")
         upserts = [(k, v) for k, v in self._pending.items() if v is not None]
         deletes = [(k,) for k, v in self._pending.items() if v is None]
         conn.execute("BEGIN IMMEDIATE")
@@ -244,7 +274,8 @@ class SQLiteAtomicDB(BaseAtomicDB):
                 self.flush()
         finally:
             self._pending.clear()
-            self._cache.clear()
+            if self._cache is not None:
+                self._cache.clear()
             conn, self._conn = self._conn, None
             conn.close()
 
@@ -293,8 +324,14 @@ class PersistentPyEVMBackend(PyEVMBackend):
     * ``send_*``: the first tx of a new pending block refreshes the pending header's
       timestamp (eth-tester stamps it when the *previous* block was mined).
     * ``call``/``estimate_gas``: ``from`` defaults to the zero address and a call without
-      fee fields runs with gas price 0 / base fee 0 (like geth), so no balance is needed.
+      fee fields runs with gas price 0 / base fee 0 (like geth), so no balance is needed;
+      with ``gas_cap`` set (for strangers' calls) no call uses more gas.
     """
+
+    gas_cap: int | None = None
+
+    def _capped(self, gas: int) -> int:
+        return gas if self.gas_cap is None else min(gas, self.gas_cap)
 
     def __init__(
         self,
@@ -414,6 +451,8 @@ class PersistentPyEVMBackend(PyEVMBackend):
         transaction = dict(transaction)
         transaction.setdefault("from", _ZERO_ADDRESS)
         if any(field in transaction for field in _FEE_FIELDS):
+            if self.gas_cap is not None:
+                transaction["gas"] = self._capped(transaction.get("gas", self.gas_cap))
             return super().call(_with_priority_fee(transaction), block_number)
 
         # Free call: execute on the requested block's state with base fee 0, gas price 0.
@@ -421,7 +460,7 @@ class PersistentPyEVMBackend(PyEVMBackend):
         header = block.header
         if getattr(header, "base_fee_per_gas", None):
             header = header.copy(base_fee_per_gas=0)
-        transaction.setdefault("gas", header.gas_limit)
+        transaction["gas"] = self._capped(transaction.get("gas", header.gas_limit))
         transaction["max_fee_per_gas"] = 0
         transaction["max_priority_fee_per_gas"] = 0
         unsigned = self._get_normalized_and_unsigned_evm_transaction(transaction, block_number)
@@ -531,6 +570,39 @@ class EmbeddedChain:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class ChainView:
+    """A read-only view of an embedded chain that another process (the node) writes: for
+    strangers' calls, run apart from the node. It takes no data-dir lock and never writes;
+    each use in :meth:`at_head` reads one committed state, at the head as it is then."""
+
+    def __init__(self, db_path: pathlib.Path, *, gas_cap: int | None = None) -> None:
+        self._db = SQLiteAtomicDB(db_path, read_only=True)
+        chain_id = int(self._db.get_meta("chain_id") or DEFAULT_CHAIN_ID)
+        self._chain_class = make_chain_class(chain_id)
+        with self._db.snapshot():
+            self.backend = PersistentPyEVMBackend(self._db, self._chain_class)
+        self.backend.gas_cap = gas_cap
+        tester = EthereumTester(backend=self.backend, auto_mine_transactions=False)
+        self.w3 = Web3(EthereumTesterProvider(tester, api_endpoints=_endpoints_for_chain(chain_id)))
+
+    @contextlib.contextmanager
+    def at_head(self) -> Iterator[Web3]:
+        with self._db.snapshot():
+            self.backend.chain = self._chain_class(self._db)
+            yield self.w3
+
+    def close(self) -> None:
+        self._db.close(flush=False)
+
+
+def database_of(w3: Web3) -> pathlib.Path:
+    """The SQLite file under an embedded chain's ``w3``, for a :class:`ChainView` elsewhere."""
+    backend = w3.provider.ethereum_tester.backend
+    if not isinstance(backend, PersistentPyEVMBackend):
+        raise TypeError("not an embedded chain")
+    return backend._db.path
 
 
 def _lock_data_dir(data_dir: pathlib.Path) -> int:

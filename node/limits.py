@@ -1,0 +1,168 @@
+"""What a stranger's request may cost before the node does any work for it.
+
+RequestLimits is the outermost middleware: a body over its route's limit is refused with 413
+from its Content-Length alone, or cut off as it streams; a body that is not declared JSON is
+a 415; on the small routes the body is read (it is small) and parsed once with orjson, whose
+depth limit (1024) holds whatever the interpreter's recursion limit, so no body nested deeper
+reaches the standard library's parser behind FastAPI's models. Done here rather than in a
+custom route class, which every router would have to name: no route can be left out.
+"""
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from node.errors import http_error_response
+
+KiB, MiB = 2**10, 2**20
+_CLOSE = (b"connection", b"close")
+
+
+def keep_recursion_limit() -> None:
+    """py_ecc sets the recursion limit to 100,000 when imported: deeper than the C stack
+    holds, so a parser that relies on the limit crashes the process instead of refusing.
+    Put it back to what py-evm asks for its 1024 nested EVM calls (py_ecc's own recursion
+    is at most 256 deep, one level per scalar bit), once both have been imported."""
+    import eth
+    import py_ecc  # noqa: F401  (imported for the limit it sets, before we set ours)
+
+    sys.setrecursionlimit(eth.EVM_RECURSION_LIMIT)
+
+
+def _size(limit: int) -> str:
+    return f"{limit // MiB} MiB" if limit % MiB == 0 else f"{limit // KiB} KiB"
+
+
+class BodyTooLarge(HTTPException):
+    code = "body_too_large"
+
+    def __init__(self, limit: int) -> None:
+        detail = f"the body is larger than {_size(limit)}, the limit on this route"
+        super().__init__(413, detail, headers={"Connection": "close"})
+
+
+class UnsupportedMediaType(HTTPException):
+    code = "unsupported_media_type"
+
+    def __init__(self) -> None:
+        detail = "the node takes JSON bodies only: send Content-Type: application/json"
+        super().__init__(415, detail, headers={"Connection": "close"})
+
+
+class BodyNotJSON(HTTPException):
+    code = "invalid_body"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(422, f"the body is not JSON: {reason}")
+
+
+@dataclass(frozen=True)
+class BodyRule:
+    limit: int  # bytes
+    parse_here: bool  # False: the route parses its body itself, with orjson
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+class RequestLimits:
+    """Sizes and media types checked before any other middleware or route sees a request.
+
+    A body left unread when the answer starts is not drained afterwards: the connection
+    closes, so a stranger cannot make the node read what it has already refused."""
+
+    def __init__(self, app: ASGIApp, rule: Callable[[str, str], BodyRule]) -> None:
+        self.app = app
+        self.rule = rule
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.lower(): v for k, v in scope["headers"]}
+        declared = headers.get(b"content-length", b"").decode("latin-1")
+        chunked = b"transfer-encoding" in headers
+        if not chunked and (not declared.isdigit() or int(declared) == 0):
+            await self.app(scope, receive, send)  # no body to limit
+            return
+        rule = self.rule(scope["method"], scope["path"])
+        if declared.isdigit() and int(declared) > rule.limit:
+            await http_error_response(BodyTooLarge(rule.limit))(scope, receive, send)
+            return
+        if not _is_json(headers.get(b"content-type", b"").decode("latin-1")):
+            await http_error_response(UnsupportedMediaType())(scope, receive, send)
+            return
+
+        received, done = 0, False
+
+        async def counted() -> Message:
+            nonlocal received, done
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                done = not message.get("more_body", False)
+                if received > rule.limit:
+                    raise BodyTooLarge(rule.limit)
+            return message
+
+        started = False
+
+        async def closing_if_unread(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if not done:
+                    message = {**message, "headers": [*message.get("headers", []), _CLOSE]}
+            await send(message)
+
+        try:
+            if rule.parse_here:
+                body = await _read(counted)
+                if body is None:
+                    return  # the client left
+                try:
+                    orjson.loads(body)
+                except orjson.JSONDecodeError as err:
+                    await http_error_response(BodyNotJSON(str(err)))(scope, receive, send)
+                    return
+                await self.app(scope, _replay(body, receive), closing_if_unread)
+            else:
+                await self.app(scope, counted, closing_if_unread)
+        except BodyTooLarge as refused:  # the route did not answer it itself
+            if started:
+                raise
+            await http_error_response(refused)(scope, receive, send)
+
+
+async def _read(receive: Receive) -> bytes | None:
+    """The whole body (receive enforces the limit), or None if the client disconnected."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands the app the body read already, then waits as the server would."""
+    given = False
+
+    async def replay() -> Message:
+        nonlocal given
+        if given:
+            return await receive()
+        given = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
