@@ -8,8 +8,8 @@ from fastapi import FastAPI
 from node import openapi
 from node.anchoring.batcher import Batcher
 from node.chain import router as chain_router
-from node.chain.index import EventIndex
 from node.chain.embedded import database_of
+from node.chain.index import EventIndex
 from node.chain.sandbox import CallSandbox
 from node.chain.setup import connect_chain
 from node.config import Settings
