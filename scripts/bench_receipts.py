@@ -122,6 +122,9 @@ def measure(data: Path, batches: int, n: int, n_base: int) -> dict:
             tree_bytes = conn.exec_driver_sql(
                 "SELECT SUM(length(hashes)) FROM batch_tree"
             ).scalar_one()
+            store_bytes = conn.exec_driver_sql(
+                "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
+            ).scalar_one()
             where = {
                 seq: tuple(
                     conn.exec_driver_sql(
@@ -169,7 +172,7 @@ def measure(data: Path, batches: int, n: int, n_base: int) -> dict:
     print(
         f"  process RSS {rss0 / 2**20:.0f} MiB before, {rss1 / 2**20:.0f} after {n} receipts, "
         f"{rss2 / 2**20:.0f} after {2 * n}; stored trees {tree_bytes / (batches * BATCH):.0f} "
-        f"bytes per record"
+        f"bytes per record, of {store_bytes / (batches * BATCH):.0f} in the store"
     )
     return {
         "bench": "receipts",
@@ -190,6 +193,7 @@ def measure(data: Path, batches: int, n: int, n_base: int) -> dict:
         "speedup_proof": round(base_proof_ms / proof_ms),
         "rss_growth_mib": round((rss2 - rss0) / 2**20, 1),
         "tree_bytes_per_record": round(tree_bytes / (batches * BATCH), 1),
+        "store_bytes_per_record": round(store_bytes / (batches * BATCH)),
     }
 
 
