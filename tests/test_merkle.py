@@ -3,8 +3,11 @@
 import pytest
 
 from node.crypto.merkle import (
+    HASH_BYTES,
     inclusion_proof,
+    inclusion_proof_positions,
     leaf_hash,
+    level_sizes,
     merkle_root,
     node_hash,
     root_from_inclusion_proof,
@@ -130,6 +133,44 @@ def test_proof_for_index_outside_the_tree_is_refused() -> None:
     for index in (-1, 5, 6):
         with pytest.raises(ValueError):
             inclusion_proof(levels, index)
+
+
+# --- the flat layout a batch's tree is stored in ----------------------------------------------
+
+
+@pytest.mark.parametrize("size", range(1, MAX_SIZE + 1))
+def test_every_path_read_from_the_flat_layout_equals_the_proof_from_the_levels(size: int) -> None:
+    entries = ENTRIES[:size]
+    levels = tree_levels(entries)
+    flat = b"".join(h for level in levels for h in level)
+    assert level_sizes(size) == [len(level) for level in levels]
+    assert len(flat) == sum(level_sizes(size)) * HASH_BYTES
+    assert flat[-HASH_BYTES:] == ref_mth(entries)  # the root is the last position
+    for index in range(size):
+        positions = inclusion_proof_positions(size, index)
+        read = [flat[p * HASH_BYTES : (p + 1) * HASH_BYTES] for p in positions]
+        assert read == inclusion_proof(levels, index) == ref_path(index, entries)
+
+
+def test_flat_positions_of_a_full_size_batch() -> None:
+    entries = [_sha256(i.to_bytes(4, "big")) for i in range(20_000)]
+    levels = tree_levels(entries)
+    flat = b"".join(h for level in levels for h in level)
+    assert level_sizes(20_000)[:4] == [20_000, 10_000, 5_000, 2_500]
+    for index in (0, 1, 9_999, 16_383, 16_384, 19_998, 19_999):
+        positions = inclusion_proof_positions(20_000, index)
+        read = [flat[p * HASH_BYTES : (p + 1) * HASH_BYTES] for p in positions]
+        assert read == inclusion_proof(levels, index)
+    # the last leaf climbs alone through 6 of the 15 levels below the root (625, 313, ... nodes)
+    assert len(inclusion_proof_positions(20_000, 19_999)) == 15 - 6
+
+
+def test_flat_positions_outside_the_tree_are_refused() -> None:
+    for size, index in ((5, -1), (5, 5), (1, 1)):
+        with pytest.raises(ValueError):
+            inclusion_proof_positions(size, index)
+    with pytest.raises(ValueError):
+        level_sizes(0)
 
 
 # --- verification (RFC 9162 §2.1.3.2) --------------------------------------------------------

@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from web3.logs import DISCARD
 
-from node.anchoring.proofs import levels_for_batch
+from node.anchoring.proofs import inclusion_path, store_tree
 from node.chain.client import ChainError, ContractRevert
 from node.chain.setup import Chain
-from node.crypto.merkle import inclusion_proof, merkle_root
+from node.crypto.merkle import root_from_levels, tree_levels
 from node.db import read_connection, write_transaction
 
 log = logging.getLogger("creditchain.batcher")
@@ -139,13 +139,15 @@ class Batcher:
             first, last = rows[0][0], rows[-1][0]
             if last - first + 1 != len(rows):
                 raise RuntimeError(f"record rows {first}..{last} are not consecutive")
-            root = merkle_root([r[1] for r in rows])
+            levels = tree_levels([r[1] for r in rows])  # hashed once; receipts read it
+            root = root_from_levels(levels)
             prev = conn.exec_driver_sql("SELECT root FROM batch ORDER BY id DESC LIMIT 1").scalar()
             batch_id = conn.exec_driver_sql(
                 "INSERT INTO batch (root, size, first_row, last_row, prev_root, state, created_at) "
                 "VALUES (?, ?, ?, ?, ?, 'built', ?) RETURNING id",
                 (root, len(rows), first, last, prev or ZERO_ROOT, time.time()),
             ).scalar_one()
+            store_tree(conn, batch_id, levels)
         log.info("batch %d built: %d records", batch_id, len(rows))
         return True
 
@@ -334,8 +336,8 @@ class Batcher:
         confirmed on chain (the contract checks the old one's inclusion proof)."""
         with read_connection(self.engine) as conn:
             row = conn.exec_driver_sql(
-                "SELECT s.id, o.id, o.commitment, ob.id, o.id - ob.first_row, ob.chain_batch_id, "
-                "n.commitment FROM supersession s "
+                "SELECT s.id, o.id, o.commitment, ob.id, o.id - ob.first_row, ob.size, ob.root, "
+                "ob.chain_batch_id, n.commitment FROM supersession s "
                 "JOIN record o ON o.id = s.old_row "
                 "JOIN batch ob ON o.id BETWEEN ob.first_row AND ob.last_row "
                 "JOIN record n ON n.id = s.new_row "
@@ -345,9 +347,10 @@ class Batcher:
             ).first()
         if row is None:
             return False
-        sid, old_row, old_com, local_batch, leaf, chain_batch, new_com = row
-        levels = levels_for_batch(self.engine, local_batch)
-        proof = inclusion_proof(levels, leaf)
+        sid, old_row, old_com, local_batch, leaf, size, root, chain_batch, new_com = row
+        proof = inclusion_path(
+            self.engine, batch_id=local_batch, size=size, index=leaf, entry=old_com, root=root
+        )
         fn = self.chain.registry.functions.supersede(old_com, chain_batch, leaf, proof, new_com)
         tx_hash: str | None = None
         block: int | None = None

@@ -16,7 +16,9 @@ import hashlib
 __all__ = [
     "HASH_BYTES",
     "inclusion_proof",
+    "inclusion_proof_positions",
     "leaf_hash",
+    "level_sizes",
     "merkle_root",
     "node_hash",
     "root_from_inclusion_proof",
@@ -87,6 +89,35 @@ def inclusion_proof(levels: list[list[bytes]], index: int) -> list[bytes]:
             proof.append(level[sibling])
         index >>= 1
     return proof
+
+
+def level_sizes(size: int) -> list[int]:
+    """How many hashes each level of `tree_levels` holds for `size` leaves, leaves first:
+    level k has ceil(size / 2**k), down to the one-hash root level."""
+    if size < 1:
+        raise ValueError("a Merkle tree needs at least one entry")
+    sizes = [size]
+    while size > 1:
+        size = (size + 1) // 2
+        sizes.append(size)
+    return sizes
+
+
+def inclusion_proof_positions(size: int, index: int) -> list[int]:
+    """Where the audit path of leaf `index` sits when the levels are laid end to end, leaves
+    first (the flat layout a batch's tree is stored in): hash positions, times HASH_BYTES
+    for byte offsets. The root is the last position. Same path as `inclusion_proof`."""
+    if not 0 <= index < size:
+        raise ValueError("leaf index is outside the tree")
+    positions = []
+    start = 0
+    for count in level_sizes(size)[:-1]:
+        sibling = index ^ 1
+        if sibling < count:
+            positions.append(start + sibling)
+        start += count
+        index >>= 1
+    return positions
 
 
 def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: list[bytes]) -> bytes:

@@ -3,8 +3,9 @@
 from alembic import context
 from sqlmodel import SQLModel
 
+import node.anchoring.models  # noqa: F401  (registers the tables)
 import node.chain.models  # noqa: F401
-import node.records.models  # noqa: F401  (registers the tables)
+import node.records.models  # noqa: F401
 import node.staff.models  # noqa: F401
 
 connection = context.config.attributes["connection"]

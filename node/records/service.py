@@ -375,8 +375,7 @@ def get_receipt(
     version: int | None = None,
 ) -> dict[str, Any]:
     """The protocol's receipt: everything a stranger needs to check the record on chain."""
-    from node.anchoring.proofs import levels_for_batch
-    from node.crypto.merkle import inclusion_proof, root_from_levels
+    from node.anchoring.proofs import inclusion_path
 
     row = _load(engine, record_id, version)
     state = _state(row)
@@ -384,10 +383,14 @@ def get_receipt(
         detail = "queued" if row.batch_id is None else f"batch {row.state}"
         raise NotAnchored(f"pending ({detail})")
     sealed = _open(keys, row)
-    levels = levels_for_batch(engine, row.batch_id)
-    root = root_from_levels(levels)
-    if root != row.root:
-        raise RuntimeError(f"stored batch {row.batch_id} does not hash to its root")
+    proof = inclusion_path(
+        engine,
+        batch_id=row.batch_id,
+        size=row.size,
+        index=row.leaf_index,
+        entry=row.commitment,
+        root=row.root,
+    )
     return {
         "version": 1,
         "record": orjson.loads(sealed["c"]),
@@ -396,8 +399,8 @@ def get_receipt(
         "batch_id": row.chain_batch_id,
         "leaf_index": row.leaf_index,
         "tree_size": row.size,
-        "proof": [to_hex(h) for h in inclusion_proof(levels, row.leaf_index)],
-        "root": to_hex(root),
+        "proof": [to_hex(h) for h in proof],
+        "root": to_hex(row.root),
         "chain_id": chain_id,
         "registry": registry,
         "tx_hash": row.tx_hash,
