@@ -25,9 +25,9 @@ from node.crypto.mac import KeyedHash
 from node.crypto.subjects import InvalidIdentifier, normalise, subject_key_normalised
 from node.db import read_connection, write_transaction
 from node.errors import DomainError
+from node.keys.store import NodeSecrets
 from node.records.rejections import holds_resident_id, rejection, validation_rejection
 from node.records.schemas import RecordIn
-from node.secrets import NodeSecrets
 
 _RECORD = TypeAdapter(RecordIn)
 _RECORDS = TypeAdapter(list[RecordIn])
