@@ -17,7 +17,7 @@ class DomainError(Exception):
 
     def __init__(self, *args: Any, detail: str | None = None, field: str | None = None) -> None:
         # args are for the node's own log and tracebacks; they never reach the answer
-        super().__init__(*args) if args else super().__init__(detail or self.detail)
+        super().__init__(*(args or (detail or self.detail,)))
         if detail is not None:
             self.detail = detail
         if field is not None:

@@ -16,6 +16,7 @@ from node.http_errors import domain_error_response
 NODE = Path(node.__file__).parent
 # the HTTP layer: the app, its routes, request dependencies and middleware
 HTTP_MODULES = {"app.py", "http_errors.py", "openapi.py", "limits.py", "deps.py", "router.py"}
+HTTP_ROOMS = {"chain_api"}  # /v1/chain and /rpc, its JSON-RPC and its call sandbox
 
 
 def _all_modules() -> None:
@@ -101,8 +102,18 @@ def test_services_models_and_crypto_know_nothing_of_http(path):
     assert "node.http_errors" not in imported
 
 
+def _http_layer(path: Path) -> bool:
+    return path.name in HTTP_MODULES or path.parent.name in HTTP_ROOMS
+
+
+def test_only_the_http_layer_imports_the_web_framework():
+    allowed = {NODE / "records/workers.py"}  # runs a submission's parsing off the event loop
+    for path in NODE.rglob("*.py"):
+        if not _http_layer(path) and path not in allowed:
+            assert not _imports(path) & {"fastapi", "starlette"}, path.relative_to(NODE)
+
+
 def test_no_domain_module_imports_the_http_error_module():
     for path in NODE.rglob("*.py"):
-        if path.name in HTTP_MODULES:
-            continue
-        assert "node.http_errors" not in _imports(path), path
+        if not _http_layer(path):
+            assert "node.http_errors" not in _imports(path), path.relative_to(NODE)

@@ -48,7 +48,7 @@ def register(sub: Any) -> None:
     for parser in gsub.choices.values():
         parser.add_argument(
             "--node", metavar="URL",
-            default=None,  # filled in by node.cli.parse_args from the node's settings
+            default=None,  # filled in by _node_default, from the node's settings
             help="the node's API [CREDITCHAIN_NODE] (default: the node `creditchain run` "
             "starts with the same environment: http://CREDITCHAIN_HOST:CREDITCHAIN_PORT)",
         )  # fmt: skip

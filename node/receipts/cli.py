@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
     verify.add_argument(
         "--rpc",
         metavar="URL",
-        default=None,  # resolved from Settings after parsing: see _client_defaults
+        default=None,  # resolved from Settings after parsing: see _rpc_default
         help="the chain's JSON-RPC [CREDITCHAIN_RPC] (default: the embedded chain of the node "
         "that `creditchain run` starts with the same environment, at its /rpc: "
         "http://CREDITCHAIN_HOST:CREDITCHAIN_PORT/rpc)",
