@@ -7,22 +7,22 @@ from fastapi import FastAPI
 
 from node import openapi
 from node.anchoring.batcher import Batcher
-from node.chain import router as chain_router
-from node.chain.embedded import database_of
 from node.chain.index import EventIndex
-from node.chain.sandbox import CallSandbox
 from node.chain.setup import connect_chain
+from node.chain.view import database_of
+from node.chain_api import router as chain_router
+from node.chain_api.sandbox import CallSandbox
 from node.config import Settings
 from node.db import make_engine
 from node.deps import Node
-from node.errors import install_error_handlers
+from node.http_errors import install_error_handlers
+from node.keys.store import load_secrets
 from node.limits import BodyRule, KiB, MiB, RequestLimits, keep_recursion_limit
 from node.members import router as members_router
 from node.peers import router as peers_router
 from node.records import router as records_router
 from node.records.service import RecordKeys
 from node.records.workers import Preparer, default_workers
-from node.secrets import load_secrets
 from node.staff import router as staff_router
 from node.staff.service import count as staff_count
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # exit codes of the commands that ask a node or a chain (verify, governance); 0 is success
@@ -98,6 +98,13 @@ class Settings(BaseSettings):
         """Where a command on this machine reaches the node these settings start."""
         host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
         return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+
+
+def settings_error(err: ValidationError) -> str:
+    """A bad setting in one line, named as both the option and the variable."""
+    first = err.errors(include_input=False, include_url=False)[0]
+    name = ".".join(str(p) for p in first["loc"])
+    return f"--{name.replace('_', '-')} (or CREDITCHAIN_{name.upper()}): {first['msg']}"
 
 
 class DataDirError(Exception):

@@ -16,7 +16,7 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from node.errors import http_error_response
+from node.http_errors import http_error_response
 
 KiB, MiB = 2**10, 2**20
 _CLOSE = (b"connection", b"close")

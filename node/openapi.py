@@ -6,7 +6,7 @@ Routes declare only what is theirs (a 409 for a duplicate name, a 503 for a tran
 did not land); what follows from a route's shape is added here: a staff token can be refused
 (401, 403, 429), a path can name nothing (404), a body can be too large (413), a JSON body can
 be unparsable (400) or of the wrong type (415), a parameter can be invalid (422). FastAPI's
-own 422 body (HTTPValidationError) is replaced by Error, which is what node/errors.py answers.
+own 422 body (HTTPValidationError) is replaced by Error, which is what node/http_errors.py answers.
 """
 
 import re

@@ -143,7 +143,7 @@ def bench_node(n: int, rpc_url: str | None, work: Path) -> tuple[float, float]:
 def bench_one_tx_per_record(count: int, rpc_url: str | None, work: Path) -> float:
     """The naive design: one anchoring transaction per record, through the same sender."""
     from node.chain.setup import connect_chain
-    from node.secrets import load_secrets
+    from node.keys.store import load_secrets
 
     (work / "baseline").mkdir()
     member = load_secrets(work / "baseline" / "keys").member

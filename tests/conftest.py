@@ -37,10 +37,10 @@ from node.chain.compile import compile_contracts
 from node.chain.deploy import Founder, found
 from node.chain.setup import found_consortium
 from node.config import Settings
-from node.consortium import anvil_binary
+from node.consortium.launcher import anvil_binary
 from node.crypto.subjects import make_resident_id, make_uscc
 from node.db import make_engine
-from node.secrets import load_secrets
+from node.keys.store import load_secrets
 from node.staff import service as staff
 
 REPO = Path(__file__).resolve().parent.parent

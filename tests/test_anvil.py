@@ -6,7 +6,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from node.app import create_app
-from node.audit.verify import verify_receipt
+from node.receipts.verify import verify_receipt
 from tests.conftest import (
     ANVIL,
     bearer,

@@ -347,6 +347,33 @@ def test_every_positional_argument_and_subcommand_has_help() -> None:
     assert not missing, missing
 
 
+COMMANDS = {"run", "verify", "consortium", "keys", "staff", "governance", "index"}
+
+
+def test_help_lists_every_command_and_each_has_its_own_help() -> None:
+    def creditchain(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "node.cli", *args], cwd=REPO,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    top = creditchain("--help")
+    assert top.returncode == 0
+    listed = top.stdout.split("positional arguments:")[1].split("options:")[0].split()
+    assert COMMANDS <= set(listed)
+    for command in sorted(COMMANDS):
+        answer = creditchain(command, "--help")
+        assert answer.returncode == 0, (command, answer.stderr)
+        assert answer.stdout.startswith(f"usage: creditchain {command}")
+
+
+def test_every_command_is_registered_with_what_runs_it() -> None:
+    (commands,) = [a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(commands.choices) == COMMANDS
+    for name, parser in commands.choices.items():
+        func = parser.get_default("func")
+        assert callable(func), name
+        assert func.__module__.startswith("node.") and func.__module__ != "node.cli", name
+
+
 def test_gitignore_covers_what_the_tour_and_the_consortium_leave_behind() -> None:
     paths = ["consortium/consortium.json", "consortium/member-1/node.db", "receipt.json"]
     ignored = subprocess.run(

@@ -21,8 +21,8 @@ from node.app import create_app
 from node.chain import setup
 from node.chain.compile import compile_contracts
 from node.chain.deploy import CONSORTIUM, DEPLOY_LIST, DeployError
+from node.keys.store import load_secrets
 from node.peers.signing import signed_headers
-from node.secrets import load_secrets
 from tests.conftest import (
     REPO,
     bearer,

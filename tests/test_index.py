@@ -133,7 +133,7 @@ def _indexed(db: Path) -> int:
 _FOLLOWER = """
 import sys, threading
 from pathlib import Path
-from node.chain.index_cli import open_index
+from node.chain.cli import open_index
 index, _ = open_index(Path(sys.argv[1]), sys.argv[2])
 index.blocks_per_query = 5
 index.start()

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from node import keys_cli
-from node.secrets import KeystoreError, NodeSecrets, load_secrets
+from node.keys import cli as keys_cli
+from node.keys.store import KeystoreError, NodeSecrets, load_secrets
 from tests.conftest import (
     bearer,
     free_port,

@@ -101,7 +101,8 @@ def test_vote_or_proposal_by_a_non_admin_member_is_refused(gov):
     as_other = dataclasses.replace(chain, client=ChainClient(chain.client.w3, other))
     with pytest.raises(service.GovernanceRefused) as err:
         service.vote(chain=as_other, proposal_id=proposal["id"])
-    assert err.value.status == 403 and err.value.error == "not_admin"
+    assert isinstance(err.value, service.NotAdmin)
+    assert err.value.status == 403 and err.value.code == "not_admin"
     with pytest.raises(service.GovernanceRefused):
         service.propose(chain=as_other, action="suspend", subject=chain.client.account.address)
 

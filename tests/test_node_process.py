@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from web3 import HTTPProvider, Web3
 
-from node.audit.verify import verify_receipt
 from node.chain.compile import compile_contracts
+from node.receipts.verify import verify_receipt
 from tests.conftest import (
     REPO,
     bearer,

@@ -5,8 +5,8 @@ import copy
 import pytest
 from web3 import Web3
 
-from node.audit.verify import verify_receipt
 from node.crypto.subjects import make_resident_id
+from node.receipts.verify import verify_receipt
 from tests.conftest import enterprise, node_of, person, submit
 
 

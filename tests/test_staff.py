@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from node.app import create_app
-from node.secrets import make_keys
+from node.keys.store import make_keys
 from tests.conftest import (
     REPO,
     bearer,

@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from node.config import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_UNREACHABLE
+from node.config import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_UNREACHABLE, Settings
 
 
 def register(sub: Any) -> None:
@@ -27,6 +27,7 @@ def register(sub: Any) -> None:
         "of one of its admin staff. Exit 0 on success, 1 if the node refuses, 2 on bad input, "
         "3 if the node cannot be reached.",
     )
+    gov.set_defaults(func=main_for, resolve=_node_default)
     gsub = gov.add_subparsers(dest="governance_command", required=True, metavar="ACTION")
     gsub.add_parser("members", help="the consortium's members, from the chain")
     listing = gsub.add_parser("list", help="the open proposals")
@@ -47,7 +48,7 @@ def register(sub: Any) -> None:
     for parser in gsub.choices.values():
         parser.add_argument(
             "--node", metavar="URL",
-            default=None,  # filled in by node.cli.parse_args from the node's settings
+            default=None,  # filled in by _node_default, from the node's settings
             help="the node's API [CREDITCHAIN_NODE] (default: the node `creditchain run` "
             "starts with the same environment: http://CREDITCHAIN_HOST:CREDITCHAIN_PORT)",
         )  # fmt: skip
@@ -64,6 +65,12 @@ class _BadInput(Exception):
 
 class _Unreachable(Exception):
     """No creditchain node answered at --node."""
+
+
+def _node_default(args: argparse.Namespace) -> None:
+    """Without --node, the node that `creditchain run` starts with the same environment."""
+    if args.node is None:
+        args.node = os.environ.get("CREDITCHAIN_NODE") or Settings().node_url
 
 
 def _token(args: argparse.Namespace) -> str:

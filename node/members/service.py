@@ -4,7 +4,7 @@ Consortium contract.
 Every change goes through an M-of-N vote of the founding admins; this node proposes and
 votes with its own member key. Reads fold the Consortium's events as the index holds them,
 with no chain round trip, and say as of which block. Refusals are the contract's own custom
-errors, mapped to GovernanceRefused with an HTTP status in one place.
+errors, each mapped to a named refusal in one table (_REFUSALS).
 """
 
 import logging
@@ -18,6 +18,7 @@ from node.chain.client import ChainClient, ChainError, ContractRevert
 from node.chain.events import ChainReader, Event, EventDecoder
 from node.chain.index import EventIndex
 from node.chain.setup import Chain
+from node.errors import DomainError
 
 log = logging.getLogger("creditchain.members")
 
@@ -31,34 +32,86 @@ ACTIONS = [
 PROPOSAL_STATES = ["open", "executed", "expired"]
 GOVERNANCE_GAS = 600_000
 
-# contract error -> (HTTP status, what to tell the operator)
-_REFUSALS = {
-    "NotAdmin": (403, "only a founding admin may propose or vote"),
-    "AlreadyVoted": (409, "this member has already voted on the proposal"),
-    "ProposalClosed": (409, "the proposal is closed: it has been carried out"),
-    "ProposalExpired": (409, "the proposal has expired"),
-    "UnknownProposal": (404, "no such proposal"),
-    "InvalidAction": (409, "the action does not fit the member's current status or roles"),
-    "InvalidThreshold": (409, "the action would leave fewer active admins than votes needed"),
-    "InvalidPublicKey": (422, "public_key must be a secp256k1 public key (33 or 65 bytes)"),
-    "InvalidName": (422, "name must be 1 to 256 bytes"),
-    "InvalidNodeUrl": (422, "node_url must be at most 256 bytes"),
-    "ZeroAddress": (422, "the zero address cannot be a member"),
+class GovernanceRefused(DomainError):
+    """The Consortium contract refused a proposal or vote."""
+
+    code, status, detail = "contract_refused", 409, "the contract refused the change"
+
+
+class NotAdmin(GovernanceRefused):
+    code, status, detail = "not_admin", 403, "only a founding admin may propose or vote"
+
+
+class AlreadyVoted(GovernanceRefused):
+    code, detail = "already_voted", "this member has already voted on the proposal"
+
+
+class ProposalClosed(GovernanceRefused):
+    code, detail = "proposal_closed", "the proposal is closed: it has been carried out"
+
+
+class ProposalExpired(GovernanceRefused):
+    code, detail = "proposal_expired", "the proposal has expired"
+
+
+class UnknownProposal(GovernanceRefused):
+    code, status, detail = "unknown_proposal", 404, "no such proposal"
+
+
+class InvalidAction(GovernanceRefused):
+    code = "invalid_action"
+    detail = "the action does not fit the member's current status or roles"
+
+
+class InvalidThreshold(GovernanceRefused):
+    code = "invalid_threshold"
+    detail = "the action would leave fewer active admins than votes needed"
+
+
+class InvalidPublicKey(GovernanceRefused):
+    code, status = "invalid_public_key", 422
+    detail = "public_key must be a secp256k1 public key (33 or 65 bytes)"
+
+
+class InvalidName(GovernanceRefused):
+    code, status, detail = "invalid_name", 422, "name must be 1 to 256 bytes"
+
+
+class InvalidNodeUrl(GovernanceRefused):
+    code, status, detail = "invalid_node_url", 422, "node_url must be at most 256 bytes"
+
+
+class ZeroAddress(GovernanceRefused):
+    code, status, detail = "zero_address", 422, "the zero address cannot be a member"
+
+
+class NotMined(GovernanceRefused):
+    code, status, detail = "not_mined", 503, "the transaction did not land; try again"
+
+
+# the contract's custom errors, each to the refusal it is answered with
+_REFUSALS: dict[str, type[GovernanceRefused]] = {
+    "NotAdmin": NotAdmin,
+    "AlreadyVoted": AlreadyVoted,
+    "ProposalClosed": ProposalClosed,
+    "ProposalExpired": ProposalExpired,
+    "UnknownProposal": UnknownProposal,
+    "InvalidAction": InvalidAction,
+    "InvalidThreshold": InvalidThreshold,
+    "InvalidPublicKey": InvalidPublicKey,
+    "InvalidName": InvalidName,
+    "InvalidNodeUrl": InvalidNodeUrl,
+    "ZeroAddress": ZeroAddress,
 }
 
 
-class GovernanceRefused(Exception):
-    """The Consortium contract refused a proposal or vote."""
-
-    def __init__(self, error: str, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.error, self.status, self.detail = error, status, detail
-
-
 def _refused(err: ContractRevert) -> GovernanceRefused:
-    status, detail = _REFUSALS.get(err.name, (409, f"the contract refused: {err.name}"))
-    code = "".join("_" + c.lower() if c.isupper() else c for c in err.name).lstrip("_")
-    return GovernanceRefused(code, status, detail)
+    known = _REFUSALS.get(err.name)
+    if known is not None:
+        return known(err.name)
+    other = GovernanceRefused(err.name, detail=f"the contract refused: {err.name}")
+    other.code = "".join("_" + c.lower() if c.isupper() else c for c in err.name).lstrip("_")
+    return other
 
 
 # -- reads: from the event index ------------------------------------------------------------
@@ -182,7 +235,7 @@ def get_proposal(*, index: EventIndex, chain: Chain, proposal_id: int) -> Snapsh
     snap = index.read("Consortium", *_PROPOSAL_EVENTS)
     found = _fold_proposals(chain, snap.events).get(proposal_id)
     if found is None:
-        raise GovernanceRefused("unknown_proposal", *_REFUSALS["UnknownProposal"])
+        raise UnknownProposal(proposal_id)
     return Snapshot(_public(found), snap.as_of_block)
 
 
@@ -206,7 +259,7 @@ def _transact(chain: Chain, fn: Any) -> dict[str, Any]:
         raise _refused(err) from None
     receipt = chain.client.wait_receipt(tx_hash, timeout=60)
     if receipt is None or receipt["status"] != 1:
-        raise GovernanceRefused("not_mined", 503, "the transaction did not land; try again")
+        raise NotMined(tx_hash)
     return receipt
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 
 from node.deps import NodeDep
 from node.members.service import is_active_member
-from node.peers.signing import NonceBook, PeerRefused, verify
+from node.peers.signing import NonceBook, NotAnActiveMember, verify
 
 router = APIRouter(prefix="/v1/peer", tags=["peers"])
 _nonces = NonceBook()
@@ -26,7 +26,7 @@ async def authenticate_peer(request: Request, node: Any) -> str:
         nonces=_nonces,
     )
     if not is_active_member(index=node.index, address=member):
-        raise PeerRefused(403, "not_an_active_member", f"{member} is not an active member")
+        raise NotAnActiveMember(member)
     return member
 
 

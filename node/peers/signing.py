@@ -17,6 +17,8 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 
+from node.errors import DomainError
+
 MAX_SKEW = 60  # seconds a request's timestamp may be off
 HEADERS = ("x-creditchain-member", "x-creditchain-timestamp", "x-creditchain-nonce",
            "x-creditchain-signature")  # fmt: skip
@@ -32,12 +34,33 @@ _TYPES = {
 }
 
 
-class PeerRefused(Exception):
+class PeerRefused(DomainError):
     """A request from another node that this node will not serve."""
 
-    def __init__(self, status: int, error: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.error, self.detail = status, error, detail
+    code, status, detail = "peer_refused", 401, "this node will not serve the request"
+
+
+class UnsignedRequest(PeerRefused):
+    code, detail = "unsigned_request", "a request between nodes must be signed"
+
+
+class BadSignature(PeerRefused):
+    code, detail = "bad_signature", "the request's signature does not check"
+
+
+class StaleRequest(PeerRefused):
+    code, detail = "stale_request", f"request time is more than {MAX_SKEW}s off"
+
+
+class ReplayedRequest(PeerRefused):
+    code, detail = "replayed_request", "this request was seen before"
+
+
+class NotAnActiveMember(PeerRefused):
+    code, status = "not_an_active_member", 403
+
+    def __init__(self, member: str) -> None:
+        super().__init__(member, detail=f"{member} is not an active member")
 
 
 def _typed(chain_id: int, contract: str, message: dict[str, Any]) -> Any:
@@ -98,7 +121,7 @@ def verify(
     now = time.time() if now is None else now
     values = [headers.get(h) for h in HEADERS]
     if not all(values):
-        raise PeerRefused(401, "unsigned_request", "a request between nodes must be signed")
+        raise UnsignedRequest()
     member, stamp, nonce_hex, signature = values
     try:
         timestamp = int(stamp)
@@ -109,11 +132,11 @@ def verify(
         }  # fmt: skip
         signer = Account.recover_message(_typed(chain_id, contract, message), signature=signature)
     except Exception:
-        raise PeerRefused(401, "bad_signature", "the request's signature does not check") from None
+        raise BadSignature() from None
     if len(nonce) != 32 or signer.lower() != member.lower():
-        raise PeerRefused(401, "bad_signature", "the request's signature does not check")
+        raise BadSignature()
     if abs(now - timestamp) > MAX_SKEW:
-        raise PeerRefused(401, "stale_request", f"request time is more than {MAX_SKEW}s off")
+        raise StaleRequest()
     if not nonces.claim(nonce, now):
-        raise PeerRefused(401, "replayed_request", "this request was seen before")
+        raise ReplayedRequest()
     return signer

@@ -8,10 +8,10 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from node.deps import NodeDep
-from node.errors import error_body
+from node.http_errors import error_body
 from node.records import service
 from node.records.schemas import RecordOut, SubmitRequest, SubmitResponse
-from node.staff.deps import StaffUser, require
+from node.staff.deps import AnyStaff, StaffUser, require
 from node.staff.models import ADMIN, DISPUTE_HANDLER, INTERNAL_AUDITOR, SUBMITTER
 
 router = APIRouter(prefix="/v1", tags=["records"])
@@ -119,3 +119,11 @@ def get_receipt(
             registry=node.chain.addresses["RecordRegistry"],
         )
     )
+
+
+@router.get("/status", summary="Records waiting for the chain and anchored")
+def status(staff: AnyStaff, node: NodeDep) -> dict[str, Any]:
+    return {
+        **service.counts(engine=node.engine),
+        "anchoring": "paused: " + node.batcher.last_error if node.batcher.last_error else "running",
+    }

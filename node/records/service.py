@@ -24,21 +24,30 @@ from node.crypto.encryption import Sealer
 from node.crypto.mac import KeyedHash
 from node.crypto.subjects import InvalidIdentifier, normalise, subject_key_normalised
 from node.db import read_connection, write_transaction
+from node.errors import DomainError
+from node.keys.store import NodeSecrets
 from node.records.rejections import holds_resident_id, rejection, validation_rejection
 from node.records.schemas import RecordIn
-from node.secrets import NodeSecrets
 
 _RECORD = TypeAdapter(RecordIn)
 _RECORDS = TypeAdapter(list[RecordIn])
 MAX_RECORDS_PER_SUBMISSION = 10_000
 
 
-class RecordNotFound(LookupError):
+class RecordsError(DomainError):
+    """A refusal of the records domain."""
+
+
+class RecordNotFound(RecordsError):
     """No record with that id (or that version) is held by this node."""
 
+    code, status, detail = "record_not_found", 404, "no such record"
 
-class SubmissionNotFound(LookupError):
+
+class SubmissionNotFound(RecordsError):
     """No submission with that id."""
+
+    code, status, detail = "submission_not_found", 404, "no such submission"
 
 
 @dataclass(frozen=True)
@@ -74,13 +83,13 @@ class Sealed(NamedTuple):
     ciphertext: bytes
 
 
-class InvalidSubmission(ValueError):
+class InvalidSubmission(RecordsError):
     """The body as a whole is unusable: not JSON, not {"records": [...]}, too many records."""
 
+    code, status = "invalid_body", 422
+
     def __init__(self, detail: str, field: str | None = None) -> None:
-        super().__init__(detail, field)
-        self.detail = detail
-        self.field = field
+        super().__init__(detail, field, detail=detail, field=field)
 
 
 def committed_form(rec: RecordIn, skey: str) -> dict[str, Any]:
@@ -305,12 +314,18 @@ def get_submission(*, engine: Engine, submission_id: str) -> dict[str, Any]:
     }
 
 
-class NotAnchored(RuntimeError):
+class NotAnchored(RecordsError):
     """The record's commitment is not yet confirmed on chain; no receipt exists yet."""
 
+    code, status = "not_anchored", 409
+
     def __init__(self, state: str) -> None:
-        super().__init__(f"record is {state}; its receipt exists once its batch is anchored")
+        detail = f"record is {state}; its receipt exists once its batch is anchored"
+        super().__init__(state, detail=detail)
         self.state = state
+
+    def context(self) -> dict[str, Any]:
+        return {"state": self.state}
 
 
 _SELECT_VERSION = (

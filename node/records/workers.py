@@ -18,6 +18,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from node.keys.store import NodeSecrets
 from node.records.service import (
     InvalidSubmission,
     RecordKeys,
@@ -25,7 +26,6 @@ from node.records.service import (
     parse_submission,
     prepare_submission,
 )
-from node.secrets import NodeSecrets
 
 log = logging.getLogger("creditchain.records")
 _keys: RecordKeys | None = None

@@ -29,6 +29,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         description="Staff accounts of this node. Each has one role and a token, shown once "
         "when the account is added; the store keeps only its hash.",
     )
+    staff.set_defaults(func=main_for)
     sub = staff.add_subparsers(dest="staff_command", required=True, metavar="SUBCOMMAND")
     add = sub.add_parser("add", help="add an account and print its token, once")
     add.add_argument("name", metavar="NAME", help="the account's name, e.g. admin-zhang")

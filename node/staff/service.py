@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from node.db import read_connection, write_transaction
+from node.errors import DomainError
 from node.staff.models import ADMIN, ROLES
 
 TOKEN_PREFIX = "cc"
@@ -28,25 +29,37 @@ NAME_PATTERN = r"^[A-Za-z0-9_.@-]{1,64}$"  # ASCII: read alike by Python and JSO
 _TOKEN = re.compile(r"^cc_([0-9]{1,18})_([A-Za-z0-9_-]{1,256})$")
 
 
-class StaffNotFound(LookupError):
+class StaffError(DomainError):
+    """A refusal of the staff domain."""
+
+
+class StaffNotFound(StaffError):
     """No staff account by that name."""
 
+    code, status, detail = "staff_not_found", 404, "no staff account by that name"
 
-class StaffExists(ValueError):
+
+class StaffExists(StaffError):
     """A staff account by that name exists already."""
 
+    code, status, field = "staff_exists", 409, "name"
+    detail = "a staff account by that name exists"
 
-class InvalidStaff(ValueError):
+
+class InvalidStaff(StaffError):
     """A name or role that cannot be an account's."""
 
+    code, status = "invalid_request", 422
+
     def __init__(self, detail: str, field: str) -> None:
-        super().__init__(detail, field)
-        self.detail = detail
-        self.field = field
+        super().__init__(detail, field, detail=detail, field=field)
 
 
-class LastActiveAdmin(ValueError):
+class LastActiveAdmin(StaffError):
     """The change would leave the node without an active admin."""
+
+    code, status, field = "last_admin", 409, "name"
+    detail = "the last enabled admin cannot be disabled; add or enable another admin first"
 
 
 # What the operator log records of a refused call. All but THROTTLED (429) and FORBIDDEN (403)
@@ -61,35 +74,55 @@ THROTTLED = "throttled"  # turned away unread: too many refusals from its source
 FORBIDDEN = "forbidden"  # a valid token whose role may not call the route
 
 
-class Refused(Exception):
+class Refused(StaffError):
     """The request's credentials do not let it in. `who` names the account the token named,
-    if it named one; `outcome` is what the operator log records."""
+    if it named one; `outcome` is what the operator log records, never the answer."""
 
     def __init__(self, outcome: str, who: str = "unauthenticated", role: str | None = None) -> None:
-        super().__init__(outcome)
+        super().__init__(outcome, who, role)
         self.outcome = outcome
         self.who = who
         self.role = role
 
 
 class Unauthenticated(Refused):
-    """No token, or one that does not let its caller in, whatever the reason."""
+    """No token, or one that does not let its caller in, whatever the reason. One answer for
+    every reason (unknown id, wrong secret, locked, disabled), so that it tells nothing of which
+    accounts exist; the operator log keeps the reason."""
+
+    code, status = "unauthenticated", 401
+    detail = "a valid staff token is needed: Authorization: Bearer"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
 
 
 class TooManyAttempts(Refused):
     """The source must wait `retry_after` seconds before its next token is looked at."""
 
+    code, status = "too_many_attempts", 429
+
     def __init__(self, retry_after: int) -> None:
         super().__init__(THROTTLED)
         self.retry_after = retry_after
+        self.detail = f"too many refused tokens from this address; retry after {retry_after} s"
+
+    def context(self) -> dict[str, Any]:
+        return {"retry_after": self.retry_after}
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class Forbidden(Refused):
     """A staff member whose role may not do `action`."""
 
+    code, status = "forbidden", 403
+
     def __init__(self, who: str, role: str, *, action: str) -> None:
         super().__init__(FORBIDDEN, who, role)
         self.action = action
+        self.detail = f"role {role} may not call {action}"
 
 
 @dataclass(frozen=True)

@@ -34,10 +34,10 @@ from node.chain.compile import compile_contracts
 from node.chain.deploy import Founder, discover, found, read_chain_file, write_chain_file
 from node.chain.setup import connect_chain
 from node.files import write_atomically
+from node.keys.store import load_secrets
 from node.members import service as members
-from node.secrets import load_secrets
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 STATE = "consortium.json"
 CHAIN_STATE = "anvil-state.json"
 SECRET = "consortium.secret"

@@ -122,8 +122,8 @@ class CallSandbox:
 
 def _serve(conn: Connection, database: str, gas_cap: int, max_log_blocks: int, parent: int) -> None:
     """The child: answers (method, params) from its pipe until the pipe or the node is gone."""
-    from node.chain.embedded import ChainView
-    from node.chain.rpc import answer
+    from node.chain.view import ChainView
+    from node.chain_api.rpc import answer
     from node.limits import keep_recursion_limit
 
     keep_recursion_limit()

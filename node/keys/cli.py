@@ -15,7 +15,7 @@ from typing import Any
 from coincurve import PublicKey
 
 from node.config import EXIT_BAD_INPUT
-from node.secrets import (
+from node.keys.store import (
     CONSORTIUM,
     MASTER,
     MEMBER,
@@ -41,6 +41,7 @@ def register(subparsers: Any) -> None:
         "eth-account keystore in DATA/keys, unlocked by one password: "
         f"{PASSWORD_ENV}, or the file {PASSWORD_FILE_ENV} names, or else DATA/keys/password.",
     )
+    keys.set_defaults(func=run)
     sub = keys.add_subparsers(dest="keys_command", required=True, metavar="SUBCOMMAND")
     data_help = "data directory [CREDITCHAIN_DATA] (default: ./data)"
     default_data = Path(os.environ.get("CREDITCHAIN_DATA", "data"))
@@ -163,7 +164,7 @@ def _new(keys_dir: Path, secret_file: Path | None, force: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m node.keys_cli SUBCOMMAND ...`, the same as `creditchain keys SUBCOMMAND ...`."""
+    """`python -m node.keys.cli SUBCOMMAND ...`, the same as `creditchain keys SUBCOMMAND ...`."""
     parser = argparse.ArgumentParser(prog="creditchain")
     register(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     return run(parser.parse_args(["keys", *(sys.argv[1:] if argv is None else argv)]))

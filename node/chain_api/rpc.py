@@ -17,8 +17,8 @@ from web3.types import RPCEndpoint
 from node.chain.client import ChainClient, revert_data
 
 if TYPE_CHECKING:
-    from node.chain.sandbox import CallSandbox
     from node.chain.setup import Chain
+    from node.chain_api.sandbox import CallSandbox
 
 # What outside verifiers may ask the embedded chain: reads only, never a transaction.
 READ_METHODS = frozenset(

@@ -1,4 +1,4 @@
-"""Where the node stands on its chain, and the embedded chain's read-only JSON-RPC."""
+"""Which chain the node anchors on, and the embedded chain's read-only JSON-RPC."""
 
 from typing import Any
 
@@ -6,9 +6,8 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from node.chain.rpc import READ_METHODS, respond, rpc_error
+from node.chain_api.rpc import READ_METHODS, respond, rpc_error
 from node.deps import NodeDep
-from node.records import service
 from node.staff.deps import AnyStaff
 
 router = APIRouter(tags=["chain"])
@@ -24,14 +23,6 @@ def chain_info(staff: AnyStaff, node: NodeDep) -> dict[str, Any]:
         "contracts": chain.addresses,
         "member": chain.client.account.address,
         "rpc": node.settings.rpc or "/rpc",
-    }
-
-
-@router.get("/v1/status", summary="Records waiting for the chain and anchored")
-def status(staff: AnyStaff, node: NodeDep) -> dict[str, Any]:
-    return {
-        **service.counts(engine=node.engine),
-        "anchoring": "paused: " + node.batcher.last_error if node.batcher.last_error else "running",
     }
 
 

@@ -33,6 +33,7 @@ def register(sub: Any) -> None:
         "--data, which only works while the node is stopped; while it runs, pass "
         f"--rpc {RPC_HINT} (its read-only JSON-RPC).",
     )
+    idx.set_defaults(func=main_for)
     isub = idx.add_subparsers(dest="index_command", required=True, metavar="ACTION")
     isub.add_parser("status", help="the chain's head, the block indexed up to, and the lag")
     rebuild = isub.add_parser(

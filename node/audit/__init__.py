@@ -1,1 +1,0 @@
-"""Checking what a member holds against the chain, trusting nothing else."""

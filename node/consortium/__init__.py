@@ -1,0 +1,1 @@
+"""A consortium on one machine: anvil and one node per member, and its commands."""

@@ -1,0 +1,1 @@
+"""The node's keys (member key, master key, consortium secret): their store and commands."""

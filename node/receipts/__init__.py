@@ -1,0 +1,2 @@
+"""Receipts: what proves a record was anchored, and the verifier that checks one against
+the chain alone."""
