@@ -13,10 +13,10 @@ from sqlalchemy.engine import Engine
 
 from node.anchoring import proofs
 from node.app import create_app
-from node.audit.verify import verify_receipt
 from node.crypto import merkle
 from node.crypto.commitments import to_hex
 from node.crypto.merkle import inclusion_proof, tree_levels
+from node.receipts.verify import verify_receipt
 from tests.conftest import authorize, make_settings, node_of, person, rpc, submit
 
 BATCHES = (2_500, 3_001, 1_777)  # leaves per batch: odd sizes have lone nodes on the way up
