@@ -29,9 +29,9 @@ sys.path.insert(0, str(REPO))
 
 from node.anchoring import proofs  # noqa: E402
 from node.app import create_app  # noqa: E402
-from node.receipts.verify import verify_receipt  # noqa: E402
 from node.crypto.merkle import inclusion_proof, root_from_levels, tree_levels  # noqa: E402
 from node.db import read_connection  # noqa: E402
+from node.receipts.verify import verify_receipt  # noqa: E402
 from node.records import service  # noqa: E402
 from tests.conftest import authorize, make_settings, node_of, person  # noqa: E402
 
