@@ -19,6 +19,8 @@ from node.staff.service import (
     Forbidden,
     InvalidStaff,
     LastActiveAdmin,
+    OtherNodeToken,
+    StaffDisabled,
     StaffExists,
     StaffNotFound,
     TooManyAttempts,
@@ -79,6 +81,16 @@ def install_error_handlers(app: FastAPI) -> None:
             headers={"WWW-Authenticate": "Bearer"},
         )
 
+    @app.exception_handler(OtherNodeToken)
+    async def _other_node(_: Request, exc: OtherNodeToken) -> JSONResponse:
+        # its tag is not this node's: saying so tells nothing of this node's accounts
+        detail = "this token was made by another node; use a token from this node's staff"
+        return JSONResponse(
+            error_body("other_node_token", detail),
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
     @app.exception_handler(TooManyAttempts)
     async def _too_many(_: Request, exc: TooManyAttempts) -> JSONResponse:
         detail = f"too many refused tokens from this address; retry after {exc.retry_after} s"
@@ -108,6 +120,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _last_admin(_: Request, exc: LastActiveAdmin) -> JSONResponse:
         detail = "the last enabled admin cannot be disabled; add or enable another admin first"
         return JSONResponse(error_body("last_admin", detail, "name"), status_code=409)
+
+    @app.exception_handler(StaffDisabled)
+    async def _staff_disabled(_: Request, exc: StaffDisabled) -> JSONResponse:
+        detail = "the account is disabled, which unlocking does not change; enable it instead"
+        return JSONResponse(error_body("staff_disabled", detail, "name"), status_code=409)
 
     @app.exception_handler(InvalidStaff)
     async def _invalid_staff(_: Request, exc: InvalidStaff) -> JSONResponse:

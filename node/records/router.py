@@ -11,7 +11,7 @@ from node.deps import NodeDep
 from node.errors import error_body
 from node.records import service
 from node.records.schemas import RecordOut, SubmitRequest, SubmitResponse
-from node.staff.deps import StaffUser, require
+from node.staff.deps import StaffUser, log_target, require
 from node.staff.models import ADMIN, DISPUTE_HANDLER, INTERNAL_AUDITOR, SUBMITTER
 
 router = APIRouter(prefix="/v1", tags=["records"])
@@ -61,6 +61,7 @@ async def submit_records(request: Request, staff: Submitter, node: NodeDep) -> R
     result = await run_in_threadpool(
         service.store_submission, engine=node.engine, prepared=prepared
     )
+    log_target(request, result["submission_id"])
     return _json(result)
 
 

@@ -187,4 +187,3 @@ class SubmitRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     records: list[RecordIn] = Field(min_length=1, max_length=10_000)
-

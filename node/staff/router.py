@@ -30,6 +30,13 @@ def _iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
 
 
+def _timestamp(when: datetime | None) -> float | None:
+    """A time without a zone is taken as UTC, as the log shows its times."""
+    if when is None:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
 def _out(account: dict[str, Any]) -> StaffOut:
     return StaffOut(**{**account, "created_at": _iso(account["created_at"])})
 
@@ -54,6 +61,7 @@ def add_staff(body: StaffIn, staff: Admin, node: NodeDep) -> NewStaffOut:
 @router.post(
     "/staff/{name}/unlock",
     summary="Unlock an account for every source it was locked for after failed attempts",
+    responses={409: {"description": "the account is disabled: enable it instead"}},
 )
 def unlock_staff(name: NamePath, staff: Admin, node: NodeDep) -> StaffOut:
     service.unlock_or_raise(engine=node.engine, name=name)
@@ -83,12 +91,34 @@ def operator_log(
     refusals: Refusals,
     after_id: Annotated[int, Query(ge=0, le=MAX_ID, description="entries after this id")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    who: Annotated[
+        str | None, Query(max_length=64, description="only this staff account's entries")
+    ] = None,
+    action: Annotated[
+        str | None,
+        Query(max_length=200, description="only this action, e.g. 'GET /v1/records/{record_id}'"),
+    ] = None,
+    since: Annotated[
+        datetime | None, Query(description="only entries at this time or later (ISO 8601)")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="only entries before this time (ISO 8601)")
+    ] = None,
 ) -> LogPage:
-    """Who did what, when and from where; refused attempts too, counted per source and
-    minute (those counted so far are appended before this read). No identity fields, no
-    request bodies. This read is itself logged."""
+    """Who did what to which record, when and from where; refused attempts too, counted per
+    source and minute (those counted so far are appended before this read). No identity
+    fields, no request bodies. This read is itself logged. A page is filtered before it is
+    cut, so next_after_id pages through the matching entries alone."""
     refusals.flush(engine=node.engine, everything=True)
-    rows = oplog.read_log(engine=node.engine, after_id=after_id, limit=limit)
+    rows = oplog.read_log(
+        engine=node.engine,
+        after_id=after_id,
+        limit=limit,
+        who=who,
+        action=action,
+        since=_timestamp(since),
+        until=_timestamp(until),
+    )
     entries = [LogEntryOut(**{**row, "at": _iso(row["at"])}) for row in rows]
     return LogPage(entries=entries, next_after_id=entries[-1].id if entries else after_id)
 
