@@ -8,6 +8,7 @@ from fastapi.responses import Response
 
 from node.chain.rpc import READ_METHODS, respond, rpc_error
 from node.deps import NodeDep
+from node.members.service import anchoring_paused
 from node.records import service
 from node.staff.deps import AnyStaff
 
@@ -29,9 +30,14 @@ def chain_info(staff: AnyStaff, node: NodeDep) -> dict[str, Any]:
 
 @router.get("/v1/status", summary="Records waiting for the chain and anchored")
 def status(staff: AnyStaff, node: NodeDep) -> dict[str, Any]:
+    """`anchoring` is "running", or "paused: " and why: "member suspended" while the consortium
+    has suspended this member (records are kept and wait), or the chain's last error."""
+    paused = anchoring_paused(index=node.index, address=node.chain.client.account.address)
+    if paused is None and node.batcher.last_error:
+        paused = node.batcher.last_error
     return {
         **service.counts(engine=node.engine),
-        "anchoring": "paused: " + node.batcher.last_error if node.batcher.last_error else "running",
+        "anchoring": "paused: " + paused if paused else "running",
     }
 
 
