@@ -2,7 +2,6 @@
 
 from fastapi.testclient import TestClient
 
-from node.records.schemas import Receipt
 from tests.conftest import node_of, person, submit
 
 RECEIPT_FIELDS = {
@@ -26,4 +25,6 @@ def test_the_receipt_route_documents_every_field_it_answers(node_client: TestCli
     answer = node_client.get(f"/v1/records/{rec['record_id']}/receipt")
     assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
     assert set(answer.json()) == RECEIPT_FIELDS
-    Receipt.model_validate(answer.json(), strict=True)
+    kinds = {"integer": int, "string": str, "array": list, "object": dict}
+    for name, value in answer.json().items():  # each of the type /docs says
+        assert isinstance(value, kinds[schema["properties"][name]["type"]]), name
