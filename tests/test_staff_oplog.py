@@ -43,6 +43,16 @@ def test_the_log_names_the_record_or_submission_each_call_touched(node_client):
         assert identity not in dump.split("operator_log", 1)[-1]
 
 
+def test_the_log_names_the_staff_account_an_admin_added_or_changed(node_client):
+    assert node_client.post("/v1/staff", json={"name": "sub-he", "role": "submitter"}).is_success
+    assert node_client.post("/v1/staff/sub-he/disable").is_success
+    touched = [(e["action"], e["target"]) for e in _entries(node_client)]
+    assert touched[:2] == [
+        ("POST /v1/staff", "sub-he"),
+        ("POST /v1/staff/{name}/disable", "sub-he"),
+    ]
+
+
 def test_the_log_is_filtered_by_account_action_and_time_and_pages_within_the_filter(node_client):
     reader = staff_token(node_client, "submitter", "sub-li")
     auditor = TestClient(node_client.app, headers=bearer(staff_token(node_client, "admin")))

@@ -25,6 +25,7 @@ _INSERT = (
     "INSERT INTO operator_log (at, who, role, action, outcome, status, client, count, target) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_AT_US = "CAST(ROUND(at * 1000000) AS INTEGER)"  # as datetime.fromtimestamp rounds it
 CLI_STATUS = 0  # the status of an entry for an action taken with the CLI, not over HTTP
 
 
@@ -52,19 +53,20 @@ def read_log(
     limit: int,
     who: str | None = None,
     action: str | None = None,
-    since: float | None = None,
-    until: float | None = None,
+    since_us: int | None = None,
+    until_us: int | None = None,
 ) -> list[dict[str, Any]]:
     """Up to `limit` entries after entry `after_id`, oldest first; only those of staff account
-    `who`, of `action` (e.g. "GET /v1/records/{record_id}"), at `since` or later, before
-    `until`, for each given."""
+    `who`, of `action` (e.g. "GET /v1/records/{record_id}"), at `since_us` or later, before
+    `until_us`, for each given. Times are whole microseconds since 1970 (UTC), as the API
+    shows them, so that an entry's own shown time finds it."""
     keys = ("id", "at", "who", "role", "action", "outcome", "status", "client", "count", "target")
     where, params = ["id > ?"], list[object]([after_id])
     for clause, value in (
         ("who = ?", who),
         ("action = ?", action),
-        ("at >= ?", since),
-        ("at < ?", until),
+        (f"{_AT_US} >= ?", since_us),
+        (f"{_AT_US} < ?", until_us),
     ):
         if value is not None:
             where.append(clause)
