@@ -4,12 +4,12 @@ A token is `cc_<node tag>_<account id>_<secret>`, the secret 32 random bytes (ur
 The tag, 8 hex digits with at least one letter, is random per store (staff_node_tag): a token
 another node made is known by it and refused without counting against anyone, so a member's
 token sent to the wrong node locks no one out there. Tokens of the earlier form
-`cc_<account id>_<secret>` have no tag and keep working. The id finds the account's row without
-trying every hash; only sha256(secret) is stored, compared in
-constant time. A 256-bit random secret cannot be guessed from its hash, so no slow hash or
-pepper is needed, and the CLI can add staff without unlocking the node's keys. Nor can it be
-guessed online: wrong secrets lock an account only for the source that sent them, and
-throttle.py slows that source down.
+`cc_<account id>_<secret>` have no tag and keep working. The id finds the account's row
+without trying every hash; only sha256(secret) is stored, compared in constant time. A
+256-bit random secret cannot be guessed from its hash, so no slow hash or pepper is needed,
+and the CLI can add staff without unlocking the node's keys. Nor can it be guessed online:
+wrong secrets lock an account only for the source that sent them, and throttle.py slows that
+source down.
 """
 
 import hashlib
@@ -74,10 +74,11 @@ class StaffDisabled(ValueError):
     """The account is disabled: unlocking it would change nothing a caller could use."""
 
 
-# What the operator log records of a refused call. All but THROTTLED (429) and FORBIDDEN (403)
-# are answered alike (401), so that a caller learns nothing of which ids exist or their state.
+# What the operator log records of a refused call. All but THROTTLED (429), FORBIDDEN (403)
+# and OTHER_NODE (401, saying so) are answered alike (401), so that a caller learns nothing of
+# which ids exist or their state.
 NO_TOKEN = "no_token"
-BAD_TOKEN = "bad_token"  # not of the form cc_<id>_<secret>
+BAD_TOKEN = "bad_token"  # not of the form cc_<tag>_<id>_<secret> or cc_<id>_<secret>
 UNKNOWN_ACCOUNT = "unknown_account"
 WRONG_SECRET = "wrong_secret"
 OTHER_NODE = "other_node"  # a token another node made: counted against no one
