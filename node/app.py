@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from node import openapi
+from node import docs, openapi
 from node.anchoring.batcher import Batcher
 from node.chain.index import EventIndex
 from node.chain.setup import connect_chain
@@ -124,6 +124,8 @@ def create_app(settings: Settings | None = None, *, run_batcher: bool = True) ->
         version="0.1.0",
         summary="Credit records shared among member lenders, anchored on a permissioned chain.",
         lifespan=lifespan,
+        docs_url=None,  # served by node/docs.py, from the node itself
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.include_router(records_router.router)
@@ -132,5 +134,6 @@ def create_app(settings: Settings | None = None, *, run_batcher: bool = True) ->
     app.include_router(members_router.router)
     app.include_router(peers_router.router)
     openapi.install(app)
+    docs.install(app)
     app.add_middleware(RequestLimits, rule=body_rule(settings))  # added last: outermost
     return app

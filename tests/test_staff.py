@@ -202,8 +202,9 @@ def test_the_internal_auditor_reads_the_log_and_a_submitter_cannot(node_client):
         (e["action"], e["outcome"], e["status"]) for e in entries
     ]
     assert ("GET /v1/operator-log", "forbidden") in [(e["action"], e["outcome"]) for e in entries]
-    for entry in entries:  # who, what, when, from where, how many; nothing else
+    for entry in entries:  # who, what, to which record, when, from where, how many; no more
         keys = {"id", "at", "who", "role", "action", "outcome", "status", "client", "count"}
+        keys.add("target")
         assert set(entry) == keys
     ids = [e["id"] for e in entries]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)

@@ -167,6 +167,18 @@ def is_active_member(*, index: EventIndex, address: str) -> bool:
     return member is not None and member["status"] == "active"
 
 
+def anchoring_paused(*, index: EventIndex, address: str) -> str | None:
+    """Why the member at `address` cannot anchor now, as far as the index has read: "member
+    suspended" or "member removed"; None while it is active or not yet indexed. One read of
+    the store, no chain round trip, so it can be asked on every request."""
+    address = Web3.to_checksum_address(address)
+    snap = index.read("Consortium", "MemberAdded", "MemberStatusChanged", where={"member": address})
+    member = _fold_members(snap.events).get(address)
+    if member is None or member["status"] not in ("suspended", "removed"):
+        return None
+    return "member " + member["status"]
+
+
 def _constant(chain: Chain, name: str) -> int:
     """A value the Consortium fixes at deployment, asked of the chain once."""
     asked = _asked.setdefault(chain.client, {})

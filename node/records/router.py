@@ -9,9 +9,10 @@ from starlette.concurrency import run_in_threadpool
 
 from node.deps import NodeDep
 from node.http_errors import error_body
+from node.members.service import anchoring_paused
 from node.records import service
-from node.records.schemas import RecordOut, SubmitRequest, SubmitResponse
-from node.staff.deps import AnyStaff, StaffUser, require
+from node.records.schemas import Receipt, RecordOut, SubmitRequest, SubmitResponse
+from node.staff.deps import AnyStaff, StaffUser, log_target, require
 from node.staff.models import ADMIN, DISPUTE_HANDLER, INTERNAL_AUDITOR, SUBMITTER
 
 router = APIRouter(prefix="/v1", tags=["records"])
@@ -20,6 +21,15 @@ Submitter = Annotated[StaffUser, Depends(require(ADMIN, SUBMITTER))]
 Reader = Annotated[StaffUser, Depends(require(ADMIN, SUBMITTER, INTERNAL_AUDITOR, DISPUTE_HANDLER))]
 
 RecordIdPath = Annotated[str, Path(max_length=64, description="the member's record id")]
+
+
+# why accepted records wait, when this member's standing in the consortium stops anchoring
+WARNINGS = {
+    "member suspended": "this member is suspended: the accepted records are kept, but none "
+    "can be anchored on chain until the consortium reinstates it",
+    "member removed": "this member was removed from the consortium: the accepted records are "
+    "kept, but none can be anchored on chain",
+}
 
 
 def _json(data: Any) -> Response:
@@ -54,13 +64,18 @@ async def _read_body(request: Request, limit: int) -> bytes:
 async def submit_records(request: Request, staff: Submitter, node: NodeDep) -> Response:
     """Each record is answered on its own: accepted (with its commitment) or rejected naming
     the field at fault. A rejected record stores nothing; the accepted ones are stored
-    encrypted and anchored on chain by the batcher. The same record_id with the same content
+    encrypted and anchored on chain by the batcher; while this member is suspended they wait,
+    and the answer's `warning` says so. The same record_id with the same content
     again is a no-op; with new content it is a correction (a new version)."""
     body = await _read_body(request, node.settings.max_body_mb * 2**20)
     prepared = await node.preparer.prepare(body)
     result = await run_in_threadpool(
         service.store_submission, engine=node.engine, prepared=prepared
     )
+    log_target(request, result["submission_id"])
+    paused = anchoring_paused(index=node.index, address=node.chain.client.account.address)
+    if paused and result["accepted"]:
+        result["warning"] = WARNINGS[paused]
     return _json(result)
 
 
@@ -88,6 +103,7 @@ def get_record(
 @router.get(
     "/records/{record_id}/receipt",
     summary="The record's receipt, checkable against the chain alone",
+    response_model=Receipt,  # documents the answer; the route still sends orjson bytes
     responses={
         409: {
             "description": "not anchored yet",
@@ -123,7 +139,12 @@ def get_receipt(
 
 @router.get("/status", summary="Records waiting for the chain and anchored")
 def status(staff: AnyStaff, node: NodeDep) -> dict[str, Any]:
+    """`anchoring` is "running", or "paused: " and why: "member suspended" while the consortium
+    has suspended this member (records are kept and wait), or the chain's last error."""
+    paused = anchoring_paused(index=node.index, address=node.chain.client.account.address)
+    if paused is None and node.batcher.last_error:
+        paused = node.batcher.last_error
     return {
         **service.counts(engine=node.engine),
-        "anchoring": "paused: " + node.batcher.last_error if node.batcher.last_error else "running",
+        "anchoring": "paused: " + paused if paused else "running",
     }

@@ -169,6 +169,11 @@ class SubmitResponse(BaseModel):
     accepted: int
     rejected: int
     results: list[SubmitResult]
+    warning: str | None = Field(
+        None,
+        description="only when accepted records cannot be anchored now: this member is "
+        "suspended (they are kept and wait) or removed",
+    )
 
 
 class RecordOut(BaseModel):
@@ -181,10 +186,29 @@ class RecordOut(BaseModel):
     versions: int
 
 
+class Receipt(BaseModel):
+    """Everything a stranger needs to check a record against the chain alone, with no trust in
+    this node: recompute the commitment from record and salt, the root from the proof, and
+    read the root of batch_id from the registry (`creditchain verify` does all three)."""
+
+    version: int = Field(description="the receipt format's version, 1")
+    record: dict = Field(description="the committed record: subject_key, never the identifier")
+    salt: str = Field(description="0x and 64 hex digits, mixed into the commitment")
+    commitment: str = Field(description="0x and 64 hex digits: the Merkle tree's leaf")
+    batch_id: int = Field(description="the batch's id in the RecordRegistry contract")
+    leaf_index: int = Field(description="the record's position in its batch, from 0")
+    tree_size: int = Field(description="the records in the batch")
+    proof: list[str] = Field(description="the inclusion proof, sibling hashes from the leaf up")
+    root: str = Field(description="the batch's Merkle root, as anchored")
+    chain_id: int
+    registry: str = Field(description="the RecordRegistry contract's address")
+    tx_hash: str = Field(description="the transaction that anchored the batch")
+    block_number: int = Field(description="the block that holds it")
+
+
 class SubmitRequest(BaseModel):
     """The body of POST /v1/records (documentation only; records are validated one by one)."""
 
     model_config = ConfigDict(extra="forbid")
 
     records: list[RecordIn] = Field(min_length=1, max_length=10_000)
-

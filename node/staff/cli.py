@@ -1,7 +1,9 @@
 """`creditchain staff`: add, list, unlock, disable and enable staff accounts, straight on a
-data directory's store (safe while the node runs: SQLite in WAL mode)."""
+data directory's store (safe while the node runs: SQLite in WAL mode). Every change, made or
+refused, goes into the operator log as `cli:<system user>`, as the API's do."""
 
 import argparse
+import getpass
 import os
 import sys
 from datetime import UTC, datetime
@@ -48,6 +50,15 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     return staff
 
 
+def cli_user() -> str:
+    """Who ran the command, as the operator log names them: cli:<system user>."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for the uid (a bare container)
+        user = f"uid{os.getuid()}"
+    return f"cli:{user[:64]}"
+
+
 def _when(ts: float | None) -> str:
     return "-" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
@@ -57,6 +68,7 @@ def main_for(args: argparse.Namespace) -> int:
     from node.config import DataDirError, Settings, require_node
     from node.db import make_engine
     from node.staff import service
+    from node.staff.oplog import CLI_STATUS, append_log
 
     try:  # a mistyped --data must not become a new, empty store
         require_node(args.data)
@@ -65,51 +77,73 @@ def main_for(args: argparse.Namespace) -> int:
         return 2
     engine = make_engine(Settings(data=args.data).db_path)
     try:
-        if args.staff_command == "add":
-            try:
-                new = service.add(engine=engine, name=args.name, role=args.role)
-            except service.StaffExists:
-                print(f"a staff account named {args.name} exists already", file=sys.stderr)
-                return 1
-            except service.InvalidStaff as err:
-                print(f"{err.field}: {err.detail}", file=sys.stderr)
-                return 2
+        if args.staff_command == "list":
+            _list(service.list_accounts(engine=engine))
+            return 0
+        status, outcome = _change(service, engine, args)
+        if outcome is not None:
+            append_log(
+                engine=engine,
+                who=cli_user(),
+                role=None,
+                action=f"staff {args.staff_command} {args.name}",
+                outcome=outcome,
+                status=CLI_STATUS,
+                client=None,
+                target=args.name,
+            )
+        return status
+    finally:
+        engine.dispose()
+
+
+def _list(accounts: list[dict[str, Any]]) -> None:
+    if not accounts:
+        print("no staff accounts; add the first admin with: staff add NAME --role admin")
+    for a in accounts:
+        state = "disabled" if a["disabled"] else "active"
+        print(
+            f"{a['name']:24} {a['role']:16} {state:8} "
+            f"failed {a['failed_attempts']}  locked for {a['locked_sources']} "
+            f"address(es)  added {_when(a['created_at'])}"
+        )
+
+
+def _change(service: Any, engine: Any, args: argparse.Namespace) -> tuple[int, str | None]:
+    """Make the change `args` asks for: the exit status, and the outcome for the operator log
+    (None: nothing was tried, the input was not a name or role)."""
+    name, command = args.name, args.staff_command
+    try:
+        if command == "add":
+            new = service.add(engine=engine, name=name, role=args.role)
             print(f"added {new.name} ({new.role}); the token is shown only this once:")
             print(new.token, flush=True)
-            return 0
-        if args.staff_command == "list":
-            accounts = service.list_accounts(engine=engine)
-            if not accounts:
-                print("no staff accounts; add the first admin with: staff add NAME --role admin")
-            for a in accounts:
-                state = "disabled" if a["disabled"] else "active"
-                print(
-                    f"{a['name']:24} {a['role']:16} {state:8} "
-                    f"failed {a['failed_attempts']}  locked for {a['locked_sources']} "
-                    f"address(es)  added {_when(a['created_at'])}"
-                )
-            return 0
-        change = {
+            return 0, "ok"
+        {
             "unlock": service.unlock_or_raise,
             "disable": service.disable_or_raise,
             "enable": service.enable_or_raise,
-        }[args.staff_command]
-        try:
-            change(engine=engine, name=args.name)
-        except service.StaffNotFound:
-            print(f"no staff account named {args.name}", file=sys.stderr)
-            return 1
-        except service.LastActiveAdmin:
-            print(
-                f"{args.name} is the last enabled admin; add or enable another admin first",
-                file=sys.stderr,
-            )
-            return 1
-        done = {"unlock": "unlocked", "disable": "disabled", "enable": "enabled"}
-        print(f"{done[args.staff_command]} {args.name}")
-        return 0
-    finally:
-        engine.dispose()
+        }[command](engine=engine, name=name)
+    except service.InvalidStaff as err:
+        print(f"{err.field}: {err.detail}", file=sys.stderr)
+        return 2, None
+    except service.StaffExists:
+        print(f"a staff account named {name} exists already", file=sys.stderr)
+        return 1, "staff_exists"
+    except service.StaffNotFound:
+        print(f"no staff account named {name}", file=sys.stderr)
+        return 1, "staff_not_found"
+    except service.StaffDisabled:
+        print(f"{name} is disabled; enable it to let its token in again", file=sys.stderr)
+        return 1, "staff_disabled"
+    except service.LastActiveAdmin:
+        print(
+            f"{name} is the last enabled admin; add or enable another admin first", file=sys.stderr
+        )
+        return 1, "last_admin"
+    done = {"unlock": "unlocked", "disable": "disabled", "enable": "enabled"}
+    print(f"{done[command]} {name}")
+    return 0, "ok"
 
 
 def main(argv: list[str] | None = None) -> int:

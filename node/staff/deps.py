@@ -32,6 +32,7 @@ from node.staff.oplog import RefusalTally, append_log
 from node.staff.service import (
     FORBIDDEN,
     NO_TOKEN,
+    OTHER_NODE,
     Forbidden,
     Refused,
     StaffUser,
@@ -57,8 +58,8 @@ _SCHEME = "staff token"
 _bearer = HTTPBearer(
     auto_error=False,
     scheme_name=_SCHEME,
-    description="A staff token, `cc_<id>_<secret>`, from `creditchain staff add` or "
-    "POST /v1/staff.",
+    description="A staff token, `cc_<node tag>_<id>_<secret>`, from `creditchain staff add` "
+    "or POST /v1/staff.",
 )
 _STATE_KEY = "operator_log"
 
@@ -72,11 +73,33 @@ class _Attempt:
     action: str
     outcome: str  # "ok" here becomes "error" if the route then answers 4xx or 5xx
     source: str  # where a refusal is counted
+    target: str | None = None  # the record, submission, account or proposal the call named
 
     @property
     def proven(self) -> bool:
         """Whether the call came with a valid token: then it is logged on its own row."""
         return self.outcome in ("ok", FORBIDDEN)
+
+
+# Path parameters that name what a call touches; none of them is an identity field.
+TARGET_PARAMS = ("record_id", "submission_id", "name", "proposal_id")
+MAX_TARGET = 64
+
+
+def target_of(request: Request) -> str | None:
+    """What the call's path names, e.g. the record_id of GET /v1/records/{record_id}."""
+    for param in TARGET_PARAMS:
+        value = request.path_params.get(param)
+        if isinstance(value, str) and value:
+            return value[:MAX_TARGET]  # checked for length only after this dependency ran
+    return None
+
+
+def log_target(request: Request, target: str) -> None:
+    """Name what a call touched that its path does not, e.g. the submission a POST made."""
+    attempt = getattr(request.state, _STATE_KEY, None)
+    if isinstance(attempt, _Attempt):
+        attempt.target = target[:MAX_TARGET]
 
 
 def install_state(app: FastAPI) -> None:
@@ -129,7 +152,8 @@ def require(*roles: str) -> Callable[..., StaffUser]:
                     max_failures=node.settings.staff_max_failures,
                 )
             except Unauthenticated as refused:
-                if refused.outcome != NO_TOKEN:  # no token is a question, not a guess
+                # no token is a question, another node's token a mistake, neither a guess
+                if refused.outcome not in (NO_TOKEN, OTHER_NODE):
                     throttle.refused(source, free=node.settings.staff_slowdown_after)
                 raise
             if roles and user.role not in roles:
@@ -139,7 +163,9 @@ def require(*roles: str) -> Callable[..., StaffUser]:
                 refused.who, refused.role, action, refused.outcome, source
             )
             raise
-        request.state.operator_log = _Attempt(user.name, user.role, action, "ok", source)
+        request.state.operator_log = _Attempt(
+            user.name, user.role, action, "ok", source, target_of(request)
+        )
         return user
 
     return staff_user
@@ -220,6 +246,7 @@ class OperatorLogMiddleware:
                 outcome=outcome,
                 status=status,
                 client=client[0] if client else None,
+                target=attempt.target,
             )
 
         async def send_after_logging(message: Message) -> None:

@@ -57,8 +57,19 @@ class OperatorLogEntry(SQLModel, table=True):
     who: str = Field(index=True)
     role: str | None = None
     action: str  # "POST /v1/records": the method and the route's path template; "*": several
-    outcome: str  # ok, error, forbidden; or, counted: no_token, bad_token, unknown_account,
-    # wrong_secret, locked, disabled, throttled
+    outcome: str  # ok, error, forbidden; or, counted: no_token, bad_token, other_node,
+    # unknown_account, wrong_secret, locked, disabled, throttled
     status: int
     client: str | None = None  # the caller's address (refusals: its source)
     count: int = Field(default=1, sa_column_kwargs={"server_default": "1"})  # calls in the row
+    target: str | None = None  # the record, submission, account or proposal the call named
+
+
+class StaffNodeTag(SQLModel, table=True):
+    """The one row holding this store's tag, which every token it makes carries, so that a
+    token another node made is known for what it is (service.py)."""
+
+    __tablename__ = "staff_node_tag"
+
+    id: int = Field(default=1, primary_key=True)
+    tag: str

@@ -22,9 +22,11 @@ OTHER_SOURCES = "*"  # the client of a tally kept once MAX_TALLIES are in use in
 MAX_TALLIES = 10_000
 
 _INSERT = (
-    "INSERT INTO operator_log (at, who, role, action, outcome, status, client, count) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO operator_log (at, who, role, action, outcome, status, client, count, target) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_AT_US = "CAST(ROUND(at * 1000000) AS INTEGER)"  # as datetime.fromtimestamp rounds it
+CLI_STATUS = 0  # the status of an entry for an action taken with the CLI, not over HTTP
 
 
 def append_log(
@@ -36,19 +38,44 @@ def append_log(
     outcome: str,
     status: int,
     client: str | None,
+    target: str | None = None,
 ) -> None:
     """Add one entry to the operator log (there is no way to change or remove one)."""
+    row = (time.time(), who, role, action, outcome, status, client, 1, target)
     with write_transaction(engine) as conn:
-        conn.exec_driver_sql(_INSERT, (time.time(), who, role, action, outcome, status, client, 1))
+        conn.exec_driver_sql(_INSERT, row)
 
 
-def read_log(*, engine: Engine, after_id: int, limit: int) -> list[dict[str, Any]]:
-    """Up to `limit` entries after entry `after_id`, oldest first."""
-    keys = ("id", "at", "who", "role", "action", "outcome", "status", "client", "count")
+def read_log(
+    *,
+    engine: Engine,
+    after_id: int,
+    limit: int,
+    who: str | None = None,
+    action: str | None = None,
+    since_us: int | None = None,
+    until_us: int | None = None,
+) -> list[dict[str, Any]]:
+    """Up to `limit` entries after entry `after_id`, oldest first; only those of staff account
+    `who`, of `action` (e.g. "GET /v1/records/{record_id}"), at `since_us` or later, before
+    `until_us`, for each given. Times are whole microseconds since 1970 (UTC), as the API
+    shows them, so that an entry's own shown time finds it."""
+    keys = ("id", "at", "who", "role", "action", "outcome", "status", "client", "count", "target")
+    where, params = ["id > ?"], list[object]([after_id])
+    for clause, value in (
+        ("who = ?", who),
+        ("action = ?", action),
+        (f"{_AT_US} >= ?", since_us),
+        (f"{_AT_US} < ?", until_us),
+    ):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
     with read_connection(engine) as conn:
         rows = conn.exec_driver_sql(
-            f"SELECT {', '.join(keys)} FROM operator_log WHERE id > ? ORDER BY id LIMIT ?",
-            (after_id, limit),
+            f"SELECT {', '.join(keys)} FROM operator_log WHERE {' AND '.join(where)} "
+            "ORDER BY id LIMIT ?",
+            (*params, limit),
         ).all()
     return [dict(zip(keys, row, strict=True)) for row in rows]
 
@@ -127,7 +154,7 @@ class RefusalTally:
             return 0
         rows = sorted(
             (
-                (t.at, who, role, t.action, outcome, status, client, t.count)
+                (t.at, who, role, t.action, outcome, status, client, t.count, None)
                 for (_, client, who, role, outcome, status), t in taken.items()
             ),
             key=lambda row: row[0],

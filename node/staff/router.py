@@ -1,10 +1,10 @@
 """Staff API: accounts and the operator log, thin routes over node/staff/service.py; and
 install(), which puts staff access into the app."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 
 from node.deps import NodeDep
 from node.staff import oplog, service
@@ -13,6 +13,7 @@ from node.staff.deps import (
     Refusals,
     StaffUser,
     install_state,
+    log_target,
     require,
 )
 from node.staff.models import ADMIN, INTERNAL_AUDITOR
@@ -24,10 +25,20 @@ Admin = Annotated[StaffUser, Depends(require(ADMIN))]
 Auditor = Annotated[StaffUser, Depends(require(INTERNAL_AUDITOR, ADMIN))]
 NamePath = Annotated[str, Path(max_length=64, description="the staff account's name")]
 MAX_ID = 2**63 - 1  # the store's integers are signed 64-bit
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def _iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def _microseconds(when: datetime | None) -> int | None:
+    """Whole microseconds since 1970, exactly; a time without a zone is taken as UTC, as the
+    log shows its times."""
+    if when is None:
+        return None
+    return ((when if when.tzinfo else when.replace(tzinfo=UTC)) - _EPOCH) // _MICROSECOND
 
 
 def _out(account: dict[str, Any]) -> StaffOut:
@@ -45,8 +56,9 @@ def list_staff(staff: Admin, node: NodeDep) -> list[StaffOut]:
     status_code=201,
     responses={409: {"description": "an account by that name exists"}},
 )
-def add_staff(body: StaffIn, staff: Admin, node: NodeDep) -> NewStaffOut:
+def add_staff(request: Request, body: StaffIn, staff: Admin, node: NodeDep) -> NewStaffOut:
     """The token is shown once: only its hash is kept, so a lost token means a new account."""
+    log_target(request, body.name)
     new = service.add(engine=node.engine, name=body.name, role=body.role)
     return NewStaffOut(name=new.name, role=new.role, token=new.token)
 
@@ -54,6 +66,7 @@ def add_staff(body: StaffIn, staff: Admin, node: NodeDep) -> NewStaffOut:
 @router.post(
     "/staff/{name}/unlock",
     summary="Unlock an account for every source it was locked for after failed attempts",
+    responses={409: {"description": "the account is disabled: enable it instead"}},
 )
 def unlock_staff(name: NamePath, staff: Admin, node: NodeDep) -> StaffOut:
     service.unlock_or_raise(engine=node.engine, name=name)
@@ -83,12 +96,34 @@ def operator_log(
     refusals: Refusals,
     after_id: Annotated[int, Query(ge=0, le=MAX_ID, description="entries after this id")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    who: Annotated[
+        str | None, Query(max_length=64, description="only this staff account's entries")
+    ] = None,
+    action: Annotated[
+        str | None,
+        Query(max_length=200, description="only this action, e.g. 'GET /v1/records/{record_id}'"),
+    ] = None,
+    since: Annotated[
+        datetime | None, Query(description="only entries at this time or later (ISO 8601)")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="only entries before this time (ISO 8601)")
+    ] = None,
 ) -> LogPage:
-    """Who did what, when and from where; refused attempts too, counted per source and
-    minute (those counted so far are appended before this read). No identity fields, no
-    request bodies. This read is itself logged."""
+    """Who did what to which record, when and from where; refused attempts too, counted per
+    source and minute (those counted so far are appended before this read). No identity
+    fields, no request bodies. This read is itself logged. A page is filtered before it is
+    cut, so next_after_id pages through the matching entries alone."""
     refusals.flush(engine=node.engine, everything=True)
-    rows = oplog.read_log(engine=node.engine, after_id=after_id, limit=limit)
+    rows = oplog.read_log(
+        engine=node.engine,
+        after_id=after_id,
+        limit=limit,
+        who=who,
+        action=action,
+        since_us=_microseconds(since),
+        until_us=_microseconds(until),
+    )
     entries = [LogEntryOut(**{**row, "at": _iso(row["at"])}) for row in rows]
     return LogPage(entries=entries, next_after_id=entries[-1].id if entries else after_id)
 

@@ -35,17 +35,28 @@ class NewStaffOut(BaseModel):
 class LogEntryOut(BaseModel):
     id: int
     at: str = Field(description="UTC, ISO 8601; of counted refusals, the first one's")
-    who: str = Field(description="the staff account the token named, or 'unauthenticated'")
+    who: str = Field(
+        description="the staff account the token named, 'unauthenticated', or for an action "
+        "from the CLI 'cli:' and the system user who ran it"
+    )
     role: str | None
-    action: str = Field(description="method and route, e.g. 'POST /v1/records'; '*': several")
+    action: str = Field(
+        description="method and route, e.g. 'POST /v1/records'; '*': several; from the CLI "
+        "the command, e.g. 'staff add NAME'"
+    )
     outcome: str = Field(
         description="with a valid token: ok, error or forbidden, one entry per call; refused "
-        "before that: no_token, bad_token, unknown_account, wrong_secret, locked, disabled or "
-        "throttled, one entry per source, account named, outcome and minute"
+        "before that: no_token, bad_token, other_node (a token another node made), "
+        "unknown_account, wrong_secret, locked, disabled or throttled, one entry per source, "
+        "account named, outcome and minute; from the CLI: ok or the reason it was refused"
     )
-    status: int = Field(description="the HTTP status answered")
+    status: int = Field(description="the HTTP status answered; 0 for an action from the CLI")
     client: str | None = Field(description="the caller's address (refusals: IPv6 as its /64)")
     count: int = Field(description="the calls this entry stands for; 1 with a valid token")
+    target: str | None = Field(
+        description="what the call named: the record_id, submission id, staff account or "
+        "proposal; none for refusals"
+    )
 
 
 class LogPage(BaseModel):

@@ -1,11 +1,15 @@
 """Staff accounts, their tokens, and the operator log. Knows nothing of HTTP.
 
-A token is `cc_<account id>_<secret>`, the secret 32 random bytes (urlsafe base64). The id
-finds the account's row without trying every hash; only sha256(secret) is stored, compared in
-constant time. A 256-bit random secret cannot be guessed from its hash, so no slow hash or
-pepper is needed, and the CLI can add staff without unlocking the node's keys. Nor can it be
-guessed online: wrong secrets lock an account only for the source that sent them, and
-throttle.py slows that source down.
+A token is `cc_<node tag>_<account id>_<secret>`, the secret 32 random bytes (urlsafe base64).
+The tag, 8 hex digits with at least one letter, is random per store (staff_node_tag): a token
+another node made is known by it and refused without counting against anyone, so a member's
+token sent to the wrong node locks no one out there. Tokens of the earlier form
+`cc_<account id>_<secret>` have no tag and keep working. The id finds the account's row
+without trying every hash; only sha256(secret) is stored, compared in constant time. A
+256-bit random secret cannot be guessed from its hash, so no slow hash or pepper is needed,
+and the CLI can add staff without unlocking the node's keys. Nor can it be guessed online:
+wrong secrets lock an account only for the source that sent them, and throttle.py slows that
+source down.
 """
 
 import hashlib
@@ -26,7 +30,24 @@ from node.staff.models import ADMIN, ROLES
 
 TOKEN_PREFIX = "cc"
 NAME_PATTERN = r"^[A-Za-z0-9_.@-]{1,64}$"  # ASCII: read alike by Python and JSON Schema
-_TOKEN = re.compile(r"^cc_([0-9]{1,18})_([A-Za-z0-9_-]{1,256})$")
+_SECRET = r"([A-Za-z0-9_-]{1,256})"
+_TOKEN = re.compile(r"^cc_([0-9]{1,18})_" + _SECRET + "$")
+_TAGGED = re.compile(r"^cc_([0-9a-f]{8})_([0-9]{1,18})_" + _SECRET + "$")
+
+
+def _parse(token: str) -> tuple[str | None, int, str] | None:
+    """(tag or None for the earlier form, account id, secret), or None if not a token."""
+    tagged = _TAGGED.match(token)
+    if tagged is not None and not tagged.group(1).isdigit():
+        return tagged.group(1), int(tagged.group(2)), tagged.group(3)
+    plain = _TOKEN.match(token)
+    if plain is None:
+        return None
+    return None, int(plain.group(1)), plain.group(2)
+
+
+def _tag(conn: Connection) -> str:
+    return conn.exec_driver_sql("SELECT tag FROM staff_node_tag WHERE id = 1").scalar_one()
 
 
 class StaffError(DomainError):
@@ -62,12 +83,21 @@ class LastActiveAdmin(StaffError):
     detail = "the last enabled admin cannot be disabled; add or enable another admin first"
 
 
-# What the operator log records of a refused call. All but THROTTLED (429) and FORBIDDEN (403)
-# are answered alike (401), so that a caller learns nothing of which ids exist or their state.
+class StaffDisabled(StaffError):
+    """The account is disabled: unlocking it would change nothing a caller could use."""
+
+    code, status, field = "staff_disabled", 409, "name"
+    detail = "the account is disabled, which unlocking does not change; enable it instead"
+
+
+# What the operator log records of a refused call. All but THROTTLED (429), FORBIDDEN (403)
+# and OTHER_NODE (401, saying so) are answered alike (401), so that a caller learns nothing of
+# which ids exist or their state.
 NO_TOKEN = "no_token"
-BAD_TOKEN = "bad_token"  # not of the form cc_<id>_<secret>
+BAD_TOKEN = "bad_token"  # not of the form cc_<tag>_<id>_<secret> or cc_<id>_<secret>
 UNKNOWN_ACCOUNT = "unknown_account"
 WRONG_SECRET = "wrong_secret"
+OTHER_NODE = "other_node"  # a token another node made: counted against no one
 LOCKED = "locked"  # for the source the call came from
 DISABLED = "disabled"
 THROTTLED = "throttled"  # turned away unread: too many refusals from its source
@@ -95,6 +125,16 @@ class Unauthenticated(Refused):
 
     def headers(self) -> dict[str, str]:
         return {"WWW-Authenticate": "Bearer"}
+
+
+class OtherNodeToken(Unauthenticated):
+    """A token with another node's tag. Saying so tells nothing of this node's accounts."""
+
+    code = "other_node_token"
+    detail = "this token was made by another node; use a token from this node's staff"
+
+    def __init__(self) -> None:
+        super().__init__(OTHER_NODE)
 
 
 class TooManyAttempts(Refused):
@@ -164,11 +204,12 @@ def add(*, engine: Engine, name: str, role: str) -> NewStaff:
                 (name, role, _hash(secret), time.time()),
             )
             account_id = cur.lastrowid
+            tag = _tag(conn)
     except IntegrityError as err:
         if isinstance(err.orig, sqlite3.IntegrityError):
             raise StaffExists(name) from None
         raise
-    return NewStaff(name, role, f"{TOKEN_PREFIX}_{account_id}_{secret}")
+    return NewStaff(name, role, f"{TOKEN_PREFIX}_{tag}_{account_id}_{secret}")
 
 
 _ACCOUNT = (
@@ -233,9 +274,12 @@ def _last_active_admin(conn: Connection, account_id: int, role: str) -> bool:
 
 def unlock_or_raise(*, engine: Engine, name: str) -> None:
     """Clear the account's locks from every source and its failure counts. StaffNotFound if
-    there is no such account."""
+    there is no such account, StaffDisabled if it is disabled (its token is refused anyway:
+    unlocking it would look like a fix that is not one)."""
     with write_transaction(engine) as conn:
-        account_id, _, _ = _id_or_raise(conn, name)
+        account_id, _, disabled = _id_or_raise(conn, name)
+        if disabled:
+            raise StaffDisabled(name)
         conn.exec_driver_sql("DELETE FROM staff_lockout WHERE account_id = ?", (account_id,))
         conn.exec_driver_sql(
             "UPDATE staff_account SET failed_attempts = 0 WHERE id = ?", (account_id,)
@@ -264,14 +308,17 @@ def authenticate(*, engine: Engine, token: str | None, source: str, max_failures
     account it names from `source`; `max_failures` in a row lock the account for that source
     alone, so a stranger's guesses lock out no one else. The last enabled admin is never
     locked. A locked or disabled account is refused before its secret is looked at, so it
-    cannot be used to test guesses."""
+    cannot be used to test guesses. A token with another node's tag is OtherNodeToken, before
+    any account is looked at: it counts against no one."""
     if not token:
         raise Unauthenticated(NO_TOKEN)
-    match = _TOKEN.match(token)
-    if match is None:
+    parsed = _parse(token)
+    if parsed is None:
         raise Unauthenticated(BAD_TOKEN)
-    account_id, secret = int(match.group(1)), match.group(2)
+    tag, account_id, secret = parsed
     with read_connection(engine) as conn:
+        if tag is not None and not hmac.compare_digest(tag, _tag(conn)):
+            raise OtherNodeToken()
         row = conn.exec_driver_sql(
             "SELECT a.name, a.role, a.token_hash, a.failed_attempts, a.disabled, l.failures, "
             "l.locked_at FROM staff_account a LEFT JOIN staff_lockout l "
