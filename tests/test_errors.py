@@ -15,7 +15,9 @@ from node.http_errors import domain_error_response
 
 NODE = Path(node.__file__).parent
 # the HTTP layer: the app, its routes, request dependencies and middleware
-HTTP_MODULES = {"app.py", "http_errors.py", "openapi.py", "limits.py", "deps.py", "router.py", "docs.py"}
+HTTP_MODULES = {
+    "app.py", "http_errors.py", "openapi.py", "limits.py", "deps.py", "router.py", "docs.py",
+}  # fmt: skip
 HTTP_ROOMS = {"chain_api"}  # /v1/chain and /rpc, its JSON-RPC and its call sandbox
 
 
