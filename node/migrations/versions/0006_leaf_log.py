@@ -10,6 +10,8 @@ becomes a status change of the old version's leaf, done or pending as it was; a 
 chain status is no longer stored with it but read from its leaf's done changes.
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlmodel.sql.sqltypes import AutoString
@@ -20,7 +22,7 @@ branch_labels = None
 depends_on = None
 
 # Rebuilding the record table copies it; its indexes (one partial) are made again after.
-_RECORD_INDEXES = (
+_RECORD_INDEXES: tuple[tuple[str, list[str], dict[str, Any]], ...] = (
     ("ix_record_version", ["record_id", "version"], {}),
     ("ix_record_current", ["record_id"], {"sqlite_where": sa.text("is_current = 1")}),
 )
