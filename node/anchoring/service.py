@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
-from node.anchoring.proofs import inclusion_path
+from node.anchoring import proofs
 from node.db import read_connection
 
 # RecordRegistry's RecordStatus, in its order. A member may ask for superseded, revoked and
@@ -115,7 +115,7 @@ def receipt_anchor(engine: Engine, leaf_id: int) -> dict[str, Any]:
     if batch is None or batch.state != "confirmed":
         raise LeafPending("queued" if batch is None else f"batch {batch.state}")
     index = leaf_id - batch.first_leaf
-    proof = inclusion_path(
+    proof = proofs.inclusion_path(
         engine, batch_id=batch.id, size=batch.size, index=index, entry=commitment, root=batch.root
     )
     return {
