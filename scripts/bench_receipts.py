@@ -46,8 +46,8 @@ def rebuilt_path(
     with read_connection(engine) as conn:
         commitments = list(
             conn.exec_driver_sql(
-                "SELECT r.commitment FROM batch b JOIN record r "
-                "ON r.id BETWEEN b.first_row AND b.last_row WHERE b.id = ? ORDER BY r.id",
+                "SELECT l.commitment FROM batch b JOIN leaf l "
+                "ON l.id BETWEEN b.first_leaf AND b.last_leaf WHERE b.id = ? ORDER BY l.id",
                 (batch_id,),
             ).scalars()
         )
@@ -128,9 +128,9 @@ def measure(data: Path, batches: int, n: int, n_base: int) -> dict:
             where = {
                 seq: tuple(
                     conn.exec_driver_sql(
-                        "SELECT b.id, b.size, b.root, r.id - b.first_row, r.commitment "
-                        "FROM record r JOIN batch b ON r.id BETWEEN b.first_row AND b.last_row "
-                        "WHERE r.record_id = ?",
+                        "SELECT b.id, b.size, b.root, r.leaf_id - b.first_leaf, r.commitment "
+                        "FROM record r JOIN batch b "
+                        "ON r.leaf_id BETWEEN b.first_leaf AND b.last_leaf WHERE r.record_id = ?",
                         (person(seq)["record_id"],),
                     ).one()
                 )

@@ -109,10 +109,13 @@ def test_sigkill_at_any_moment_loses_no_accepted_record(tmp_path):
     seq = 0
     for _round in range(4):
         node = RunningNode(data, log, "--batch-size", "40")
-        stop = threading.Event()
+        stop, answered = threading.Event(), threading.Event()
 
         def feed(
-            base: str = node.base, token: str = node.token, stop: threading.Event = stop
+            base: str = node.base,
+            token: str = node.token,
+            stop: threading.Event = stop,
+            answered: threading.Event = answered,
         ) -> None:
             nonlocal seq
             while not stop.is_set():
@@ -123,9 +126,13 @@ def test_sigkill_at_any_moment_loses_no_accepted_record(tmp_path):
                 except (OSError, http.client.HTTPException):
                     return  # killed mid-request: not acknowledged, so not counted
                 accepted.update(r["record_id"] for r in answer["results"])
+                answered.set()
 
         feeder = threading.Thread(target=feed)
         feeder.start()
+        # The kill comes at a random moment of a steady stream of submissions: counted from
+        # the node's first answer of the round, however long a loaded machine takes to it.
+        assert answered.wait(120), "the node answered no submission within 120 s"
         threading.Event().wait(rng.uniform(0.3, 1.5))
         node.proc.kill()  # SIGKILL: no clean-up of any kind
         node.proc.wait(30)

@@ -74,9 +74,9 @@ def _fresh_proof(engine: Engine, chain_batch_id: int, leaf: int) -> list[str]:
     with engine.connect() as conn:
         commitments = list(
             conn.exec_driver_sql(
-                "SELECT r.commitment FROM batch b JOIN record r "
-                "ON r.id BETWEEN b.first_row AND b.last_row WHERE b.chain_batch_id = ? "
-                "ORDER BY r.id",
+                "SELECT l.commitment FROM batch b JOIN leaf l "
+                "ON l.id BETWEEN b.first_leaf AND b.last_leaf WHERE b.chain_batch_id = ? "
+                "ORDER BY l.id",
                 (chain_batch_id,),
             ).scalars()
         )

@@ -149,7 +149,7 @@ def test_a_record_id_twice_in_one_submission_is_refused_the_second_time(request,
     assert repeat["record_id"] == first["record_id"]
     assert "repeats record 1 of this submission" in repeat["detail"]
     assert _count(client, "record") == 2
-    assert _count(client, "supersession") == 0
+    assert _count(client, "status_change") == 0
     current = client.get(f"/v1/records/{first['record_id']}").json()
     assert current["version"] == 1 and current["record"]["amount_cents"] == first["amount_cents"]
 
@@ -158,7 +158,7 @@ def test_many_copies_of_one_record_store_it_once(node_client):
     answer = submit(node_client, [person(1)] * 500)
     assert answer["accepted"] == 1 and answer["rejected"] == 499
     assert _count(node_client, "record") == 1
-    assert _count(node_client, "supersession") == 0
+    assert _count(node_client, "status_change") == 0
 
 
 def _stored_results(client: TestClient, answer: dict[str, Any]) -> str:

@@ -1,1 +1,1 @@
-"""Taking pending commitments to the chain: the flow between the records store and the chain."""
+"""This member's log of commitments, of every kind, and taking it to the chain."""

@@ -1,10 +1,13 @@
-"""The batcher: pending commitments -> Merkle batch -> one anchoring transaction.
+"""The batcher: pending leaves -> Merkle batch -> one anchoring transaction.
 
 Every step is written to the store before the next one starts, so a crash at any moment
 loses nothing: a built batch is sent after restart, a sent one is looked up on chain and
 sent again if it never landed. A reorg that drops a batch's transaction sends the batch
 back to `built`; it is anchored again, in order, with the same root and previous root.
 Receipts are handed out only for `confirmed` batches.
+
+It works on anchoring's own tables alone (models.py: leaf, batch, batch_tree, status_change):
+whatever kind a leaf is, it is batched, proven and marked the same way.
 """
 
 import logging
@@ -16,6 +19,7 @@ from sqlalchemy.engine import Engine
 from web3.logs import DISCARD
 
 from node.anchoring.proofs import inclusion_path, store_tree
+from node.anchoring.service import CHAIN_STATUSES, pending_count
 from node.chain.client import ChainError, ContractRevert
 from node.chain.setup import Chain
 from node.crypto.merkle import root_from_levels, tree_levels
@@ -24,11 +28,10 @@ from node.db import read_connection, write_transaction
 log = logging.getLogger("creditchain.batcher")
 
 ZERO_ROOT = b"\x00" * 32
-_LAST_BATCHED = "(SELECT COALESCE(MAX(last_row), 0) FROM batch)"
-_PENDING = f"SELECT COALESCE(MAX(id), 0) - {_LAST_BATCHED} FROM record"
+_LAST_BATCHED = "(SELECT COALESCE(MAX(last_leaf), 0) FROM batch)"
 MAX_LEAVES = 20_000
 ANCHOR_GAS = 400_000
-SUPERSEDE_GAS = 600_000
+STATUS_GAS = 600_000
 RESEND_AFTER = 5.0  # seconds a sent transaction may be unknown to the chain before resending
 
 
@@ -89,7 +92,7 @@ class Batcher:
     def step(self) -> bool:
         """One unit of work; True if something moved."""
         self.check_reorgs()
-        return self.advance_inflight() or self.confirm() or self.build() or self.supersede_one()
+        return self.advance_inflight() or self.confirm() or self.build() or self.mark_one()
 
     def drain(self, timeout: float = 60) -> None:
         """Run steps in this thread until nothing is pending (tests and tools)."""
@@ -97,58 +100,58 @@ class Batcher:
         while time.monotonic() < deadline:
             if not self.step() and self.pending_count() == 0 and not self._unfinished():
                 return
-        raise TimeoutError("records still pending after drain timeout")
+        raise TimeoutError("leaves still pending after drain timeout")
 
     # -- queries ---------------------------------------------------------------------------
 
     def pending_count(self) -> int:
         with read_connection(self.engine) as conn:
-            return conn.exec_driver_sql(_PENDING).scalar_one()
+            return pending_count(conn)
 
     def _unfinished(self) -> bool:
         with read_connection(self.engine) as conn:
             return bool(
                 conn.exec_driver_sql(
                     "SELECT EXISTS(SELECT 1 FROM batch WHERE state != 'confirmed') OR "
-                    "EXISTS(SELECT 1 FROM supersession WHERE state = 'pending')"
+                    "EXISTS(SELECT 1 FROM status_change WHERE state = 'pending')"
                 ).scalar_one()
             )
 
     # -- building ----------------------------------------------------------------------------
 
     def build(self) -> bool:
-        """Cut a batch from the pending commitments, by count or by age."""
+        """Cut a batch from the pending leaves, by count or by age."""
         with read_connection(self.engine) as conn:
             if conn.exec_driver_sql(
                 "SELECT EXISTS(SELECT 1 FROM batch WHERE state IN ('built', 'sent'))"
             ).scalar_one():
                 return False
-            count = conn.exec_driver_sql(_PENDING).scalar_one()
+            count = pending_count(conn)
             if count == 0:
                 return False
             oldest = conn.exec_driver_sql(
-                f"SELECT created_at FROM record WHERE id = {_LAST_BATCHED} + 1"
+                f"SELECT created_at FROM leaf WHERE id = {_LAST_BATCHED} + 1"
             ).scalar_one()
         if count < self.batch_size and time.time() - oldest < self.batch_interval:
             return False
         with write_transaction(self.engine) as conn:
             rows = conn.exec_driver_sql(
-                f"SELECT id, commitment FROM record WHERE id > {_LAST_BATCHED} ORDER BY id LIMIT ?",
+                f"SELECT id, commitment FROM leaf WHERE id > {_LAST_BATCHED} ORDER BY id LIMIT ?",
                 (MAX_LEAVES,),
             ).all()
             first, last = rows[0][0], rows[-1][0]
             if last - first + 1 != len(rows):
-                raise RuntimeError(f"record rows {first}..{last} are not consecutive")
+                raise RuntimeError(f"leaves {first}..{last} are not consecutive")
             levels = tree_levels([r[1] for r in rows])  # hashed once; receipts read it
             root = root_from_levels(levels)
             prev = conn.exec_driver_sql("SELECT root FROM batch ORDER BY id DESC LIMIT 1").scalar()
             batch_id = conn.exec_driver_sql(
-                "INSERT INTO batch (root, size, first_row, last_row, prev_root, state, created_at) "
-                "VALUES (?, ?, ?, ?, ?, 'built', ?) RETURNING id",
+                "INSERT INTO batch (root, size, first_leaf, last_leaf, prev_root, state, "
+                "created_at) VALUES (?, ?, ?, ?, ?, 'built', ?) RETURNING id",
                 (root, len(rows), first, last, prev or ZERO_ROOT, time.time()),
             ).scalar_one()
             store_tree(conn, batch_id, levels)
-        log.info("batch %d built: %d records", batch_id, len(rows))
+        log.info("batch %d built: %d leaves", batch_id, len(rows))
         return True
 
     # -- sending and following -----------------------------------------------------------------
@@ -327,72 +330,70 @@ class Batcher:
             log.warning("%d batch(es) dropped by a reorg; anchoring them again", len(lost))
             client.reset_nonce()
             self._reset(lost)
-        self._recheck_supersessions()
+        self._recheck_status_changes()
 
-    # -- corrections ---------------------------------------------------------------------------
+    # -- status changes ----------------------------------------------------------------------
 
-    def supersede_one(self) -> bool:
-        """Mark one corrected record's old commitment superseded, once both versions are
-        confirmed on chain (the contract checks the old one's inclusion proof)."""
+    def mark_one(self) -> bool:
+        """Carry out one requested status change once its leaf's batch (and, for superseded,
+        the replacement's) is confirmed: the contract checks the leaf's inclusion proof."""
         with read_connection(self.engine) as conn:
             row = conn.exec_driver_sql(
-                "SELECT s.id, o.id, o.commitment, ob.id, o.id - ob.first_row, ob.size, ob.root, "
-                "ob.chain_batch_id, n.commitment FROM supersession s "
-                "JOIN record o ON o.id = s.old_row "
-                "JOIN batch ob ON o.id BETWEEN ob.first_row AND ob.last_row "
-                "JOIN record n ON n.id = s.new_row "
-                "JOIN batch nb ON n.id BETWEEN nb.first_row AND nb.last_row "
-                "WHERE s.state = 'pending' AND ob.state = 'confirmed' AND nb.state = 'confirmed' "
-                "ORDER BY s.id LIMIT 1"
+                "SELECT c.id, c.status, l.commitment, b.id, l.id - b.first_leaf, b.size, b.root, "
+                "b.chain_batch_id, n.commitment FROM status_change c "
+                "JOIN leaf l ON l.id = c.leaf_id "
+                "JOIN batch b ON l.id BETWEEN b.first_leaf AND b.last_leaf "
+                "LEFT JOIN leaf n ON n.id = c.replacement "
+                "LEFT JOIN batch nb ON n.id BETWEEN nb.first_leaf AND nb.last_leaf "
+                "WHERE c.state = 'pending' AND b.state = 'confirmed' "
+                "AND (c.replacement IS NULL OR nb.state = 'confirmed') ORDER BY c.id LIMIT 1"
             ).first()
         if row is None:
             return False
-        sid, old_row, old_com, local_batch, leaf, size, root, chain_batch, new_com = row
+        change, status, com, local_batch, leaf, size, root, chain_batch, new_com = row
         proof = inclusion_path(
-            self.engine, batch_id=local_batch, size=size, index=leaf, entry=old_com, root=root
+            self.engine, batch_id=local_batch, size=size, index=leaf, entry=com, root=root
         )
-        fn = self.chain.registry.functions.supersede(old_com, chain_batch, leaf, proof, new_com)
-        tx_hash: str | None = None
-        block: int | None = None
+        registry = self.chain.registry.functions
+        if status == "superseded":
+            fn = registry.supersede(com, chain_batch, leaf, proof, new_com)
+        else:
+            fn = registry.setStatus(com, chain_batch, leaf, proof, CHAIN_STATUSES.index(status))
+        state, tx_hash, block = "done", None, None
         try:
-            sent = self.chain.client.send(fn, gas=SUPERSEDE_GAS)
+            sent = self.chain.client.send(fn, gas=STATUS_GAS)
         except ContractRevert as err:
-            if err.name != "StatusNotActive":
-                raise  # StatusNotActive: already marked by an earlier run
+            if err.name not in ("StatusNotActive", "InvalidStatusChange"):
+                raise
+            if CHAIN_STATUSES[registry.statusOf(com).call()] != status:
+                state = "refused"  # the chain holds another status that this one cannot follow
+                log.warning("status change %d refused on chain (%s)", change, err.name)
         else:
             rcpt = self.chain.client.wait_receipt(sent, timeout=10)
             if rcpt is None or rcpt["status"] != 1:
                 self.chain.client.reset_nonce()
-                raise ChainError("supersede transaction did not land; will retry")
+                raise ChainError("status change transaction did not land; will retry")
             tx_hash, block = sent, rcpt["blockNumber"]
         with write_transaction(self.engine) as conn:
             conn.exec_driver_sql(
-                "UPDATE supersession SET state = 'done', tx_hash = ?, block_number = ? "
-                "WHERE id = ?",
-                (tx_hash, block, sid),
-            )
-            conn.exec_driver_sql(
-                "UPDATE record SET chain_status = 'superseded' WHERE id = ?", (old_row,)
+                "UPDATE status_change SET state = ?, tx_hash = ?, block_number = ? WHERE id = ?",
+                (state, tx_hash, block, change),
             )
         return True
 
-    def _recheck_supersessions(self) -> None:
-        """After a reorg: a supersede transaction may have been dropped too."""
+    def _recheck_status_changes(self) -> None:
+        """After a reorg: a status change's transaction may have been dropped too."""
         with read_connection(self.engine) as conn:
             rows = conn.exec_driver_sql(
-                "SELECT s.id, o.id, o.commitment FROM supersession s "
-                "JOIN record o ON o.id = s.old_row WHERE s.state = 'done'"
+                "SELECT c.id, l.commitment FROM status_change c "
+                "JOIN leaf l ON l.id = c.leaf_id WHERE c.state = 'done'"
             ).all()
         status_of = self.chain.registry.functions.statusOf
-        undone = [(sid, old) for sid, old, com in rows if status_of(com).call() == 0]
+        undone = [(change,) for change, com in rows if status_of(com).call() == 0]
         if undone:
             with write_transaction(self.engine) as conn:
                 conn.exec_driver_sql(
-                    "UPDATE supersession SET state = 'pending', tx_hash = NULL, "
+                    "UPDATE status_change SET state = 'pending', tx_hash = NULL, "
                     "block_number = NULL WHERE id = ?",
-                    [(sid,) for sid, _ in undone],
-                )
-                conn.exec_driver_sql(
-                    "UPDATE record SET chain_status = 'active' WHERE id = ?",
-                    [(old,) for _, old in undone],
+                    undone,
                 )

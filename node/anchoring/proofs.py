@@ -84,8 +84,8 @@ def _rebuild(engine: Engine, batch_id: int, root: bytes) -> list[list[bytes]]:
     with read_connection(engine) as conn:
         commitments = list(
             conn.exec_driver_sql(
-                "SELECT r.commitment FROM batch b JOIN record r "
-                "ON r.id BETWEEN b.first_row AND b.last_row WHERE b.id = ? ORDER BY r.id",
+                "SELECT l.commitment FROM batch b JOIN leaf l "
+                "ON l.id BETWEEN b.first_leaf AND b.last_leaf WHERE b.id = ? ORDER BY l.id",
                 (batch_id,),
             ).scalars()
         )

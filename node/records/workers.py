@@ -44,6 +44,11 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(0)
 
 
+def _ready() -> int:
+    """In a worker: nothing; asked of each worker at start so that it is up before a POST."""
+    return os.getpid()
+
+
 def _prepare_body(body: bytes) -> tuple[str, Any]:
     """In a worker: ("ok", prepared records) or ("invalid", (detail, field))."""
     assert _keys is not None, "worker started without keys"
@@ -69,12 +74,17 @@ class Preparer:
         self.pool = self._new_pool() if workers > 0 else None
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
+        """A pool whose workers start now, in the background: a worker takes a second or two
+        to start (more on a busy machine), which the first POST would otherwise wait for."""
+        pool = ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init,
             initargs=self._initargs,
         )
+        for _ in range(self.workers):
+            pool.submit(_ready)
+        return pool
 
     async def prepare(self, body: bytes) -> list[Sealed | dict[str, Any]]:
         """The body's records, each Sealed or rejected; InvalidSubmission for a bad body."""

@@ -1,0 +1,148 @@
+"""What other domains ask of anchoring: take commitments into the log, mark one on chain,
+and say where a leaf stands (its batch, proof and status).
+
+Domain-neutral: anchoring knows leaves (a kind and a commitment), never what they stand for,
+and never reads or writes another domain's tables. A domain calls `append_leaves` and
+`request_status_change` on its own write connection, so its rows and their leaves land in
+one transaction, and keeps the leaf ids it is given.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Connection, Engine
+
+from node.anchoring import proofs
+from node.db import read_connection
+
+# RecordRegistry's RecordStatus, in its order. A member may ask for superseded, revoked and
+# expired; disputed (and active again) are set by the consortium's contracts.
+CHAIN_STATUSES = ("active", "superseded", "disputed", "revoked", "expired")
+REQUESTABLE = ("superseded", "revoked", "expired")
+_LAST_BATCHED = "(SELECT COALESCE(MAX(last_leaf), 0) FROM batch)"
+
+
+class LeafPending(RuntimeError):
+    """The leaf is not in a confirmed batch yet: `detail` says where it is."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a leaf is: queued (in no batch yet), built, sent, anchored or confirmed; and its
+    status on chain as last marked by this node."""
+
+    state: str
+    status: str
+
+
+def append_leaves(conn: Connection, kind: str, commitments: Sequence[bytes], now: float) -> int:
+    """Append commitments to the log, in order, inside the caller's write transaction; the
+    first leaf's id (the others follow it one by one)."""
+    first = conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM leaf").scalar_one() + 1
+    conn.exec_driver_sql(
+        "INSERT INTO leaf (id, kind, commitment, created_at) VALUES (?, ?, ?, ?)",
+        [(first + i, kind, com, now) for i, com in enumerate(commitments)],
+    )
+    return first
+
+
+def request_status_change(
+    conn: Connection,
+    *,
+    status: str,
+    leaves: Sequence[int],
+    now: float,
+    replacements: Sequence[int] | None = None,
+) -> None:
+    """Ask for the leaves' commitments to be marked `status` on chain, inside the caller's
+    write transaction; superseded names each leaf's replacement (a later leaf). The batcher
+    does it once the leaf's batch (and the replacement's) is confirmed."""
+    if status not in REQUESTABLE:
+        raise ValueError(f"status must be one of {', '.join(REQUESTABLE)}")
+    if (status == "superseded") != (replacements is not None):
+        raise ValueError("replacements go with superseded, and only with it")
+    paired: list[tuple[int, int | None]] = (
+        list(zip(leaves, replacements, strict=True))
+        if replacements is not None
+        else [(leaf, None) for leaf in leaves]
+    )
+    conn.exec_driver_sql(
+        "INSERT INTO status_change (leaf_id, status, replacement, state, created_at) "
+        "VALUES (?, ?, ?, 'pending', ?)",
+        [(leaf, status, replacement, now) for leaf, replacement in paired],
+    )
+
+
+def status_of(conn: Connection, leaf_id: int) -> str:
+    """The leaf's status on chain as this node last marked it: active until a change is done."""
+    status = conn.exec_driver_sql(
+        "SELECT status FROM status_change WHERE leaf_id = ? AND state = 'done' "
+        "ORDER BY id DESC LIMIT 1",
+        (leaf_id,),
+    ).scalar()
+    return status or "active"
+
+
+def _batch_of(conn: Connection, leaf_id: int) -> Any:
+    row = conn.exec_driver_sql(
+        "SELECT id, first_leaf, size, root, state, chain_batch_id, tx_hash, block_number "
+        "FROM batch WHERE last_leaf >= ? ORDER BY last_leaf LIMIT 1",
+        (leaf_id,),
+    ).first()
+    return row if row is not None and row.first_leaf <= leaf_id else None
+
+
+def standing(conn: Connection, leaf_id: int) -> Standing:
+    batch = _batch_of(conn, leaf_id)
+    return Standing(batch.state if batch else "queued", status_of(conn, leaf_id))
+
+
+def receipt_anchor(engine: Engine, leaf_id: int) -> dict[str, Any]:
+    """The chain side of a receipt for any leaf: its commitment, chain batch id, index, tree
+    size, RFC 9162 inclusion proof, root and transaction. LeafPending until confirmed."""
+    with read_connection(engine) as conn:
+        commitment = conn.exec_driver_sql(
+            "SELECT commitment FROM leaf WHERE id = ?", (leaf_id,)
+        ).scalar()
+        if commitment is None:
+            raise LookupError(f"no leaf {leaf_id}")
+        batch = _batch_of(conn, leaf_id)
+    if batch is None or batch.state != "confirmed":
+        raise LeafPending("queued" if batch is None else f"batch {batch.state}")
+    index = leaf_id - batch.first_leaf
+    proof = proofs.inclusion_path(
+        engine, batch_id=batch.id, size=batch.size, index=index, entry=commitment, root=batch.root
+    )
+    return {
+        "commitment": commitment,
+        "batch_id": batch.chain_batch_id,
+        "leaf_index": index,
+        "tree_size": batch.size,
+        "proof": proof,
+        "root": batch.root,
+        "tx_hash": batch.tx_hash,
+        "block_number": batch.block_number,
+    }
+
+
+def pending_count(conn: Connection) -> int:
+    """Leaves in no batch yet."""
+    return conn.exec_driver_sql(
+        f"SELECT COALESCE(MAX(id), 0) - {_LAST_BATCHED} FROM leaf"
+    ).scalar_one()
+
+
+def counts(*, engine: Engine) -> dict[str, int]:
+    """How many leaves wait for the chain and how many are anchored (cheap: indexed)."""
+    with read_connection(engine) as conn:
+        queued = pending_count(conn)
+        in_flight, anchored, batches = conn.exec_driver_sql(
+            "SELECT COALESCE(SUM(CASE WHEN state != 'confirmed' THEN size END), 0), "
+            "COALESCE(SUM(CASE WHEN state = 'confirmed' THEN size END), 0), COUNT(*) FROM batch"
+        ).one()
+    return {"pending": queued + in_flight, "anchored": anchored, "batches": batches}

@@ -1,0 +1,48 @@
+"""A record's receipt: the record and its salt from this domain, the chain side (batch,
+proof, root, transaction) from anchoring, which answers the same way for any leaf."""
+
+from typing import Any
+
+import orjson
+from sqlalchemy.engine import Engine
+
+from node.anchoring.service import LeafPending, receipt_anchor
+from node.crypto.commitments import to_hex
+from node.records.errors import NotAnchored
+from node.records.intake import RecordKeys
+from node.records.reads import load_version, open_sealed
+
+
+def get_receipt(
+    *,
+    engine: Engine,
+    keys: RecordKeys,
+    record_id: str,
+    chain_id: int,
+    registry: str,
+    version: int | None = None,
+) -> dict[str, Any]:
+    """The protocol's receipt: everything a stranger needs to check the record on chain."""
+    row = load_version(engine, record_id, version)
+    try:
+        anchor = receipt_anchor(engine, row.leaf_id)
+    except LeafPending as err:
+        raise NotAnchored(f"pending ({err.detail})") from None
+    if anchor["commitment"] != row.commitment:
+        raise RuntimeError(f"record {row.id}: its leaf holds another commitment")
+    sealed = open_sealed(keys, row)
+    return {
+        "version": 1,
+        "record": orjson.loads(sealed["c"]),
+        "salt": "0x" + sealed["s"],
+        "commitment": to_hex(row.commitment),
+        "batch_id": anchor["batch_id"],
+        "leaf_index": anchor["leaf_index"],
+        "tree_size": anchor["tree_size"],
+        "proof": [to_hex(h) for h in anchor["proof"]],
+        "root": to_hex(anchor["root"]),
+        "chain_id": chain_id,
+        "registry": registry,
+        "tx_hash": anchor["tx_hash"],
+        "block_number": anchor["block_number"],
+    }
