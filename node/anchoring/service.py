@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from node.anchoring import proofs
 from node.db import read_connection
+from node.errors import DomainError
 
 # RecordRegistry's RecordStatus, in its order. A member may ask for superseded, revoked and
 # expired; disputed (and active again) are set by the consortium's contracts.
@@ -23,12 +24,22 @@ REQUESTABLE = ("superseded", "revoked", "expired")
 _LAST_BATCHED = "(SELECT COALESCE(MAX(last_leaf), 0) FROM batch)"
 
 
-class LeafPending(RuntimeError):
-    """The leaf is not in a confirmed batch yet: `detail` says where it is."""
+class AnchoringError(DomainError):
+    """A refusal of the anchoring domain."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+
+class LeafPending(AnchoringError):
+    """The leaf is not in a confirmed batch yet: `where` says where it is (queued, or its
+    batch's state). A domain serving receipts answers this with its own not-anchored error."""
+
+    code, status = "not_anchored", 409
+
+    def __init__(self, where: str) -> None:
+        super().__init__(where, detail=f"not anchored yet: {where}")
+        self.where = where
+
+    def context(self) -> dict[str, Any]:
+        return {"state": f"pending ({self.where})"}
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ def get_receipt(
     try:
         anchor = receipt_anchor(engine, row.leaf_id)
     except LeafPending as err:
-        raise NotAnchored(f"pending ({err.detail})") from None
+        raise NotAnchored(f"pending ({err.where})") from None
     if anchor["commitment"] != row.commitment:
         raise RuntimeError(f"record {row.id}: its leaf holds another commitment")
     sealed = open_sealed(keys, row)
