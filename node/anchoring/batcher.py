@@ -11,7 +11,6 @@ whatever kind a leaf is, it is batched, proven and marked the same way.
 """
 
 import logging
-import threading
 import time
 from typing import Any
 
@@ -21,6 +20,7 @@ from web3.logs import DISCARD
 from node.anchoring.proofs import inclusion_path, store_tree
 from node.anchoring.service import CHAIN_STATUSES, pending_count
 from node.chain.client import ChainError, ContractRevert
+from node.chain.loop import ChainLoop
 from node.chain.setup import Chain
 from node.crypto.merkle import root_from_levels, tree_levels
 from node.db import read_connection, write_transaction
@@ -35,7 +35,9 @@ STATUS_GAS = 600_000
 RESEND_AFTER = 5.0  # seconds a sent transaction may be unknown to the chain before resending
 
 
-class Batcher:
+class Batcher(ChainLoop):
+    what = "anchoring"
+
     def __init__(
         self,
         *,
@@ -45,49 +47,19 @@ class Batcher:
         batch_interval: float,
         confirmations: int = 0,
     ) -> None:
+        super().__init__(log)
         self.engine = engine
         self.chain = chain
         self.batch_size = batch_size
         self.batch_interval = batch_interval
         self.confirmations = confirmations
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._sent_at: dict[int, float] = {}
         self._seen_head: str | None = None  # the head at the last reorg check
-        self.last_error: str | None = None
 
     # -- running -------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="batcher", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        backoff = 0.5
-        while not self._stop.is_set():
-            try:
-                worked = self.step()
-                backoff = 0.5
-                if self.last_error:
-                    log.info("chain reachable again; anchoring resumes")
-                self.last_error = None
-                self._stop.wait(0.0 if worked else 0.1)
-            except Exception as err:  # the chain is down or refused: keep everything, retry
-                message = (
-                    str(err)
-                    if isinstance(err, (ChainError, ContractRevert))
-                    else type(err).__name__
-                )
-                if message != self.last_error:
-                    log.warning("anchoring paused (%s); retrying with backoff", message)
-                self.last_error = message
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 30)
+        self.start_thread("batcher")
 
     def step(self) -> bool:
         """One unit of work; True if something moved."""

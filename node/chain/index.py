@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from node.chain.client import ChainError
 from node.chain.events import COLUMNS, ChainMoved, ChainReader, Event, EventDecoder, event_from_row
+from node.chain.loop import ChainLoop
 from node.chain.setup import Chain
 from node.db import read_connection, write_transaction
 
@@ -38,7 +39,9 @@ class Snapshot(NamedTuple):
     events: list[Event]
 
 
-class EventIndex:
+class EventIndex(ChainLoop):
+    what = "indexing"
+
     def __init__(
         self,
         *,
@@ -48,15 +51,13 @@ class EventIndex:
         blocks_per_query: int = 2000,
         poll: float = POLL_SECONDS,
     ) -> None:
+        super().__init__(log)
         self.engine = engine
         self.reader = reader
         self.confirmations = confirmations
         self.blocks_per_query = blocks_per_query
-        self.poll = poll
-        self.last_error: str | None = None
+        self.idle = poll
         self._step_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     @classmethod
     def for_chain(cls, chain: Chain, *, engine: Engine, confirmations: int = 0) -> "EventIndex":
@@ -77,35 +78,8 @@ class EventIndex:
         try:
             self.catch_up(timeout=first_sync)
         except Exception as err:  # the chain is away: the thread keeps trying
-            self._note_error(err)
-        self._thread = threading.Thread(target=self._run, name="event-index", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        backoff = 0.5
-        while not self._stop.is_set():
-            try:
-                moved = self.step()
-                if self.last_error:
-                    log.info("chain reachable again; indexing resumes")
-                self.last_error = None
-                backoff = 0.5
-                self._stop.wait(0.0 if moved else self.poll)
-            except Exception as err:
-                self._note_error(err)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 30)
-
-    def _note_error(self, err: Exception) -> None:
-        message = str(err) if isinstance(err, ChainError) else type(err).__name__
-        if message != self.last_error:
-            log.warning("indexing paused (%s); retrying with backoff", message)
-        self.last_error = message
+            self.note_error(err)
+        self.start_thread("event-index")
 
     def catch_up(
         self, timeout: float = 60, progress: Callable[[int | None], None] | None = None
