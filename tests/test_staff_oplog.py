@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from node.crypto.subjects import make_resident_id
 from node.db import make_engine
 from node.keys.store import make_keys
 from node.staff import cli
@@ -41,6 +42,20 @@ def test_the_log_names_the_record_or_submission_each_call_touched(node_client):
         stored.close()
     for identity in (person(1)["subject"]["id_number"], person(1)["subject"]["name"]):
         assert identity not in dump.split("operator_log", 1)[-1]
+
+
+def test_an_id_number_sent_as_a_record_id_is_not_written_to_the_log(node_client):
+    id_number = make_resident_id(17)
+    assert node_client.get(f"/v1/records/{id_number}").status_code == 404
+    assert node_client.get(f"/v1/records/X-{id_number.lower()}/receipt").status_code == 404
+    targets = [e["target"] for e in _entries(node_client)]
+    assert targets[:2] == ["(withheld: holds an ID number)"] * 2
+    stored = sqlite3.connect(node_of(node_client).settings.db_path)
+    try:
+        dump = "\n".join(stored.iterdump())
+    finally:
+        stored.close()
+    assert id_number not in dump and id_number.lower() not in dump
 
 
 def test_the_log_names_the_staff_account_an_admin_added_or_changed(node_client):

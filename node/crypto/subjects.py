@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import operator
+import re
 import unicodedata
 
 from node.crypto.mac import KeyedHash
@@ -183,3 +184,18 @@ def make_uscc(seq: int) -> str:
     org_check = "0123456789X0"[11 - org_sum % 11]
     body = f"91{_REGIONS[seq // 10**8]}{org}{org_check}"
     return body + _uscc_check(body)
+
+
+_DIGIT_RUN = re.compile(r"[0-9]{17,}[Xx]?")
+
+
+def holds_resident_id(text: str) -> bool:
+    """Whether `text` contains a valid 18-character resident ID number anywhere in it."""
+    for run in _DIGIT_RUN.findall(text):
+        for start in range(len(run) - 17):
+            try:
+                normalise_resident_id(run[start : start + 18])
+                return True
+            except InvalidIdentifier:
+                pass
+    return False

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from node.crypto.subjects import InvalidIdentifier, normalise_resident_id
+from node.crypto.subjects import holds_resident_id
 from node.records.schemas import (
     DATE_FIELDS,
     DATE_RULE,
@@ -22,20 +22,7 @@ from node.records.schemas import (
 
 _RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 _FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
-_DIGIT_RUN = re.compile(r"[0-9]{17,}[Xx]?")
 SHOWN = 8  # characters of a doubtful record_id or field name echoed back
-
-
-def holds_resident_id(text: str) -> bool:
-    """Whether `text` contains a valid 18-character resident ID number anywhere in it."""
-    for run in _DIGIT_RUN.findall(text):
-        for start in range(len(run) - 17):
-            try:
-                normalise_resident_id(run[start : start + 18])
-                return True
-            except InvalidIdentifier:
-                pass
-    return False
 
 
 def _cut(text: str) -> str:

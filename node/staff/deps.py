@@ -26,6 +26,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from node.crypto.subjects import holds_resident_id
 from node.deps import NodeDep
 from node.staff.models import ROLES
 from node.staff.oplog import RefusalTally, append_log
@@ -91,6 +92,8 @@ def target_of(request: Request) -> str | None:
     for param in TARGET_PARAMS:
         value = request.path_params.get(param)
         if isinstance(value, str) and value:
+            if holds_resident_id(value):  # an ID number sent by mistake is never logged
+                return "(withheld: holds an ID number)"
             return value[:MAX_TARGET]  # checked for length only after this dependency ran
     return None
 
