@@ -539,9 +539,9 @@ def test_founding_registers_the_deploy_list_and_finishes_the_deployment(gov: Gov
     assert cons.contractName(gov.registry.address).call() == name
     assert cons.contractName(gov.admins[0]).call() == ZERO
     assert cons.deploymentFinished().call() and cons.deployer().call() == gov.admins[0]
-    (registered,) = gov.consortium.events.ContractSet.get_logs(from_block=0)
-    assert (registered.args.name, registered.args.previous, registered.args.account) == (
-        name,
+    registered = gov.consortium.events.ContractSet.get_logs(from_block=0)
+    assert [r.args.name for r in registered] == [contract_name(n) for n in DEPLOY_LIST]
+    assert (registered[0].args.previous, registered[0].args.account) == (
         NOBODY,
         gov.registry.address,
     )
