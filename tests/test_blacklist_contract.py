@@ -22,6 +22,7 @@ from tests.conftest import (
     found_on_tester,
     founder_list,
     in_memory_chain,
+    node_of,
     pubkey,
 )
 
@@ -384,3 +385,19 @@ def test_only_the_registered_disputes_contract_sets_the_disputed_flag(
     assert bl.blacklist.functions.getEntry(entry_id).call()[8] is False
     unknown = relay.functions.setDisputed(bl.blacklist.address, 9, True)
     bl.reverts(unknown, bl.admin, "UnknownEntry(uint256)", 9)
+
+
+def test_a_node_indexes_the_blacklist_events_it_deployed(node_client: Any) -> None:
+    node = node_of(node_client)
+    client = node.chain.client
+    blacklist = client.contract(node.chain.addresses["Blacklist"], node.chain.abis["Blacklist"])
+    now = int(client.w3.eth.get_block("latest").timestamp)
+    for fn in (
+        blacklist.functions.registerNotice(SUBJECT, LETTER, TEXT, now),
+        blacklist.functions.list(SUBJECT, FORGERY, EVIDENCE, now + YEAR, 1),
+    ):
+        receipt = client.wait_receipt(client.send(fn, gas=500_000), timeout=60)
+        assert receipt is not None and receipt["status"] == 1
+    assert node.index.catch_up(timeout=60)
+    rows = [row for row in node.index.rows() if row[5] == "Blacklist"]
+    assert [row[7] for row in rows] == ["NoticeRegistered", "Listed"]
