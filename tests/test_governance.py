@@ -539,9 +539,9 @@ def test_founding_registers_the_deploy_list_and_finishes_the_deployment(gov: Gov
     assert cons.contractName(gov.registry.address).call() == name
     assert cons.contractName(gov.admins[0]).call() == ZERO
     assert cons.deploymentFinished().call() and cons.deployer().call() == gov.admins[0]
-    (registered,) = gov.consortium.events.ContractSet.get_logs(from_block=0)
-    assert (registered.args.name, registered.args.previous, registered.args.account) == (
-        name,
+    registered = gov.consortium.events.ContractSet.get_logs(from_block=0)
+    assert [r.args.name for r in registered] == [contract_name(n) for n in DEPLOY_LIST]
+    assert (registered[0].args.previous, registered[0].args.account) == (
         NOBODY,
         gov.registry.address,
     )
@@ -605,7 +605,7 @@ def test_contracts_change_by_m_of_n_vote(gov: Gov, relay_artefact: dict) -> None
 def test_invalid_contract_changes_are_refused(gov: Gov, relay_artefact: dict) -> None:
     cons = gov.consortium.functions
     relay = deploy(gov.w3, relay_artefact, sender=gov.admins[0])
-    disputes, blacklist = contract_name("Disputes"), contract_name("Blacklist")
+    disputes, reports = contract_name("Disputes"), contract_name("Reports")
     invalid = "InvalidContract(bytes32,address)"
     admin = gov.admins[0]
     for name, account in (
@@ -625,10 +625,10 @@ def test_invalid_contract_changes_are_refused(gov: Gov, relay_artefact: dict) ->
 
     # two proposals naming the same contract: the second cannot be carried out after the first
     as_disputes = gov.propose_contract(disputes, relay.address)
-    as_blacklist = gov.propose_contract(blacklist, relay.address)
+    as_reports = gov.propose_contract(reports, relay.address)
     gov.vote(as_disputes, gov.admins[1])
-    gov.reverts(cons.vote(as_blacklist), gov.admins[1], invalid, blacklist, relay.address)
-    assert cons.contractAddress(blacklist).call() == NOBODY
+    gov.reverts(cons.vote(as_reports), gov.admins[1], invalid, reports, relay.address)
+    assert cons.contractAddress(reports).call() == NOBODY
 
 
 # --- cost -------------------------------------------------------------------------------------

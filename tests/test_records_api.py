@@ -187,7 +187,7 @@ def test_correction_makes_a_new_version_and_supersedes_the_old_on_chain(node_cli
 def test_chain_info_names_the_contracts_and_latest_block(node_client):
     info = node_client.get("/v1/chain").json()
     assert info["kind"] == "embedded"
-    assert set(info["contracts"]) == {"Consortium", "RecordRegistry"}
+    assert set(info["contracts"]) == {"Consortium", "RecordRegistry", "Blacklist"}
     assert info["latest_block"] >= 2  # two deployments
     assert isinstance(info["chain_id"], int)
 

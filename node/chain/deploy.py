@@ -26,8 +26,10 @@ from node.files import write_atomically
 
 CONSORTIUM = "Consortium"
 # Deployed after the Consortium, in this order, each constructed with the Consortium's address
-# alone and registered in it under its own name. A new contract is one more name here.
-DEPLOY_LIST: tuple[str, ...] = ("RecordRegistry",)
+# (then its DEPLOY_ARGS) and registered in it under its own name. A new contract is one more
+# name here. Blacklist's one argument is its notice lead time in seconds.
+DEPLOY_LIST: tuple[str, ...] = ("RecordRegistry", "Blacklist")
+DEPLOY_ARGS: dict[str, tuple[Any, ...]] = {"Blacklist": (0,)}
 CONSORTIUM_GAS = 8_000_000  # the constructor admits up to 32 founders
 SETUP_GAS = 200_000
 
@@ -84,7 +86,9 @@ def found(
     addresses = {CONSORTIUM: consortium}
     for name in DEPLOY_LIST:
         artefact = compiled[name]
-        addresses[name] = client.deploy(artefact["abi"], artefact["bytecode"], consortium)
+        addresses[name] = client.deploy(
+            artefact["abi"], artefact["bytecode"], consortium, *DEPLOY_ARGS.get(name, ())
+        )
         _transact(client, functions.registerContract(contract_name(name), addresses[name]))
     _transact(client, functions.finishDeployment())
     return addresses

@@ -28,3 +28,17 @@ contract StatusRelay {
         registry.setStatus(commitment, batchId, leafIndex, proof, status);
     }
 }
+
+/// @dev The part of Blacklist the disputes contract calls.
+interface IBlacklistDisputed {
+    function setDisputed(uint256 id, bool disputed) external;
+}
+
+/// @title DisputedRelay
+/// @notice For tests only: a stand-in for the disputes contract that flags blacklist entries.
+contract DisputedRelay {
+    /// @notice Calls `blacklist.setDisputed` as this contract.
+    function setDisputed(IBlacklistDisputed blacklist, uint256 id, bool disputed) external {
+        blacklist.setDisputed(id, disputed);
+    }
+}
