@@ -88,9 +88,8 @@ from node.chain.evm_backend import (
     make_chain_class,
 )
 from node.chain.kvstore import SQLiteAtomicDB
-from node.chain.view import ChainView, database_of
 
-__all__ = ["ChainView", "EmbeddedChain", "database_of", "open_embedded_chain"]
+__all__ = ["EmbeddedChain", "open_embedded_chain"]
 
 logger = logging.getLogger(__name__)
 

@@ -36,19 +36,6 @@ def _json(data: Any) -> Response:
     return Response(orjson.dumps(data), media_type="application/json")
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise service.InvalidSubmission(f"body larger than {limit // 2**20} MiB")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise service.InvalidSubmission(f"body larger than {limit // 2**20} MiB")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 @router.post(
     "/records",
     summary="Submit up to 10,000 credit records",
@@ -67,7 +54,7 @@ async def submit_records(request: Request, staff: Submitter, node: NodeDep) -> R
     encrypted and anchored on chain by the batcher; while this member is suspended they wait,
     and the answer's `warning` says so. The same record_id with the same content
     again is a no-op; with new content it is a correction (a new version)."""
-    body = await _read_body(request, node.settings.max_body_mb * 2**20)
+    body = await request.body()  # its size is capped by RequestLimits before it is read
     prepared = await node.preparer.prepare(body)
     result = await run_in_threadpool(
         service.store_submission, engine=node.engine, prepared=prepared
