@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from node.anchoring import proofs  # noqa: E402
 from node.app import create_app  # noqa: E402
-from node.crypto.merkle import inclusion_proof, root_from_levels, tree_levels  # noqa: E402
+from node.crypto.merkle import inclusion_proof  # noqa: E402
 from node.db import read_connection  # noqa: E402
 from node.receipts.verify import verify_receipt  # noqa: E402
 from node.records import service  # noqa: E402
@@ -43,18 +43,7 @@ def rebuilt_path(
     engine, *, batch_id: int, size: int, index: int, entry: bytes, root: bytes
 ) -> list[bytes]:  # type: ignore[no-untyped-def]
     """The old way: the batch's commitments read, its whole tree hashed, the path taken."""
-    with read_connection(engine) as conn:
-        commitments = list(
-            conn.exec_driver_sql(
-                "SELECT l.commitment FROM batch b JOIN leaf l "
-                "ON l.id BETWEEN b.first_leaf AND b.last_leaf WHERE b.id = ? ORDER BY l.id",
-                (batch_id,),
-            ).scalars()
-        )
-    levels = tree_levels(commitments)
-    if root_from_levels(levels) != root:
-        raise RuntimeError(f"stored batch {batch_id} does not hash to its root")
-    return inclusion_proof(levels, index)
+    return inclusion_proof(proofs.levels_from_commitments(engine, batch_id, root), index)
 
 
 def fill(data: Path, batches: int) -> None:

@@ -79,8 +79,8 @@ def _read_path(engine: Engine, batch_id: int, size: int, index: int) -> list[byt
     return proof
 
 
-def _rebuild(engine: Engine, batch_id: int, root: bytes) -> list[list[bytes]]:
-    """Hash the batch's tree from its commitments, check it against the root, store it."""
+def levels_from_commitments(engine: Engine, batch_id: int, root: bytes) -> list[list[bytes]]:
+    """Hash the batch's whole tree from its commitments and check it against the root."""
     with read_connection(engine) as conn:
         commitments = list(
             conn.exec_driver_sql(
@@ -92,6 +92,12 @@ def _rebuild(engine: Engine, batch_id: int, root: bytes) -> list[list[bytes]]:
     levels = tree_levels(commitments)
     if root_from_levels(levels) != root:
         raise RuntimeError(f"stored batch {batch_id} does not hash to its root")
+    return levels
+
+
+def _rebuild(engine: Engine, batch_id: int, root: bytes) -> list[list[bytes]]:
+    """Hash the batch's tree from its commitments, check it against the root, store it."""
+    levels = levels_from_commitments(engine, batch_id, root)
     with write_transaction(engine) as conn:
         conn.exec_driver_sql("DELETE FROM batch_tree WHERE batch_id = ?", (batch_id,))
         store_tree(conn, batch_id, levels)
