@@ -181,6 +181,20 @@ def staff_token_in(data: Path, role: str = "admin", name: str | None = None) -> 
         engine.dispose()
 
 
+def whole_operator_log(client: Any, page: int = 1000) -> list[dict]:
+    """The whole operator log, read page by page as the client's staff account (each read is
+    logged too, so stop at the first page that is not full)."""
+    entries: list[dict] = []
+    after = 0
+    while True:
+        answer = client.get("/v1/operator-log", params={"after_id": after, "limit": page})
+        assert answer.status_code == 200, answer.text
+        entries += answer.json()["entries"]
+        if len(answer.json()["entries"]) < page:
+            return entries
+        after = answer.json()["next_after_id"]
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

@@ -26,20 +26,12 @@ from tests.conftest import (
     submit,
     wait_for,
     wait_http,
+    whole_operator_log,
 )
 
 
 def _log(client: TestClient) -> list[dict]:
-    """The whole operator log, read as the client's staff account (each read is logged too,
-    so stop at the first page that is not full)."""
-    entries, after = [], 0
-    while True:
-        page = client.get("/v1/operator-log", params={"after_id": after, "limit": 50})
-        assert page.status_code == 200, page.text
-        entries += page.json()["entries"]
-        if len(page.json()["entries"]) < 50:
-            return entries
-        after = page.json()["next_after_id"]
+    return whole_operator_log(client, page=50)
 
 
 def _wrong(token: str) -> str:

@@ -28,6 +28,7 @@ from tests.conftest import (
     staff_token_in,
     start_node_process,
     wait_http,
+    whole_operator_log,
 )
 
 
@@ -39,17 +40,6 @@ def _guess(account_id: int) -> str:
 def _answer(resp: httpx.Response) -> tuple:
     """What a caller can tell one refusal from another by."""
     return resp.status_code, resp.json(), resp.headers.get("WWW-Authenticate")
-
-
-def _whole_log(client: httpx.Client | TestClient) -> list[dict]:
-    entries, after = [], 0
-    while True:
-        page = client.get("/v1/operator-log", params={"after_id": after, "limit": 1000})
-        assert page.status_code == 200, page.text
-        entries += page.json()["entries"]
-        if len(page.json()["entries"]) < 1000:
-            return entries
-        after = page.json()["next_after_id"]
 
 
 def test_a_flood_from_one_address_locks_no_one_out_at_another(tmp_path: Path) -> None:
@@ -152,7 +142,7 @@ def test_a_flood_from_one_address_locks_no_one_out_at_another(tmp_path: Path) ->
         auditor = client("127.0.0.1", tokens["aud"])
         beyond = auditor.get("/v1/operator-log", params={"after_id": 2**63})
         assert beyond.status_code == 422 and beyond.json()["field"] == "after_id"
-        theirs = [e for e in _whole_log(auditor) if e["client"] == "127.0.0.2"]
+        theirs = [e for e in whole_operator_log(auditor) if e["client"] == "127.0.0.2"]
         assert sum(e["count"] for e in theirs) == sent
         assert sent >= 190 and len(theirs) <= 40
         outcomes = {(e["who"], e["outcome"], e["status"]) for e in theirs}
@@ -229,7 +219,7 @@ def test_refusals_are_counted_per_address_and_minute_while_token_calls_get_a_row
         assert stranger.get("/v1/status").status_code == 401
     for _ in range(20):
         assert node_client.get("/v1/status").status_code == 200
-    entries = _whole_log(node_client)
+    entries = whole_operator_log(node_client)
     theirs = [e for e in entries if e["client"] == "192.0.2.50"]
     assert sum(e["count"] for e in theirs) == 150 and 1 <= len(theirs) <= 2
     assert {(e["who"], e["outcome"], e["action"]) for e in theirs} == {
