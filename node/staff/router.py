@@ -1,12 +1,12 @@
 """Staff API: accounts and the operator log, thin routes over node/staff/service.py; and
 install(), which puts staff access into the app."""
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 
 from node.deps import NodeDep
+from node.params import Timestamp, iso, microseconds
 from node.staff import oplog, service
 from node.staff.deps import (
     OperatorLogMiddleware,
@@ -25,24 +25,10 @@ Admin = Annotated[StaffUser, Depends(require(ADMIN))]
 Auditor = Annotated[StaffUser, Depends(require(INTERNAL_AUDITOR, ADMIN))]
 NamePath = Annotated[str, Path(max_length=64, description="the staff account's name")]
 MAX_ID = 2**63 - 1  # the store's integers are signed 64-bit
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def _iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
-
-
-def _microseconds(when: datetime | None) -> int | None:
-    """Whole microseconds since 1970, exactly; a time without a zone is taken as UTC, as the
-    log shows its times."""
-    if when is None:
-        return None
-    return ((when if when.tzinfo else when.replace(tzinfo=UTC)) - _EPOCH) // _MICROSECOND
 
 
 def _out(account: dict[str, Any]) -> StaffOut:
-    return StaffOut(**{**account, "created_at": _iso(account["created_at"])})
+    return StaffOut(**{**account, "created_at": iso(account["created_at"])})
 
 
 @router.get("/staff", summary="This node's staff accounts (never their tokens)")
@@ -104,10 +90,10 @@ def operator_log(
         Query(max_length=200, description="only this action, e.g. 'GET /v1/records/{record_id}'"),
     ] = None,
     since: Annotated[
-        datetime | None, Query(description="only entries at this time or later (ISO 8601)")
+        Timestamp | None, Query(description="only entries at this time or later (RFC 3339)")
     ] = None,
     until: Annotated[
-        datetime | None, Query(description="only entries before this time (ISO 8601)")
+        Timestamp | None, Query(description="only entries before this time (RFC 3339)")
     ] = None,
 ) -> LogPage:
     """Who did what to which record, when and from where; refused attempts too, counted per
@@ -121,10 +107,10 @@ def operator_log(
         limit=limit,
         who=who,
         action=action,
-        since_us=_microseconds(since),
-        until_us=_microseconds(until),
+        since_us=microseconds(since),
+        until_us=microseconds(until),
     )
-    entries = [LogEntryOut(**{**row, "at": _iso(row["at"])}) for row in rows]
+    entries = [LogEntryOut(**{**row, "at": iso(row["at"])}) for row in rows]
     return LogPage(entries=entries, next_after_id=entries[-1].id if entries else after_id)
 
 
