@@ -7,6 +7,8 @@ from fastapi import FastAPI
 
 from node import docs, openapi
 from node.anchoring.batcher import Batcher
+from node.blacklist import router as blacklist_router
+from node.blacklist.sweeper import ExpirySweeper
 from node.chain.index import EventIndex
 from node.chain.setup import connect_chain
 from node.chain.view import database_of
@@ -92,12 +94,12 @@ def open_call_sandbox(node: Node) -> CallSandbox | None:
 
 
 def body_rule(settings: Settings) -> Callable[[str, str], BodyRule]:
-    """Submissions are large and parsed with orjson in the workers, /rpc parses its own body
-    with orjson (to answer JSON-RPC's parse error); every other body is small, and parsed
-    first by RequestLimits."""
+    """Submissions and blacklist checks are large and parsed with orjson off the event loop,
+    /rpc parses its own body with orjson (to answer JSON-RPC's parse error); every other body
+    is small, and parsed first by RequestLimits."""
 
     def rule(method: str, path: str) -> BodyRule:
-        if method == "POST" and path == "/v1/records":
+        if method == "POST" and path in ("/v1/records", "/v1/blacklist/checks"):
             return BodyRule(settings.max_body_mb * MiB, parse_here=False)
         return BodyRule(settings.max_request_kb * KiB, parse_here=path != "/rpc")
 
@@ -112,9 +114,14 @@ def create_app(settings: Settings | None = None, *, run_batcher: bool = True) ->
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.node = start_node(settings, run_batcher=run_batcher)
         app.state.call_sandbox = open_call_sandbox(app.state.node)
+        node = app.state.node
+        app.state.blacklist_sweeper = ExpirySweeper(engine=node.engine, chain=node.chain)
+        if run_batcher:
+            app.state.blacklist_sweeper.start()
         try:
             yield
         finally:
+            app.state.blacklist_sweeper.stop()
             if app.state.call_sandbox is not None:
                 app.state.call_sandbox.close()
             stop_node(app.state.node)
@@ -133,6 +140,7 @@ def create_app(settings: Settings | None = None, *, run_batcher: bool = True) ->
     staff_router.install(app)
     app.include_router(members_router.router)
     app.include_router(peers_router.router)
+    app.include_router(blacklist_router.router)
     openapi.install(app)
     docs.install(app)
     app.add_middleware(RequestLimits, rule=body_rule(settings))  # added last: outermost

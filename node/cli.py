@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pydantic import ValidationError
 
 from node import run
+from node.blacklist import cli as blacklist_cli
 from node.chain import cli as index_cli
 from node.config import settings_error
 from node.consortium import cli as consortium_cli
@@ -18,7 +19,8 @@ from node.receipts import cli as verify_cli
 from node.staff import cli as staff_cli
 
 # in the order `creditchain --help` lists them
-COMMANDS = (run, verify_cli, consortium_cli, keys_cli, staff_cli, governance_cli, index_cli)
+COMMANDS = (run, verify_cli, consortium_cli, keys_cli, staff_cli, governance_cli, index_cli,
+            blacklist_cli)  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     rpc_logs_max_blocks: int = Field(
         1000, ge=1, description="most blocks one eth_getLogs on /rpc may span"
     )
+    blacklist_retention_years: int = Field(
+        5,
+        ge=1,
+        le=10,
+        description="years from the day an adverse event ended until its blacklist entry "
+        "expires (征信业管理条例 Art. 16)",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="how much the node logs: debug, info, warning or error"
     )

@@ -101,6 +101,22 @@ def records_answered_one_by_one(ctx: CheckContext, response: Response, case: Cas
             assert result["status"] == "rejected", f"accepted a record the schema refuses: {result}"
 
 
+def applicants_answered_one_by_one(ctx: CheckContext, response: Response, case: Case) -> None:
+    """POST /v1/blacklist/checks answers each applicant on its own, as /v1/records does its
+    records: an applicant the description refuses comes back invalid in the 200 answer."""
+    if not (case.meta and case.meta.is_negative_at(ParameterLocation.BODY)):
+        return
+    if response.status_code != 200:
+        return
+    body, answer = case.body, response.json()
+    assert isinstance(body, dict) and set(body) == {"applicants"}, "a malformed body was accepted"
+    assert isinstance(body["applicants"], list) and 1 <= len(body["applicants"]) <= 100_000
+    applicant = validator({"$ref": "#/components/schemas/Applicant"})
+    for one, result in zip(body["applicants"], answer["results"], strict=True):
+        if not applicant.is_valid(one):
+            assert result["result"] == "invalid", f"answered a refused applicant: {result}"
+
+
 def only_the_curve_unsaid(ctx: CheckContext, response: Response, case: Case) -> None:
     """A public key must be a point on secp256k1, which no JSON Schema can say: a proposal
     the description allows may be refused for that, naming public_key, and for nothing else."""
@@ -112,6 +128,7 @@ def only_the_curve_unsaid(ctx: CheckContext, response: Response, case: Case) -> 
 INSTEAD = {
     "POST /v1/records": (negative_data_rejection, records_answered_one_by_one),
     "POST /v1/proposals": (positive_data_acceptance, only_the_curve_unsaid),
+    "POST /v1/blacklist/checks": (negative_data_rejection, applicants_answered_one_by_one),
 }
 
 
