@@ -61,11 +61,14 @@ def _refused(err: ContractRevert) -> errors.BlacklistRefused:
 def _transact(chain: Chain, fn: Any) -> dict[str, Any]:
     """Send `fn` as this member; its receipt, or a named refusal."""
     try:
-        tx_hash = chain.client.send(fn, gas=WRITE_GAS)
+        with chain.client.lock:  # these writes are rare: the nonce is read from the chain,
+            chain.client.reset_nonce()  # in case a reorg dropped one of this member's own
+            tx_hash = chain.client.send(fn, gas=WRITE_GAS)
     except ContractRevert as err:
         raise _refused(err) from None
     receipt = chain.client.wait_receipt(tx_hash, timeout=60)
     if receipt is None or receipt["status"] != 1:
+        chain.client.reset_nonce()
         raise errors.NotMined(tx_hash)
     return receipt
 
