@@ -13,7 +13,7 @@ from node.blacklist.sweeper import ExpirySweeper
 from node.cli import main as cli
 from node.crypto.subjects import make_resident_id
 from tests.blacklist_kit import applicant, check, list_after_notice, listing, notice
-from tests.conftest import authorize, node_of, whole_operator_log
+from tests.conftest import authorize, node_of, person, submit, whole_operator_log
 
 
 def test_listing_without_a_notice_is_refused_through_the_api(node_client: Any) -> None:
@@ -45,6 +45,17 @@ def test_a_bad_identifier_or_a_missing_evidence_is_a_422_naming_the_field(
     assert resp.status_code == 422 and resp.json()["field"] == "record_id"
     node = node_of(node_client)
     assert node.index.read("Blacklist").events == []  # nothing reached the chain
+
+
+def test_a_record_of_ours_is_the_evidence_by_its_record_id(node_client: Any) -> None:
+    record = person(8)
+    (accepted,) = submit(node_client, [record])["results"]
+    notice(node_client, 8)
+    unknown = listing(node_client, 8, evidence=None, record_id="LN-NOT-OURS")
+    assert unknown.status_code == 404 and unknown.json()["field"] == "record_id"
+    entry = listing(node_client, 8, evidence=None, record_id=record["record_id"])
+    assert entry.status_code == 200, entry.text
+    assert entry.json()["evidence"] == accepted["commitment"]
 
 
 def test_expiry_at_the_exact_boundary_second_by_block_time(node_client: Any) -> None:
