@@ -124,11 +124,22 @@ def only_the_curve_unsaid(ctx: CheckContext, response: Response, case: Case) -> 
         assert response.json()["field"] == "public_key", f"refused: {response.json()}"
 
 
+def only_the_rules_no_schema_says(ctx: CheckContext, response: Response, case: Case) -> None:
+    """What no JSON Schema can say about a notice or a listing: an identifier's check
+    character, a notice time not later than now, an expiry within ten years of now. A request
+    the description allows may be refused for these, naming the field, and for nothing else."""
+    if case.meta and case.meta.generation.mode.is_positive and response.status_code == 422:
+        unsaid = ("subject.id_number", "noticed_at", "event_end_date")
+        assert response.json()["field"] in unsaid, f"refused: {response.json()}"
+
+
 # operation -> (built-in check it replaces, the check that says what the operation promises)
 INSTEAD = {
     "POST /v1/records": (negative_data_rejection, records_answered_one_by_one),
     "POST /v1/proposals": (positive_data_acceptance, only_the_curve_unsaid),
     "POST /v1/blacklist/checks": (negative_data_rejection, applicants_answered_one_by_one),
+    "POST /v1/blacklist/notices": (positive_data_acceptance, only_the_rules_no_schema_says),
+    "POST /v1/blacklist/entries": (positive_data_acceptance, only_the_rules_no_schema_says),
 }
 
 

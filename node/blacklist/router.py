@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from node.blacklist import service
-from node.blacklist.schemas import CheckIn, CheckOut, DelistIn, ListingIn, NoticeIn
-from node.deps import NodeDep
+from node.blacklist.schemas import CheckIn, CheckOut, DelistIn, ListingIn, NoticeIn, SubjectId
+from node.deps import Node, NodeDep
 from node.members.router import _AS_OF_DOC, AS_OF
 from node.staff.deps import AnyStaff, StaffUser, log_target, require
 from node.staff.models import ADMIN, QUERY_OPERATOR, SUBMITTER
@@ -30,7 +30,7 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _key(node: Any, subject: Any) -> bytes:
+def _key(node: Node, subject: SubjectId) -> bytes:
     return service.subject_key_of(node.keys.consortium_secret, subject.type, subject.id_number)
 
 

@@ -5,6 +5,7 @@ import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic.config import JsonDict
 
 from node.blacklist.checks import MAX_APPLICANTS
 from node.blacklist.models import Channel, DelistReason, Reason
@@ -33,18 +34,32 @@ class NoticeIn(BaseModel):
                       description="the notice's text: only its SHA-256 goes on chain, and the "
                       "node keeps no copy")  # fmt: skip
     noticed_at: int | None = Field(
-        None, gt=0, description="when it was given, unix seconds; unset: the latest block's time"
-    )
+        None, gt=0, le=2**63 - 1,
+        description="when it was given, unix seconds, not later than now; unset: the latest "
+        "block's time",
+    )  # fmt: skip
+
+
+# The evidence is a commitment or one of our records: exactly one of the two, as a string.
+_ONE_EVIDENCE: JsonDict = {
+    "oneOf": [
+        {"required": ["evidence"], "properties": {"evidence": {"type": "string"}}},
+        {"required": ["record_id"], "properties": {"record_id": {"type": "string"}}},
+    ]
+}
 
 
 class ListingIn(BaseModel):
     """A listing by this member. The expiry is the event's end plus the retention period."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_ONE_EVIDENCE)
 
     subject: SubjectId
     reason: Reason
-    event_end_date: dt.date = Field(description="the day the adverse event ended")
+    event_end_date: dt.date = Field(
+        description="the day the adverse event ended; the expiry it gives must be in the "
+        "future and at most ten years ahead"
+    )
     evidence: str | None = Field(
         None, pattern=r"^0x[0-9a-fA-F]{64}$",
         description="a record commitment or a document hash (or give record_id instead)",

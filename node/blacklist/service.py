@@ -115,6 +115,8 @@ def _notice(e: Event) -> dict[str, Any]:
 
 def expiry_of(event_end: dt.date, years: int) -> int:
     """Midnight (UTC) of the day `years` after the adverse event ended (28 Feb for 29 Feb)."""
+    if event_end.year + years > dt.MAXYEAR:
+        raise errors.InvalidExpiry("past the calendar")
     try:
         day = event_end.replace(year=event_end.year + years)
     except ValueError:
