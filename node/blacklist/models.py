@@ -4,6 +4,7 @@ in schemas.py, never these rows."""
 
 from typing import Literal, get_args
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 LISTED, DELISTED, EXPIRED = "listed", "delisted", "expired"
@@ -22,6 +23,7 @@ class BlacklistEntry(SQLModel, table=True):
     projection, from the index's events; dropped or re-derived when their blocks go."""
 
     __tablename__ = "blacklist_entry"
+    __table_args__ = (Index("ix_blacklist_entry_due", "status", "expires_at"),)  # the sweeper
 
     id: int = Field(primary_key=True)  # the entry id on chain
     subject_key: bytes = Field(index=True)  # 32 bytes, the subject's HMAC pseudonym

@@ -23,6 +23,7 @@ log = logging.getLogger("creditchain.blacklist")
 GRACE_SECONDS = 3600  # after this, any node marks anyone's expired entry
 PER_STEP = 20
 MARK_GAS = 200_000
+_NOW = "(SELECT block_time FROM blacklist_cursor)"  # the index's block time
 
 
 def due_for_marking(engine: Engine, me: str, grace: int = GRACE_SECONDS) -> list[int]:
@@ -30,9 +31,8 @@ def due_for_marking(engine: Engine, me: str, grace: int = GRACE_SECONDS) -> list
     everyone's past the grace period; oldest expiry first."""
     with read_connection(engine) as conn:
         return [r[0] for r in conn.exec_driver_sql(
-            "SELECT e.id FROM blacklist_entry e, blacklist_cursor c WHERE e.status = 'listed' "
-            "AND (e.expires_at <= c.block_time AND e.member = ? "
-            "OR e.expires_at <= c.block_time - ?) ORDER BY e.expires_at, e.id LIMIT ?",
+            f"SELECT id FROM blacklist_entry WHERE status = 'listed' AND expires_at <= {_NOW} "
+            f"AND (member = ? OR expires_at <= {_NOW} - ?) ORDER BY expires_at, id LIMIT ?",
             (me, grace, PER_STEP),
         )]  # fmt: skip
 

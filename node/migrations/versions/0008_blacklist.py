@@ -38,6 +38,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_blacklist_entry_subject_key", "blacklist_entry", ["subject_key"])
     op.create_index("ix_blacklist_entry_changed_block", "blacklist_entry", ["changed_block"])
+    op.create_index("ix_blacklist_entry_due", "blacklist_entry", ["status", "expires_at"])
     op.create_table(
         "blacklist_cursor",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
@@ -48,6 +49,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("blacklist_cursor")
+    op.drop_index("ix_blacklist_entry_due", table_name="blacklist_entry")
     op.drop_index("ix_blacklist_entry_changed_block", table_name="blacklist_entry")
     op.drop_index("ix_blacklist_entry_subject_key", table_name="blacklist_entry")
     op.drop_table("blacklist_entry")
