@@ -15,7 +15,7 @@ from node.consents.purposes import PURPOSES, purpose_index
 from node.consents.schemas import (
     ADDRESS,
     BYTES32,
-    UINT64_MAX,
+    MAX_TIME,
     BindingIn,
     BindingOut,
     ConsentIn,
@@ -97,8 +97,8 @@ def consent_typed_data(
     subject_key: Hex32,
     grantee: Annotated[str, Query(pattern=ADDRESS)],
     purpose: Annotated[str, Query(pattern=_PURPOSE, description=_PURPOSES_DOC)],
-    valid_from: Annotated[int, Query(ge=0, le=UINT64_MAX, description="unix seconds")],
-    valid_until: Annotated[int, Query(ge=0, le=UINT64_MAX, description="exclusive")],
+    valid_from: Annotated[int, Query(ge=0, le=MAX_TIME, description="unix seconds")],
+    valid_until: Annotated[int, Query(ge=0, le=MAX_TIME, description="exclusive")],
     nonce: Annotated[str, Query(pattern=r"^[0-9]{1,77}$", description="decimal, up to 77 digits")],
 ) -> dict[str, Any]:
     """Exactly the JSON to pass to a wallet's eth_signTypedData_v4 (types with EIP712Domain,
@@ -120,7 +120,7 @@ def revocation_typed_data(node: NodeDep, consent_id: Hex32) -> dict[str, Any]:
 def login_typed_data(
     node: NodeDep,
     subject_key: Hex32,
-    issued_at: Annotated[int, Query(ge=0, le=UINT64_MAX, description="now, unix seconds")],
+    issued_at: Annotated[int, Query(ge=0, le=MAX_TIME, description="now, unix seconds")],
     nonce: Annotated[str, Query(pattern=BYTES32, description="32 random bytes, used once")],
 ) -> dict[str, Any]:
     """The eth_signTypedData_v4 JSON of Login(subjectKey, node, issuedAt, nonce) for this
