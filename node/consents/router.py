@@ -23,8 +23,10 @@ from node.consents.schemas import (
     RevocationIn,
     UnbindIn,
 )
+from node.consents.service import current_binding
 from node.crypto import eip712
 from node.crypto.subjects import InvalidIdentifier, subject_key
+from node.db import read_connection
 from node.deps import NodeDep
 from node.staff.deps import StaffUser, log_target, require
 from node.staff.models import ADMIN, QUERY_OPERATOR
@@ -89,6 +91,19 @@ def unbind(body: UnbindIn, request: Request, node: NodeDep, staff: IdentityVerif
     """Only the member that bound the address may unbind it; the contract refuses others."""
     log_target(request, to_checksum_address(body.address))
     return BindingOut(**relay.unbind(chain=node.chain, index=node.index, address=body.address))
+
+
+@router.get("/bindings/{address}", summary="The subject an address is bound to now",
+            responses={404: {"description": "not_bound: the address is not bound"}})  # fmt: skip
+def binding_of(address: Annotated[str, Path(pattern=ADDRESS)], node: NodeDep) -> BindingOut:
+    """No staff token: what the chain's Bound events say publicly, from the node's index. A
+    borrower's app finds its subject key here, for the consents it asks the wallet to sign."""
+    with read_connection(node.engine) as conn:
+        binding = current_binding(conn, address)
+    if binding is None:
+        raise errors.NotBound(address)
+    return BindingOut(**{k: binding[k] for k in ("subject_key", "address", "member", "tx_hash")},
+                      block_number=binding["block_number"])  # fmt: skip
 
 
 @router.get("/consents/typed-data", summary="The consent a borrower's wallet signs")
