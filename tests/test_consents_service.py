@@ -111,6 +111,7 @@ def test_each_refusal_has_its_own_code(desk: Desk) -> None:
         ({"consent_id": "0x" + "00" * 32}, errors.ConsentNotFound, "consent_not_found"),
         ({"subject_key": "0x" + "cd" * 32}, errors.ConsentOtherSubject, "consent_other_subject"),
         ({"grantee": Account.create().address}, errors.ConsentOtherMember, "consent_other_member"),
+        ({"grantee": "not an address"}, errors.ConsentOtherMember, "consent_other_member"),
         ({"purpose": "guarantee_review"}, errors.ConsentOtherPurpose, "consent_other_purpose"),
         ({"at": now - DAY - 1}, errors.ConsentNotYetValid, "consent_not_yet_valid"),
         ({"at": now + DAY}, errors.ConsentExpired, "consent_expired"),
