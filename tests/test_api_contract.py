@@ -133,6 +133,13 @@ def only_the_rules_no_schema_says(ctx: CheckContext, response: Response, case: C
         assert response.json()["field"] in unsaid, f"refused: {response.json()}"
 
 
+def only_the_check_character_unsaid(ctx: CheckContext, response: Response, case: Case) -> None:
+    """An identifier's check character (GB 11643, GB 32100) is no JSON Schema either: a
+    binding the description allows may be refused for it, naming subject.id_number alone."""
+    if case.meta and case.meta.generation.mode.is_positive and response.status_code == 422:
+        assert response.json()["field"] == "subject.id_number", f"refused: {response.json()}"
+
+
 # operation -> (built-in check it replaces, the check that says what the operation promises)
 INSTEAD = {
     "POST /v1/records": (negative_data_rejection, records_answered_one_by_one),
@@ -140,6 +147,7 @@ INSTEAD = {
     "POST /v1/blacklist/checks": (negative_data_rejection, applicants_answered_one_by_one),
     "POST /v1/blacklist/notices": (positive_data_acceptance, only_the_rules_no_schema_says),
     "POST /v1/blacklist/entries": (positive_data_acceptance, only_the_rules_no_schema_says),
+    "POST /v1/bindings": (positive_data_acceptance, only_the_check_character_unsaid),
 }
 
 
