@@ -32,7 +32,6 @@ _RUN_OPTIONS = {
 }  # fmt: skip
 
 
-
 def register(sub: Any) -> None:
     """Add `run` to the CLI's subparsers."""
     run = sub.add_parser(

@@ -173,4 +173,3 @@ class SQLiteAtomicDB(BaseAtomicDB):
                 self._cache.clear()
             conn, self._conn = self._conn, None
             conn.close()
-

@@ -32,6 +32,7 @@ ACTIONS = [
 PROPOSAL_STATES = ["open", "executed", "expired"]
 GOVERNANCE_GAS = 600_000
 
+
 class GovernanceRefused(DomainError):
     """The Consortium contract refused a proposal or vote."""
 
