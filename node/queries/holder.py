@@ -1,0 +1,141 @@
+"""Answering another member's query: check it against the local index, read the subject's
+records with their receipts, log the query, answer.
+
+Every check reads this node's store (the event index and its derived tables), never the
+chain, so a node answers at the speed of its disk and keeps answering while the chain is away.
+"""
+
+import time
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from web3 import Web3
+
+from node.anchoring.service import LeafPending
+from node.chain.index import EventIndex
+from node.consents import service as consents
+from node.consents.purposes import PURPOSES
+from node.db import read_connection
+from node.members.service import list_members
+from node.peers.signing import MAX_SKEW, NonceBook, PeerRefused, ReplayedRequest, StaleRequest
+from node.queries.log import QueryEntry, QueryLog
+from node.queries.schemas import PeerQuery
+from node.records.intake import RecordKeys
+from node.records.receipts import receipt_of_row
+
+
+class NotAMember(PeerRefused):
+    code, status = "not_a_member", 403
+
+    def __init__(self, member: str) -> None:
+        super().__init__(member, detail=f"{member} is not a member of the consortium")
+
+
+class RequesterSuspended(PeerRefused):
+    code, status = "requester_suspended", 403
+
+    def __init__(self, member: str, status: str) -> None:
+        super().__init__(member, detail=f"{member} is {status}: it may not query")
+
+
+class UnknownPurpose(PeerRefused):
+    code, status, field = "unknown_purpose", 422, "purpose"
+    detail = f"purpose must be one of {', '.join(PURPOSES)}"
+
+
+def check_requester(*, index: EventIndex, address: str) -> None:
+    """The requester is an active member now, as the index has read the chain."""
+    address = Web3.to_checksum_address(address)
+    member = next((m for m in list_members(index=index).value if m["address"] == address), None)
+    if member is None:
+        raise NotAMember(address)
+    if member["status"] != "active":
+        raise RequesterSuspended(address, member["status"])
+
+
+def check_fresh(query: PeerQuery, nonces: NonceBook, now: float) -> None:
+    """The query's own time and nonce: a copy of an answered query is refused, however
+    it is signed."""
+    if abs(now - query.issued_at) > MAX_SKEW:
+        raise StaleRequest()
+    if not nonces.claim(bytes.fromhex(query.nonce[2:]), now):
+        raise ReplayedRequest()
+
+
+def check_query(
+    *,
+    engine: Engine,
+    index: EventIndex,
+    query: PeerQuery,
+    requester: str,
+    nonces: NonceBook,
+    now: float,
+) -> Any:
+    """Every check of the protocol, in order; the consent that lets the query through."""
+    check_requester(index=index, address=requester)
+    if query.purpose not in PURPOSES:
+        raise UnknownPurpose()
+    check_fresh(query, nonces, now)
+    return consents.check_consent(
+        engine,
+        consent_id=query.consent_id.lower(),
+        subject_key=query.subject_key.lower(),
+        grantee=requester,
+        purpose=query.purpose,
+        at=int(now),
+    )
+
+
+_SUBJECT_RECORDS = (
+    "SELECT id, record_id, commitment, wrapped_key, ciphertext, leaf_id FROM record "
+    "WHERE subject_key = ? AND is_current = 1 ORDER BY id"
+)
+
+
+def subject_receipts(
+    *, engine: Engine, keys: RecordKeys, subject_key: str, chain_id: int, registry: str
+) -> tuple[list[dict[str, Any]], int]:
+    """A receipt for each current anchored record about the subject, and how many are not
+    anchored yet (those are not sent: nobody could check them)."""
+    with read_connection(engine) as conn:
+        rows = conn.exec_driver_sql(_SUBJECT_RECORDS, (subject_key,)).all()
+    receipts, pending = [], 0
+    for row in rows:
+        try:
+            receipts.append(receipt_of_row(engine=engine, keys=keys, row=row, chain_id=chain_id,
+                                           registry=registry))  # fmt: skip
+        except LeafPending:
+            pending += 1
+    return receipts, pending
+
+
+def answer_query(
+    *,
+    engine: Engine,
+    index: EventIndex,
+    keys: RecordKeys,
+    log: QueryLog,
+    query: PeerQuery,
+    requester: str,
+    holder: str,
+    chain_id: int,
+    registry: str,
+    nonces: NonceBook,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """The whole holder side: checks, the subject's records, the query logged (committed
+    before the answer leaves), the answer."""
+    now = time.time() if now is None else now
+    as_of = index.indexed_block()
+    consent = check_query(engine=engine, index=index, query=query, requester=requester,
+                          nonces=nonces, now=now)  # fmt: skip
+    records, pending = subject_receipts(engine=engine, keys=keys, subject_key=consent.subject_key,
+                                        chain_id=chain_id, registry=registry)  # fmt: skip
+    entry = QueryEntry(
+        query_id=query.nonce.lower(), side="holder", subject_key=consent.subject_key,
+        consent_id=consent.consent_id, purpose=query.purpose,
+        requester=Web3.to_checksum_address(requester), holder=holder, at=int(now),
+    )  # fmt: skip
+    log.log_now(entry)
+    return {"holder": holder, "query_id": entry.query_id, "as_of_block": as_of,
+            "records": records, "pending": pending}  # fmt: skip
