@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import orjson
 from starlette.concurrency import run_in_threadpool
+from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from node.chain.setup import Chain
@@ -26,17 +27,17 @@ from node.queries.verify import AnswerRejected, BatchBook, verify_answer
 PEER_PATH = "/v1/peer/queries"
 
 
-def peer_request(chain: Chain, *, consent_id: str, subject_key: str, purpose: str,
-                 nonce: str | None = None, issued_at: int | None = None,
-                 ) -> tuple[bytes, dict[str, str]]:  # fmt: skip
-    """The body and signed headers of one query to another member's node."""
+def peer_request(
+    account: LocalAccount, *, chain_id: int, consortium: str, consent_id: str, subject_key: str,
+    purpose: str, nonce: str | None = None, issued_at: int | None = None,
+) -> tuple[bytes, dict[str, str]]:
+    """The body and signed headers of one query from `account`'s node to another member's."""
     body = orjson.dumps({
         "consent_id": consent_id, "subject_key": subject_key, "purpose": purpose,
         "issued_at": int(time.time()) if issued_at is None else issued_at,
         "nonce": nonce or "0x" + secrets.token_hex(32),
     })  # fmt: skip
-    headers = signed_headers(chain.client.account, chain_id=chain.chain_id,
-                             contract=chain.addresses["Consortium"], method="POST",
+    headers = signed_headers(account, chain_id=chain_id, contract=consortium, method="POST",
                              path=PEER_PATH, body=body)  # fmt: skip
     return body, {**headers, "Content-Type": "application/json"}
 
@@ -51,7 +52,8 @@ async def _ask(
     """One member's answer as it came (not yet checked), or why there is none."""
     result: dict[str, Any] = {"member": member["address"], "name": member["name"],
                               "records": [], "as_of_block": None, "error": None}  # fmt: skip
-    body, headers = peer_request(chain, **query)
+    body, headers = peer_request(chain.client.account, chain_id=chain.chain_id,
+                                 consortium=chain.addresses["Consortium"], **query)  # fmt: skip
     try:
         resp = await http.post(member["node_url"].rstrip("/") + PEER_PATH, content=body,
                                headers=headers, timeout=timeout)  # fmt: skip
