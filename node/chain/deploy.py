@@ -27,9 +27,14 @@ from node.files import write_atomically
 CONSORTIUM = "Consortium"
 # Deployed after the Consortium, in this order, each constructed with the Consortium's address
 # (then its DEPLOY_ARGS) and registered in it under its own name. A new contract is one more
-# name here. Blacklist's one argument is its notice lead time in seconds.
-DEPLOY_LIST: tuple[str, ...] = ("RecordRegistry", "Blacklist")
-DEPLOY_ARGS: dict[str, tuple[Any, ...]] = {"Blacklist": (0,)}
+# name here. Blacklist's one argument is its notice lead time in seconds; ConsentRegistry's is
+# the longest consent window in seconds (one year).
+CONSENT_MAX_WINDOW = 365 * 24 * 3600
+DEPLOY_LIST: tuple[str, ...] = ("RecordRegistry", "Blacklist", "ConsentRegistry")
+DEPLOY_ARGS: dict[str, tuple[Any, ...]] = {
+    "Blacklist": (0,),
+    "ConsentRegistry": (CONSENT_MAX_WINDOW,),
+}
 CONSORTIUM_GAS = 8_000_000  # the constructor admits up to 32 founders
 SETUP_GAS = 200_000
 

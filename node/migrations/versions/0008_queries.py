@@ -1,7 +1,7 @@
 """the query log; records found by subject
 
 Revision ID: 0008q
-Revises: 0007
+Revises: 0008c
 Create Date: 2026-11-24 06:30:00.000000
 
 Each query this node makes or answers is a row of `query_log`, anchored as a leaf of kind
@@ -14,7 +14,7 @@ from alembic import op
 from sqlmodel.sql.sqltypes import AutoString
 
 revision = "0008q"
-down_revision = "0007"
+down_revision = "0008c"  # rechained on 0008c (consents) once merged
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,136 @@
+"""EIP-712 typed data, as wallets show and sign it (eth_signTypedData_v4).
+
+A borrower signs with whatever wallet they have, so the node hands out exactly the JSON a
+wallet signs: `types` (with EIP712Domain), `primaryType`, `domain`, `message`. Numbers a wallet
+may not hold in a JavaScript number (uint256) travel as decimal strings; the rest as numbers.
+The digest of a message is what a contract recovers the signer from, and what a consent is
+known by (its id).
+"""
+
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import SignableMessage, encode_typed_data
+from eth_keys.exceptions import BadSignature
+from eth_utils import keccak, to_checksum_address
+
+NAME, VERSION = "creditchain", "1"
+DOMAIN_FIELDS = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+CONSENT_FIELDS = [
+    {"name": "subjectKey", "type": "bytes32"},
+    {"name": "grantee", "type": "address"},
+    {"name": "purpose", "type": "uint8"},
+    {"name": "validFrom", "type": "uint64"},
+    {"name": "validUntil", "type": "uint64"},
+    {"name": "nonce", "type": "uint256"},
+]
+REVOCATION_FIELDS = [{"name": "consentId", "type": "bytes32"}]
+LOGIN_FIELDS = [
+    {"name": "subjectKey", "type": "bytes32"},
+    {"name": "node", "type": "address"},
+    {"name": "issuedAt", "type": "uint64"},
+    {"name": "nonce", "type": "bytes32"},
+]
+# JavaScript numbers are exact to 2**53: wider integers are handed out as decimal strings
+_SAFE_BITS = 53
+
+
+class InvalidSignature(ValueError):
+    """Not a signature any key could have made of this message."""
+
+
+def domain(chain_id: int, verifying_contract: str) -> dict[str, Any]:
+    return {
+        "name": NAME,
+        "version": VERSION,
+        "chainId": chain_id,
+        "verifyingContract": to_checksum_address(verifying_contract),
+    }
+
+
+def typed_data(
+    primary_type: str, fields: list[dict[str, str]], message: dict[str, Any], dom: dict[str, Any]
+) -> dict[str, Any]:
+    """The eth_signTypedData_v4 JSON of one struct: each value in the form wallets take."""
+    return {
+        "types": {"EIP712Domain": DOMAIN_FIELDS, primary_type: fields},
+        "primaryType": primary_type,
+        "domain": dom,
+        "message": {f["name"]: _wallet_value(f["type"], message[f["name"]]) for f in fields},
+    }
+
+
+def _wallet_value(type_str: str, value: Any) -> Any:
+    if type_str == "address":
+        return to_checksum_address(value)
+    if type_str.startswith(("uint", "int")):
+        bits = int(type_str.removeprefix("u").removeprefix("int") or 256)
+        return int(value) if bits <= _SAFE_BITS else str(int(value))
+    if type_str.startswith("bytes") and isinstance(value, bytes):
+        return "0x" + value.hex()
+    return value
+
+
+def consent_typed_data(message: dict[str, Any], dom: dict[str, Any]) -> dict[str, Any]:
+    return typed_data("Consent", CONSENT_FIELDS, message, dom)
+
+
+def revocation_typed_data(consent_id: str, dom: dict[str, Any]) -> dict[str, Any]:
+    return typed_data("Revocation", REVOCATION_FIELDS, {"consentId": consent_id}, dom)
+
+
+def login_typed_data(message: dict[str, Any], dom: dict[str, Any]) -> dict[str, Any]:
+    return typed_data("Login", LOGIN_FIELDS, message, dom)
+
+
+def _signable(data: dict[str, Any]) -> SignableMessage:
+    return encode_typed_data(full_message=data)
+
+
+def digest(data: dict[str, Any]) -> bytes:
+    """keccak256(0x19 0x01 ‖ domainSeparator ‖ hashStruct(message)): what is signed."""
+    s = _signable(data)
+    return keccak(b"\x19" + s.version + s.header + s.body)
+
+
+def sign(data: dict[str, Any], private_key: Any) -> str:
+    """A 65-byte signature (r ‖ s ‖ v, v 27 or 28) as 0x-hex, as wallets return it."""
+    signed = Account.sign_message(_signable(data), private_key)
+    return "0x" + bytes(signed.signature).hex()
+
+
+def recover(data: dict[str, Any], signature: str | bytes) -> str:
+    """The checksummed address that signed `data`; InvalidSignature if none could have."""
+    raw = _signature_bytes(signature)
+    try:
+        return str(Account.recover_message(_signable(data), signature=raw))
+    except (BadSignature, ValueError) as err:
+        raise InvalidSignature(str(err)) from None
+
+
+_HALF_ORDER = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
+
+
+def _signature_bytes(signature: str | bytes) -> bytes:
+    """65 bytes, low s, v 27/28 (or 0/1): the same signatures the contracts accept."""
+    if isinstance(signature, str):
+        text = signature.removeprefix("0x")
+        try:
+            signature = bytes.fromhex(text)
+        except ValueError:
+            raise InvalidSignature("not hex") from None
+    if len(signature) != 65:
+        raise InvalidSignature("a signature is 65 bytes")
+    if int.from_bytes(signature[32:64], "big") > _HALF_ORDER:
+        raise InvalidSignature("high s")
+    v = signature[64]
+    if v < 27:
+        v += 27
+    if v not in (27, 28):
+        raise InvalidSignature("v is 27 or 28")
+    return signature[:64] + bytes([v])
