@@ -82,8 +82,18 @@ def check_query(
         subject_key=query.subject_key.lower(),
         grantee=requester,
         purpose=query.purpose,
-        at=int(now),
+        at=max(int(now), chain_time(engine)),
     )
+
+
+def chain_time(engine: Engine) -> int:
+    """The time of the newest block the index holds an event of: whatever this node's clock
+    says, it is no earlier than that, so a revocation the index holds is in force."""
+    with read_connection(engine) as conn:
+        time_ = conn.exec_driver_sql(
+            "SELECT block_time FROM chain_event ORDER BY block_number DESC, log_index DESC LIMIT 1"
+        ).scalar()
+    return int(time_ or 0)
 
 
 _SUBJECT_RECORDS = (

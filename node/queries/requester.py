@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 import orjson
-from starlette.concurrency import run_in_threadpool
 from eth_account.signers.local import LocalAccount
+from starlette.concurrency import run_in_threadpool
 from web3 import Web3
 
 from node.chain.setup import Chain
@@ -28,8 +28,15 @@ PEER_PATH = "/v1/peer/queries"
 
 
 def peer_request(
-    account: LocalAccount, *, chain_id: int, consortium: str, consent_id: str, subject_key: str,
-    purpose: str, nonce: str | None = None, issued_at: int | None = None,
+    account: LocalAccount,
+    *,
+    chain_id: int,
+    consortium: str,
+    consent_id: str,
+    subject_key: str,
+    purpose: str,
+    nonce: str | None = None,
+    issued_at: int | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """The body and signed headers of one query from `account`'s node to another member's."""
     body = orjson.dumps({
@@ -46,12 +53,15 @@ async def _ask(
     http: httpx.AsyncClient,
     chain: Chain,
     member: dict[str, Any],
-    query: dict[str, str],
+    query: dict[str, Any],
     timeout: float,
 ) -> dict[str, Any]:
     """One member's answer as it came (not yet checked), or why there is none."""
     result: dict[str, Any] = {"member": member["address"], "name": member["name"],
                               "records": [], "as_of_block": None, "error": None}  # fmt: skip
+    if not member["node_url"]:
+        return {**result, "status": "unreachable",
+                "error": {"error": "unreachable", "detail": "no node URL on chain"}}  # fmt: skip
     body, headers = peer_request(chain.client.account, chain_id=chain.chain_id,
                                  consortium=chain.addresses["Consortium"], **query)  # fmt: skip
     try:
@@ -123,7 +133,12 @@ async def query_members(
             for m, e in zip(members, entries, strict=True)
         ))  # fmt: skip
     batches = BatchBook(chain)
-    await run_in_threadpool(lambda: [_check(chain, batches, r, subject_key) for r in results])
+
+    def check_all() -> None:
+        for r in results:
+            _check(chain, batches, r, subject_key)
+
+    await run_in_threadpool(check_all)
     missing = [r["name"] for r in results if r["status"] != "answered"]
     summary = summarise({r["member"]: r["records"] for r in results}, dt.date.today())
     return {"query_id": query_id, "subject_key": subject_key, "partial": bool(missing),
