@@ -283,3 +283,54 @@ def test_fan_out_rejects_a_tampering_member_and_names_a_dead_one(world, monkeypa
     assert holder["member"] == chain.client.account.address and holder["records"] == []
     assert holder["error"]["record_id"] in ("LN-7", "LN-7-OD")
     assert by_name["第三家贷款公司"]["status"] == "unreachable"
+
+
+def _login(world: World, signer: Any, subject: str | None = None) -> dict[str, str]:
+    chain = world.node.chain
+    message = {"subjectKey": subject or world.subject, "node": chain.client.account.address,
+               "issuedAt": int(time.time()), "nonce": "0x" + Account.create().key.hex()[-64:]}  # fmt: skip
+    data = eip712.login_typed_data(
+        message, eip712.domain(chain.chain_id, chain.addresses["ConsentRegistry"])
+    )
+    return {"X-Creditchain-Login": orjson.dumps(message).decode(),
+            "X-Creditchain-Login-Signature": eip712.sign(data, signer.key)}  # fmt: skip
+
+
+def test_the_trail_shows_exactly_the_queries_made_each_checkable_from_its_receipt(world):
+    consent = world.consent()
+    made = ["0x" + "a1" * 32, "0x" + "b2" * 32]
+    for nonce in made:
+        assert world.ask(consent, nonce=nonce).status_code == 200
+    _refused(world.ask(consent, purpose="guarantee_review"), 403, "consent_other_purpose")
+    world.node.batcher.drain()
+    path = f"/v1/subjects/{world.subject}/trail"
+    world.client.headers.pop("Authorization")  # no staff token: the borrower's login alone
+
+    resp = world.client.get(path, headers=_login(world, world.borrower))
+    assert resp.status_code == 200, resp.text
+    trail = resp.json()
+    assert [b["address"] for b in trail["bindings"]] == [world.borrower.address]
+    assert [(c["consent_id"], c["revoked_at"]) for c in trail["consents"]] == [(consent, None)]
+    assert trail["consents"][0]["tx_hash"] and trail["consents"][0]["registered_block"]
+    queries = trail["queries"]
+    assert [q["query_id"] for q in queries] == made
+    assert {(q["side"], q["requester"], q["consent_id"], q["purpose"]) for q in queries} == {
+        ("holder", world.asker.address, consent, "loan_application")
+    }
+    w3 = world.node.chain.client.w3
+    for q in queries:
+        receipt = q["receipt"]  # a stranger needs this alone, and the chain
+        assert receipt["entry"]["query_id"] == q["query_id"]
+        assert verify_receipt(receipt, w3).ok
+        forged = {**receipt, "entry": {**receipt["entry"], "requester": world.other.address}}
+        assert not verify_receipt(forged, w3).ok
+    assert trail["blacklist"] == {"entries": [], "notices": []}
+
+
+def test_the_trail_is_the_borrowers_alone(world):
+    path = f"/v1/subjects/{world.subject}/trail"
+    _refused(world.client.get(path), 401, "login_required")  # a staff token is not enough
+    _refused(world.client.get(path, headers=_login(world, Account.create())), 403, "login_unbound")
+    other = subject_key(world.node.keys.consortium_secret, "person", make_resident_id(9))
+    _refused(world.client.get(f"/v1/subjects/{other}/trail", headers=_login(world, world.borrower)),
+             403, "login_other_subject")  # fmt: skip

@@ -6,7 +6,7 @@ POST /v1/queries by this node's query operators; GET /v1/subjects/{key}/trail by
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from node.deps import NodeDep
@@ -74,8 +74,26 @@ async def query(body: QueryIn, request: Request, node: NodeDep, staff: Operator)
 @router.get(
     "/v1/subjects/{subject_key}/trail",
     summary="Every binding, consent and query about a subject (the borrower, signed)",
-)
-async def subject_trail(subject_key: SubjectKeyPath, node: NodeDep) -> dict[str, Any]:
-    """Each item with what proves it: bindings and consents their chain position, queries
-    their query log receipt (check it with `creditchain verify`)."""
+    responses={
+        401: {"description": "no login, or a forged, stale or used one (login_required, "
+              "login_forged, login_stale, login_replayed)"},
+        403: {"description": "the signer is not bound to the subject (login_unbound), or the "
+              "login opens another subject (login_other_subject)"},
+    },
+)  # fmt: skip
+async def subject_trail(
+    subject_key: SubjectKeyPath,
+    node: NodeDep,
+    login: Annotated[str | None, Header(alias=service.LOGIN_HEADER, description=(
+        "the Login message (GET /v1/consents/login-typed-data) as JSON: subjectKey, node (this "
+        "node's member address), issuedAt, nonce"))] = None,
+    signature: Annotated[str | None, Header(alias=service.LOGIN_SIGNATURE_HEADER, description=(
+        "the Login's EIP-712 signature by an address bound to the subject, 0x-hex"))] = None,
+) -> dict[str, Any]:  # fmt: skip
+    """No staff token: the borrower signs a fresh Login for this node with a bound address.
+    Each item comes with what proves it: bindings and consents their chain position (block,
+    transaction), queries their query log receipt (check it with `creditchain verify`);
+    `blacklist` holds the subject's blacklist entries and notices."""
+    await run_in_threadpool(service.borrower_login, node, subject_key=subject_key,
+                            message=login, signature=signature)  # fmt: skip
     return await service.subject_trail(node, subject_key)

@@ -7,9 +7,11 @@ One query log per store: its writer thread group-commits the entries of every re
 import weakref
 from typing import Any
 
+import orjson
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
+from node.consents.login import verify_login
 from node.crypto.subjects import InvalidIdentifier, subject_key
 from node.deps import Node
 from node.errors import DomainError
@@ -19,6 +21,8 @@ from node.queries import trail as trails
 from node.queries.log import QueryLog
 from node.queries.schemas import PeerQuery, QueryIn
 
+LOGIN_HEADER = "X-Creditchain-Login"
+LOGIN_SIGNATURE_HEADER = "X-Creditchain-Login-Signature"
 _logs: weakref.WeakKeyDictionary[Engine, QueryLog] = weakref.WeakKeyDictionary()
 _nonces = NonceBook()  # the nonces of answered queries (the headers' have their own book)
 
@@ -57,6 +61,41 @@ async def ask_members(node: Node, body: QueryIn) -> dict[str, Any]:
         chain=node.chain, index=node.index, log=query_log(node.engine), subject_key=key,
         consent_id=body.consent_id.lower(), purpose=body.purpose, timeout=body.timeout_s,
     )  # fmt: skip
+
+
+class LoginRequired(DomainError):
+    code, status, field = "login_required", 401, LOGIN_HEADER
+    detail = (
+        f"sign a Login (GET /v1/consents/login-typed-data) with a bound address and send it "
+        f"in {LOGIN_HEADER} (the message as JSON) and {LOGIN_SIGNATURE_HEADER}"
+    )
+
+
+class LoginOtherSubject(DomainError):
+    code, status, field = "login_other_subject", 403, "subjectKey"
+    detail = "the login opens another subject's trail"
+
+
+def borrower_login(
+    node: Node, *, subject_key: str, message: str | None, signature: str | None
+) -> None:
+    """The trail is the borrower's alone: a fresh Login for this node, signed by an address
+    bound to this subject now, used once (node/consents/login.py)."""
+    if not message or not signature:
+        raise LoginRequired()
+    try:
+        parsed = orjson.loads(message)
+        if not isinstance(parsed, dict):
+            raise ValueError("not an object")
+        opened = verify_login(
+            node.engine, message=parsed, signature=signature,
+            node=node.chain.client.account.address, chain_id=node.chain.chain_id,
+            registry=node.chain.addresses["ConsentRegistry"],
+        )  # fmt: skip
+    except (ValueError, KeyError, TypeError):
+        raise LoginRequired(detail=f"{LOGIN_HEADER} must hold the Login message as JSON") from None
+    if opened != subject_key.lower():
+        raise LoginOtherSubject()
 
 
 async def subject_trail(node: Node, subject_key: str) -> dict[str, Any]:

@@ -15,31 +15,11 @@ from node.chain.index import EventIndex
 from node.consents import service as consents
 from node.queries.log import entries_for_subject, query_receipt
 
-_CONSENT_EVENTS = ("ConsentRegistered", "ConsentRevoked")
 
-
-def _positions(index: EventIndex, subject_key: str) -> dict[tuple[str, str], dict[str, Any]]:
-    """Where each consent's registration and revocation sit on the chain, by (event, id)."""
-    snap = index.read("ConsentRegistry", *_CONSENT_EVENTS, where={"subjectKey": subject_key})
-    return {
-        (e.event, e.args["consentId"].lower()): {
-            "block_number": e.block_number,
-            "tx_hash": e.tx_hash,
-            "time": e.block_time,
-        }  # fmt: skip
-        for e in snap.events
-    }
-
-
-def _consents(engine: Engine, index: EventIndex, subject_key: str) -> list[dict[str, Any]]:
-    where = _positions(index, subject_key)
-    out = []
-    for c in consents.consents_of(engine, subject_key=subject_key):
-        item = dict(c.__dict__)
-        item["registered"] = where.get(("ConsentRegistered", c.consent_id.lower()))
-        item["revoked"] = where.get(("ConsentRevoked", c.consent_id.lower()))
-        out.append(item)
-    return out
+def _consents(engine: Engine, subject_key: str) -> list[dict[str, Any]]:
+    """Each consent with its chain position: registered_block and tx_hash, and the
+    revocation's revoked_block and revoked_tx_hash."""
+    return [c.public() for c in consents.consents_of(engine, subject_key=subject_key)]
 
 
 def _queries(engine: Engine, subject_key: str, chain_id: int, registry: str) -> list[dict]:
@@ -73,7 +53,7 @@ def trail(
         "subject_key": subject_key,
         "as_of_block": as_of,
         "bindings": consents.bindings_of(engine, subject_key=subject_key),
-        "consents": _consents(engine, index, subject_key),
+        "consents": _consents(engine, subject_key),
         "queries": _queries(engine, subject_key, chain_id, registry),
         "blacklist": blacklist_for_subject(engine, index, subject_key),
     }
