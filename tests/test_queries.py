@@ -3,6 +3,7 @@ the chain, the query log and the borrower's trail."""
 
 import asyncio
 import dataclasses
+import secrets
 import time
 from typing import Any
 
@@ -288,7 +289,7 @@ def test_fan_out_rejects_a_tampering_member_and_names_a_dead_one(world, monkeypa
 def _login(world: World, signer: Any, subject: str | None = None) -> dict[str, str]:
     chain = world.node.chain
     message = {"subjectKey": subject or world.subject, "node": chain.client.account.address,
-               "issuedAt": int(time.time()), "nonce": "0x" + Account.create().key.hex()[-64:]}  # fmt: skip
+               "issuedAt": int(time.time()), "nonce": "0x" + secrets.token_hex(32)}  # fmt: skip
     data = eip712.login_typed_data(
         message, eip712.domain(chain.chain_id, chain.addresses["ConsentRegistry"])
     )
