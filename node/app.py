@@ -13,6 +13,7 @@ from node.chain.view import database_of
 from node.chain_api import router as chain_router
 from node.chain_api.sandbox import CallSandbox
 from node.config import Settings
+from node.consents import router as consents_router
 from node.db import make_engine
 from node.deps import Node
 from node.http_errors import install_error_handlers
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, *, run_batcher: bool = True) ->
     staff_router.install(app)
     app.include_router(members_router.router)
     app.include_router(peers_router.router)
+    app.include_router(consents_router.router)
     app.include_router(queries_router.router)
     openapi.install(app)
     docs.install(app)

@@ -74,6 +74,17 @@ class Settings(BaseSettings):
         "next attempt: 1 s, 2 s, 4 s ... up to 5 minutes",
     )
 
+    consent_max_window: int = Field(
+        31_536_000,
+        ge=1,
+        le=2**64 - 1,
+        description="longest consent window (validUntil - validFrom) this node relays, in "
+        "seconds; the ConsentRegistry's own maximum (one year) applies as well",
+    )
+    login_max_age: float = Field(
+        300.0, gt=0, description="seconds a borrower's signed login stays fresh"
+    )
+
     @field_validator("consortium")
     @classmethod
     def _an_address(cls, value: str | None) -> str | None:

@@ -48,7 +48,7 @@ class ConsentRevoked(ConsentRefused):
 
 
 class ForgedSignature(ConsentsError):
-    code, status, field = "forged_signature", 422, "signature"
+    code, status, field = "forged_signature", 403, "signature"
     detail = "the signature is not the borrower's signature of this message"
 
 
@@ -80,6 +80,11 @@ class GranteeNotActive(ConsentsError):
 class UnknownPurpose(ConsentsError):
     code, status, field = "unknown_purpose", 422, "message.purpose"
     detail = "the purpose is not one of the registry's purposes"
+
+
+class InvalidIdentifier(ConsentsError):
+    code, status, field = "invalid_identifier", 422, "subject.id_number"
+    detail = "not a valid identifier of its type (its check character is verified)"
 
 
 class ConsentExists(ConsentsError):
@@ -122,3 +127,28 @@ class NotActiveMember(ConsentsError):
 
 class NotMined(ConsentsError):
     code, status, detail = "not_mined", 503, "the transaction did not land; try again"
+
+
+# -- a borrower's login ------------------------------------------------------------------
+
+
+class LoginRefused(ConsentsError):
+    code, status, detail = "login_refused", 401, "the borrower's login was refused"
+    field = "signature"
+
+
+class LoginForged(LoginRefused):
+    code, detail = "login_forged", "the signature is not a signature of this login for this node"
+
+
+class LoginUnbound(LoginRefused):
+    code, status, detail = "login_unbound", 403, "the signing address is not bound to the subject"
+
+
+class LoginStale(LoginRefused):
+    code, field = "login_stale", "issuedAt"
+    detail = "the login is not fresh: sign a new one with the current time"
+
+
+class LoginReplayed(LoginRefused):
+    code, field, detail = "login_replayed", "nonce", "this login was used already: sign a new one"

@@ -45,7 +45,7 @@ class Consent:
         return out
 
 
-def _engine(source: Source) -> Engine:
+def engine_of(source: Source) -> Engine:
     return source.engine if isinstance(source, EventIndex) else source
 
 
@@ -89,7 +89,7 @@ def find_consent(conn: Connection, consent_id: str) -> Consent | None:
 
 def get_consent(source: Source, *, consent_id: str) -> Consent | None:
     """The consent with this id, or None if the index holds none."""
-    with read_connection(_engine(source)) as conn:
+    with read_connection(engine_of(source)) as conn:
         return find_consent(conn, consent_id)
 
 
@@ -122,7 +122,7 @@ def check_consent(
 
 def consents_of(source: Source, *, subject_key: str) -> list[Consent]:
     """Every consent about the subject, in the order they were registered."""
-    with read_connection(_engine(source)) as conn:
+    with read_connection(engine_of(source)) as conn:
         rows = conn.exec_driver_sql(
             _CONSENT_SQL + "WHERE c.subject_key = ? ORDER BY c.block_number, c.log_index",
             (_hex(subject_key),),
@@ -156,7 +156,7 @@ _BINDING_SQL = (
 def bindings_of(source: Source, *, subject_key: str) -> list[dict[str, Any]]:
     """Every binding of the subject, current or ended, in chain order; each with its block,
     transaction and time (its on-chain receipt), and how it ended, if it did."""
-    with read_connection(_engine(source)) as conn:
+    with read_connection(engine_of(source)) as conn:
         rows = conn.exec_driver_sql(
             _BINDING_SQL + "WHERE subject_key = ? ORDER BY block_number, log_index",
             (_hex(subject_key),),
@@ -176,6 +176,6 @@ def current_binding(conn: Connection, address: str) -> dict[str, Any] | None:
 
 def subject_of_address(source: Source, *, address: str) -> str | None:
     """The subject key `address` is bound to now, or None."""
-    with read_connection(_engine(source)) as conn:
+    with read_connection(engine_of(source)) as conn:
         binding = current_binding(conn, address)
     return binding["subject_key"] if binding else None

@@ -1,8 +1,9 @@
 """EIP-712 typed data, as wallets show and sign it (eth_signTypedData_v4).
 
 A borrower signs with whatever wallet they have, so the node hands out exactly the JSON a
-wallet signs: `types` (with EIP712Domain), `primaryType`, `domain`, `message`. Numbers a wallet
-may not hold in a JavaScript number (uint256) travel as decimal strings; the rest as numbers.
+wallet signs: `types` (with EIP712Domain), `primaryType`, `domain`, `message`. Integers travel
+as JSON numbers, except those a JavaScript number cannot hold exactly (2**53 and beyond), which
+travel as decimal strings; wallets take both.
 The digest of a message is what a contract recovers the signer from, and what a consent is
 known by (its id).
 """
@@ -36,8 +37,8 @@ LOGIN_FIELDS = [
     {"name": "issuedAt", "type": "uint64"},
     {"name": "nonce", "type": "bytes32"},
 ]
-# JavaScript numbers are exact to 2**53: wider integers are handed out as decimal strings
-_SAFE_BITS = 53
+# JavaScript numbers are exact below 2**53: larger integers are handed out as decimal strings
+_SAFE = 2**53
 
 
 class InvalidSignature(ValueError):
@@ -69,8 +70,8 @@ def _wallet_value(type_str: str, value: Any) -> Any:
     if type_str == "address":
         return to_checksum_address(value)
     if type_str.startswith(("uint", "int")):
-        bits = int(type_str.removeprefix("u").removeprefix("int") or 256)
-        return int(value) if bits <= _SAFE_BITS else str(int(value))
+        number = int(value)
+        return number if abs(number) < _SAFE else str(number)
     if type_str.startswith("bytes") and isinstance(value, bytes):
         return "0x" + value.hex()
     return value
