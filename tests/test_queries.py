@@ -135,6 +135,8 @@ def world(node_client: TestClient) -> World:
     key = subject_key(node.keys.consortium_secret, "person", make_resident_id(7))
     w = World(client, node, asker, other, borrower, key)
     w.send(w.registry.functions.bind(bytes.fromhex(key[2:]), borrower.address))
+    wait_for(lambda: consents.subject_of_address(node.engine, address=borrower.address) == key,
+             what="the binding in the index")  # fmt: skip
     return w
 
 
