@@ -71,8 +71,14 @@ def test_staff_refusals_answer_alike_whatever_the_reason():
         (r.status_code, r.body, r.headers.get("www-authenticate"))
         for r in (
             domain_error_response(service.Unauthenticated(outcome, "alice", "admin"))
-            for outcome in (service.UNKNOWN_ACCOUNT, service.WRONG_SECRET, service.LOCKED,
-                            service.DISABLED, service.NO_TOKEN, service.BAD_TOKEN)
+            for outcome in (
+                service.UNKNOWN_ACCOUNT,
+                service.WRONG_SECRET,
+                service.LOCKED,
+                service.DISABLED,
+                service.NO_TOKEN,
+                service.BAD_TOKEN,
+            )
         )  # fmt: skip
     }
     assert len(answers) == 1
@@ -95,8 +101,13 @@ def _imports(path: Path) -> set[str]:
 @pytest.mark.parametrize(
     "path",
     sorted(
-        {*NODE.glob("*/service.py"), *NODE.glob("*/models.py"), *NODE.glob("crypto/*.py"),
-         NODE / "errors.py", *NODE.glob("chain/*.py")}
+        {
+            *NODE.glob("*/service.py"),
+            *NODE.glob("*/models.py"),
+            *NODE.glob("crypto/*.py"),
+            NODE / "errors.py",
+            *NODE.glob("chain/*.py"),
+        }
     ),  # fmt: skip
     ids=lambda p: str(p.relative_to(NODE)),
 )
