@@ -12,6 +12,7 @@ import orjson
 import pytest
 from coincurve import PublicKey
 from eth_account import Account
+from eth_account.messages import encode_typed_data
 from fastapi.testclient import TestClient
 
 from node.chain.client import ChainClient
@@ -20,6 +21,7 @@ from node.consents.purposes import PURPOSES
 from node.crypto import eip712
 from node.crypto.subjects import make_resident_id, subject_key
 from node.members import service as members_service
+from node.peers import signing
 from node.queries import requester
 from node.queries.log import QueryLog
 from node.queries.verify import AnswerRejected, BatchBook, verify_answer
@@ -337,3 +339,15 @@ def test_the_trail_is_the_borrowers_alone(world):
     other = subject_key(world.node.keys.consortium_secret, "person", make_resident_id(9))
     _refused(world.client.get(f"/v1/subjects/{other}/trail", headers=_login(world, world.borrower)),
              403, "login_other_subject")  # fmt: skip
+
+
+def test_signed_peer_requests_hash_exactly_as_eip712s_general_encoder():
+    message = {"member": Account.create().address, "method": "POST", "path": requester.PEER_PATH,
+               "bodyHash": secrets.token_bytes(32), "timestamp": int(time.time()),
+               "nonce": secrets.token_bytes(32)}  # fmt: skip
+    contract = Account.create().address
+    domain = {"name": "creditchain", "version": "1", "chainId": 1337,
+              "verifyingContract": contract}  # fmt: skip
+    general = encode_typed_data(domain_data=domain, message_types=signing._TYPES,
+                                message_data=message)  # fmt: skip
+    assert signing._typed(1337, contract, message) == general

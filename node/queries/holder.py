@@ -5,6 +5,7 @@ Every check reads this node's store (the event index and its derived tables), ne
 chain, so a node answers at the speed of its disk and keeps answering while the chain is away.
 """
 
+import threading
 import time
 from typing import Any
 
@@ -16,7 +17,7 @@ from node.chain.index import EventIndex
 from node.consents import service as consents
 from node.consents.purposes import PURPOSES
 from node.db import read_connection
-from node.members.service import list_members
+from node.members.service import anchoring_paused, is_active_member
 from node.peers.signing import MAX_SKEW, NonceBook, PeerRefused, ReplayedRequest, StaleRequest
 from node.queries.log import QueryEntry, QueryLog
 from node.queries.schemas import PeerQuery
@@ -45,12 +46,12 @@ class UnknownPurpose(PeerRefused):
 
 def check_requester(*, index: EventIndex, address: str) -> None:
     """The requester is an active member now, as the index has read the chain."""
-    address = Web3.to_checksum_address(address)
-    member = next((m for m in list_members(index=index).value if m["address"] == address), None)
-    if member is None:
-        raise NotAMember(address)
-    if member["status"] != "active":
-        raise RequesterSuspended(address, member["status"])
+    if is_active_member(index=index, address=address):
+        return
+    paused = anchoring_paused(index=index, address=address)  # "member suspended" or "removed"
+    if paused is None:
+        raise NotAMember(Web3.to_checksum_address(address))
+    raise RequesterSuspended(Web3.to_checksum_address(address), paused.removeprefix("member "))
 
 
 def check_fresh(query: PeerQuery, nonces: NonceBook, now: float) -> None:
@@ -102,21 +103,59 @@ _SUBJECT_RECORDS = (
 )
 
 
+class ReceiptCache:
+    """Receipts of anchored record versions, kept for `ttl` seconds: a version's record, salt
+    and proof do not change once its batch is confirmed, and reading them (the proof from the
+    batch tree, the record decrypted) is most of the work of an answer. Bounded in time, so
+    that a receipt re-anchored after a deep reorg is read afresh within a minute."""
+
+    def __init__(self, ttl: float = 60.0, size: int = 20_000) -> None:
+        self.ttl, self.size = ttl, size
+        self._kept: dict[int, tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, row_id: int, now: float) -> dict[str, Any] | None:
+        kept = self._kept.get(row_id)
+        return kept[1] if kept is not None and kept[0] > now else None
+
+    def put(self, row_id: int, receipt: dict[str, Any], now: float) -> None:
+        with self._lock:
+            if len(self._kept) >= self.size:
+                self._kept = {k: v for k, v in self._kept.items() if v[0] > now}
+                if len(self._kept) >= self.size:
+                    self._kept.clear()
+            self._kept[row_id] = (now + self.ttl, receipt)
+
+
 def subject_receipts(
-    *, engine: Engine, keys: RecordKeys, subject_key: str, chain_id: int, registry: str
+    *,
+    engine: Engine,
+    keys: RecordKeys,
+    subject_key: str,
+    chain_id: int,
+    registry: str,
+    cache: ReceiptCache | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """A receipt for each current anchored record about the subject, and how many are not
     anchored yet (those are not sent: nobody could check them)."""
+    now = time.monotonic()
     with read_connection(engine) as conn:
         rows = conn.exec_driver_sql(_SUBJECT_RECORDS, (subject_key,)).all()
     receipts, pending = [], 0
     for row in rows:
-        try:
-            receipts.append(receipt_of_row(engine=engine, keys=keys, row=row, chain_id=chain_id,
-                                           registry=registry))  # fmt: skip
-        except LeafPending:
-            pending += 1
-    return receipts, pending
+        receipt = cache.get(row.id, now) if cache is not None else None
+        if receipt is None:
+            try:
+                receipt = receipt_of_row(
+                    engine=engine, keys=keys, row=row, chain_id=chain_id, registry=registry
+                )
+            except LeafPending:
+                pending += 1
+                continue
+            if cache is not None:
+                cache.put(row.id, receipt, now)
+        receipts.append(receipt)
+    return receipts, pending  # fmt: skip
 
 
 def answer_query(
@@ -131,6 +170,7 @@ def answer_query(
     chain_id: int,
     registry: str,
     nonces: NonceBook,
+    cache: ReceiptCache | None = None,
     now: float | None = None,
 ) -> dict[str, Any]:
     """The whole holder side: checks, the subject's records, the query logged (committed
@@ -139,8 +179,10 @@ def answer_query(
     as_of = index.indexed_block()
     consent = check_query(engine=engine, index=index, query=query, requester=requester,
                           nonces=nonces, now=now)  # fmt: skip
-    records, pending = subject_receipts(engine=engine, keys=keys, subject_key=consent.subject_key,
-                                        chain_id=chain_id, registry=registry)  # fmt: skip
+    records, pending = subject_receipts(
+        engine=engine, keys=keys, subject_key=consent.subject_key, chain_id=chain_id,
+        registry=registry, cache=cache,
+    )  # fmt: skip
     entry = QueryEntry(
         query_id=query.nonce.lower(), side="holder", subject_key=consent.subject_key,
         consent_id=consent.consent_id, purpose=query.purpose,

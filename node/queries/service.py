@@ -24,6 +24,7 @@ from node.queries.schemas import PeerQuery, QueryIn
 LOGIN_HEADER = "X-Creditchain-Login"
 LOGIN_SIGNATURE_HEADER = "X-Creditchain-Login-Signature"
 _logs: weakref.WeakKeyDictionary[Engine, QueryLog] = weakref.WeakKeyDictionary()
+_caches: weakref.WeakKeyDictionary[Engine, holder.ReceiptCache] = weakref.WeakKeyDictionary()
 _nonces = NonceBook()  # the nonces of answered queries (the headers' have their own book)
 
 
@@ -38,6 +39,12 @@ def query_log(engine: Engine) -> QueryLog:
     return _logs[engine]
 
 
+def receipt_cache(engine: Engine) -> holder.ReceiptCache:
+    if engine not in _caches:
+        _caches[engine] = holder.ReceiptCache()
+    return _caches[engine]
+
+
 def _registry(node: Node) -> str:
     return node.chain.addresses["RecordRegistry"]
 
@@ -48,6 +55,7 @@ def answer(node: Node, query: PeerQuery, requester_address: str) -> dict[str, An
         engine=node.engine, index=node.index, keys=node.keys, log=query_log(node.engine),
         query=query, requester=requester_address, holder=node.chain.client.account.address,
         chain_id=node.chain.chain_id, registry=_registry(node), nonces=_nonces,
+        cache=receipt_cache(node.engine),
     )  # fmt: skip
 
 

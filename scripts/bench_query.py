@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""Cross-member query benchmark: queries/s and p50/p99 latency of each answering node, with
+32 concurrent requesters, against the baseline of checking the consent by one eth_call.
+
+It brings up a 3-member consortium on anvil (`consortium up`), has members 2 and 3 submit
+records about a few borrowers, binds the borrowers and registers their consents to member 1
+(relayed through the API), then sends signed POST /v1/peer/queries as member 1 to each
+answering node in turn: every query is checked against the node's index (no RPC), answered
+with receipts and logged. The baseline: the same 32 requesters asking anvil, by eth_call of
+ConsentRegistry.isValid, whether the consent holds: the rate a node checking consent on chain
+could not exceed. The last line is one JSON object.
+
+    .venv/bin/python scripts/bench_query.py [--queries 2000] [--concurrency 32]
+"""
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import httpx  # noqa: E402
+from eth_account import Account  # noqa: E402
+from web3 import HTTPProvider, Web3  # noqa: E402
+
+from node.chain.compile import compile_contracts  # noqa: E402
+from node.consents.purposes import PURPOSES  # noqa: E402
+from node.crypto import eip712  # noqa: E402
+from node.keys.store import load_secrets  # noqa: E402
+from node.queries.requester import PEER_PATH, peer_request  # noqa: E402
+from tests.conftest import person, wait_for  # noqa: E402
+
+BORROWERS = 8
+PURPOSE = "loan_application"
+
+
+def call(url: str, token: str | None = None, body: Any = None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    resp = httpx.request("POST" if body is not None else "GET", url, json=body, headers=headers,
+                         timeout=60)  # fmt: skip
+    resp.raise_for_status()
+    return resp.json()
+
+
+def prepare(state: dict[str, Any]) -> list[tuple[str, str]]:
+    """Records at members 2 and 3, bound borrowers and their consents to member 1; the
+    (subject key, consent id) pairs."""
+    asker, *holders = state["members"]
+    for n, m in enumerate(holders, start=2):
+        records = [person(seq, record_id=f"M{n}-{seq}-{k}", account_id=f"M{n}-{seq}",
+                          kind="loan_opened", days_past_due=None) if k == 0
+                   else person(seq, record_id=f"M{n}-{seq}-{k}", account_id=f"M{n}-{seq}")
+                   for seq in range(BORROWERS) for k in range(2)]  # fmt: skip
+        call(m["url"] + "/v1/records", m["token"], {"records": records})
+    for n, m in enumerate(holders, start=2):
+        last = f"/v1/records/M{n}-{BORROWERS - 1}-1"
+        wait_for(lambda m=m, last=last: call(m["url"] + last, m["token"])["state"] == "anchored",
+                 120, "anchoring")  # fmt: skip
+    pairs = []
+    relay = holders[0]
+    for seq in range(BORROWERS):
+        borrower = Account.create()
+        subject = {"type": "person", "id_number": person(seq)["subject"]["id_number"]}
+        key = call(relay["url"] + "/v1/bindings", relay["token"],
+                   {"subject": subject, "address": borrower.address})["subject_key"]  # fmt: skip
+        now = int(time.time())
+        query = {"subject_key": key, "grantee": asker["address"], "purpose": PURPOSE,
+                 "valid_from": now - 60, "valid_until": now + 86_400,
+                 "nonce": str(seq)}  # fmt: skip
+        typed = call(relay["url"] + "/v1/consents/typed-data?" + urllib.parse.urlencode(query))
+        for _ in range(100):  # the binding must be indexed before the relay takes the consent
+            try:
+                signed = {"message": typed["message"] | {"nonce": seq},
+                          "signature": eip712.sign(typed, borrower.key),
+                          "borrower": borrower.address}  # fmt: skip
+                relayed = call(relay["url"] + "/v1/consents", None, signed)
+                break
+            except httpx.HTTPStatusError:
+                time.sleep(0.1)
+        pairs.append((key, relayed["consent_id"]))
+    return pairs
+
+
+async def run(url: str, requests: list[tuple[bytes, dict[str, str]]], concurrency: int
+              ) -> tuple[float, list[float], int]:  # fmt: skip
+    """Send every request, `concurrency` at a time; (queries/s, latencies in ms, failures)."""
+    latencies: list[float] = []
+    failures = 0
+    queue = iter(requests)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
+
+        async def worker() -> None:
+            nonlocal failures
+            for body, headers in queue:
+                start = time.perf_counter()
+                resp = await http.post(PEER_PATH, content=body, headers=headers)
+                latencies.append((time.perf_counter() - start) * 1000)
+                if resp.status_code != 200 or not resp.json()["records"]:
+                    failures += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    return len(requests) / elapsed, latencies, failures
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def baseline(state: dict[str, Any], pairs: list[tuple[str, str]], seconds: float,
+             concurrency: int) -> float:  # fmt: skip
+    """eth_calls of ConsentRegistry.isValid per second, `concurrency` threads at once."""
+    rpc = state["anvil"]["rpc"]
+    abi = compile_contracts()["ConsentRegistry"]["abi"]
+    address = state["contracts"]["ConsentRegistry"]
+    grantee = state["members"][0]["address"]
+    counts = [0] * concurrency
+    stop = time.perf_counter() + seconds
+
+    def ask(i: int) -> None:
+        registry = Web3(HTTPProvider(rpc)).eth.contract(address=address, abi=abi)
+        while time.perf_counter() < stop:
+            _, consent = pairs[counts[i] % len(pairs)]
+            valid = registry.functions.isValid(bytes.fromhex(consent[2:]), grantee,
+                                               PURPOSES.index(PURPOSE)).call()  # fmt: skip
+            assert valid
+            counts[i] += 1
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(concurrency)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--queries", type=int, default=2000, help="queries sent to each node")
+    p.add_argument("--concurrency", type=int, default=32, help="requesters at once")
+    args = p.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="bench-query-"))
+    cli = [sys.executable, "-m", "node.cli", "consortium"]
+    subprocess.run([*cli, "up", "--members", "3", "--dir", str(root)], cwd=REPO, check=True,
+                   capture_output=True, timeout=600)  # fmt: skip
+    try:
+        state = json.loads((root / "consortium.json").read_text())
+        for m in state["members"]:
+            m["token"] = (Path(m["data"]) / "admin.token").read_text().strip()
+        pairs = prepare(state)
+        asker = state["members"][0]
+        account = load_secrets(Path(asker["data"]) / "keys").member
+        chain_id = Web3(HTTPProvider(state["anvil"]["rpc"])).eth.chain_id
+        consortium = state["contracts"]["Consortium"]
+        per_node: dict[str, Any] = {}
+        for m in state["members"][1:]:
+            wait_for(lambda m=m: _answers(m["url"], account, chain_id, consortium, pairs),
+                     60, "consents indexed")  # fmt: skip
+            requests = [peer_request(account, chain_id=chain_id, consortium=consortium,
+                                     consent_id=pairs[i % len(pairs)][1],
+                                     subject_key=pairs[i % len(pairs)][0], purpose=PURPOSE)
+                        for i in range(args.queries)]  # fmt: skip
+            qps, latencies, failures = asyncio.run(run(m["url"], requests, args.concurrency))
+            per_node[m["name"]] = {
+                "queries_per_s": round(qps, 1), "p50_ms": round(percentile(latencies, 50), 1),
+                "p99_ms": round(percentile(latencies, 99), 1), "failures": failures,
+            }  # fmt: skip
+            print(f"{m['name']}: {per_node[m['name']]}", flush=True)
+        base = baseline(state, pairs, 5.0, args.concurrency)
+        print(f"baseline, consent checked by one eth_call (isValid) per query, "
+              f"{args.concurrency} at once: {base:.1f}/s", flush=True)  # fmt: skip
+        worst = max(per_node.values(), key=lambda r: r["p99_ms"])
+        print(json.dumps({
+            "queries_per_s": min(r["queries_per_s"] for r in per_node.values()),
+            "p50_ms": max(r["p50_ms"] for r in per_node.values()), "p99_ms": worst["p99_ms"],
+            "baseline_queries_per_s": round(base, 1), "concurrency": args.concurrency,
+            "per_node": per_node,
+        }))  # fmt: skip
+    finally:
+        subprocess.run([*cli, "down", "--dir", str(root)], cwd=REPO, capture_output=True,
+                       timeout=120)  # fmt: skip
+
+
+def _answers(url: str, account: Any, chain_id: int, consortium: str, pairs: list) -> bool:
+    """Whether the node answers a query under each consent (its index holds them all)."""
+    for key, consent in pairs:
+        body, headers = peer_request(
+            account, chain_id=chain_id, consortium=consortium, consent_id=consent,
+            subject_key=key, purpose=PURPOSE,
+        )  # fmt: skip
+        if httpx.post(url + PEER_PATH, content=body, headers=headers).status_code != 200:
+            return False
+    return True
+
+
+if __name__ == "__main__":
+    main()
