@@ -8,7 +8,9 @@ records about a few borrowers, binds the borrowers and registers their consents 
 answering node in turn: every query is checked against the node's index (no RPC), answered
 with receipts and logged. The baseline: the same 32 requesters asking anvil, by eth_call of
 ConsentRegistry.isValid, whether the consent holds: the rate a node checking consent on chain
-could not exceed. The last line is one JSON object.
+could not exceed. Beside the rates it prints the CPU time the answering node and the requesters
+spent per query: on a machine shared with other work, the rate says more about the machine
+than about the node. The last line is one JSON object.
 
     .venv/bin/python scripts/bench_query.py [--queries 2000] [--concurrency 32]
 """
@@ -30,6 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
+import psutil  # noqa: E402
 from eth_account import Account  # noqa: E402
 from web3 import HTTPProvider, Web3  # noqa: E402
 
@@ -174,10 +177,17 @@ def main() -> None:
                                      consent_id=pairs[i % len(pairs)][1],
                                      subject_key=pairs[i % len(pairs)][0], purpose=PURPOSE)
                         for i in range(args.queries)]  # fmt: skip
+            node_cpu, own_cpu = _cpu(psutil.Process(m["pid"])), _cpu(psutil.Process())
             qps, latencies, failures = asyncio.run(run(m["url"], requests, args.concurrency))
+            node_cpu, own_cpu = (
+                _cpu(psutil.Process(m["pid"])) - node_cpu,
+                _cpu(psutil.Process()) - own_cpu,
+            )
             per_node[m["name"]] = {
                 "queries_per_s": round(qps, 1), "p50_ms": round(percentile(latencies, 50), 1),
                 "p99_ms": round(percentile(latencies, 99), 1), "failures": failures,
+                "node_cpu_ms_per_query": round(node_cpu * 1000 / len(requests), 2),
+                "requesters_cpu_ms_per_query": round(own_cpu * 1000 / len(requests), 2),
             }  # fmt: skip
             print(f"{m['name']}: {per_node[m['name']]}", flush=True)
         base = baseline(state, pairs, 5.0, args.concurrency)
@@ -193,6 +203,12 @@ def main() -> None:
     finally:
         subprocess.run([*cli, "down", "--dir", str(root)], cwd=REPO, capture_output=True,
                        timeout=120)  # fmt: skip
+
+
+def _cpu(process: psutil.Process) -> float:
+    """CPU seconds the process has used (all its threads)."""
+    times = process.cpu_times()
+    return times.user + times.system
 
 
 def _answers(url: str, account: Any, chain_id: int, consortium: str, pairs: list) -> bool:
