@@ -351,3 +351,24 @@ def test_signed_peer_requests_hash_exactly_as_eip712s_general_encoder():
     general = encode_typed_data(domain_data=domain, message_types=signing._TYPES,
                                 message_data=message)  # fmt: skip
     assert signing._typed(1337, contract, message) == general
+
+
+def test_the_holder_checks_and_answers_with_no_call_to_the_chain(world, monkeypatch):
+    consent = world.consent()
+    calls: list[str] = []
+
+    def away(method: str, params: Any) -> Any:
+        calls.append(method)
+        raise ConnectionError("the chain is away")
+
+    provider = world.node.chain.client.w3.provider
+    monkeypatch.setattr(provider, "make_request", away)
+    monkeypatch.setattr(provider, "_request_func_cache", (None, None))  # web3 keeps the old one
+    monkeypatch.setattr(world.node.index, "step", lambda: False)  # the follower waits too
+    resp = world.ask(consent)
+    assert resp.status_code == 200 and len(resp.json()["records"]) == 2, resp.text
+    _refused(world.ask(consent, purpose="guarantee_review"), 403, "consent_other_purpose")
+    assert calls == []
+    with pytest.raises(ConnectionError):  # and a call to the chain would have been seen
+        _ = world.node.chain.client.w3.eth.block_number
+    assert calls == ["eth_blockNumber"]
