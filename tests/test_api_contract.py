@@ -108,10 +108,18 @@ def only_the_curve_unsaid(ctx: CheckContext, response: Response, case: Case) -> 
         assert response.json()["field"] == "public_key", f"refused: {response.json()}"
 
 
+def only_the_check_character_unsaid(ctx: CheckContext, response: Response, case: Case) -> None:
+    """An identifier's check character (GB 11643, GB 32100) is no JSON Schema either: a
+    binding the description allows may be refused for it, naming subject.id_number alone."""
+    if case.meta and case.meta.generation.mode.is_positive and response.status_code == 422:
+        assert response.json()["field"] == "subject.id_number", f"refused: {response.json()}"
+
+
 # operation -> (built-in check it replaces, the check that says what the operation promises)
 INSTEAD = {
     "POST /v1/records": (negative_data_rejection, records_answered_one_by_one),
     "POST /v1/proposals": (positive_data_acceptance, only_the_curve_unsaid),
+    "POST /v1/bindings": (positive_data_acceptance, only_the_check_character_unsaid),
 }
 
 

@@ -97,6 +97,10 @@ def test_binding_at_the_desk_puts_the_pseudonym_on_chain_never_the_identity(
     assert any(e.get("target") == borrower.address for e in entries)
     receipt = node.chain.client.receipt(answer["tx_hash"])
     assert receipt is not None and ID_NUMBER.encode().hex() not in json.dumps(str(receipt))
+    public = node_client.get(f"/v1/bindings/{borrower.address}", headers={"Authorization": ""})
+    assert public.status_code == 200 and public.json() == answer
+    unknown = node_client.get(f"/v1/bindings/{Account.create().address}")
+    assert (unknown.status_code, unknown.json()["error"]) == (404, "not_bound")
 
 
 def test_who_may_bind_and_what_is_refused(node_client: TestClient) -> None:

@@ -36,10 +36,10 @@ def verify_login(
     (issuedAt more than `max_age` s old, or ahead of the clock), LoginUnbound (the signer is
     not bound to the subject now) or LoginReplayed (its nonce was used)."""
     now = time.time() if now is None else now
-    data = eip712.login_typed_data(message, eip712.domain(chain_id, registry))
     try:
+        data = eip712.login_typed_data(message, eip712.domain(chain_id, registry))
         signer = eip712.recover(data, signature)
-    except eip712.InvalidSignature:
+    except (eip712.InvalidSignature, KeyError, TypeError, ValueError):
         raise errors.LoginForged("malformed") from None
     if to_checksum_address(message["node"]) != to_checksum_address(node):
         raise errors.LoginForged("for another node", field="node")

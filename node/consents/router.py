@@ -15,7 +15,7 @@ from node.consents.purposes import PURPOSES, purpose_index
 from node.consents.schemas import (
     ADDRESS,
     BYTES32,
-    UINT64_MAX,
+    MAX_TIME,
     BindingIn,
     BindingOut,
     ConsentIn,
@@ -23,8 +23,10 @@ from node.consents.schemas import (
     RevocationIn,
     UnbindIn,
 )
+from node.consents.service import current_binding
 from node.crypto import eip712
 from node.crypto.subjects import InvalidIdentifier, subject_key
+from node.db import read_connection
 from node.deps import NodeDep
 from node.staff.deps import StaffUser, log_target, require
 from node.staff.models import ADMIN, QUERY_OPERATOR
@@ -91,14 +93,27 @@ def unbind(body: UnbindIn, request: Request, node: NodeDep, staff: IdentityVerif
     return BindingOut(**relay.unbind(chain=node.chain, index=node.index, address=body.address))
 
 
+@router.get("/bindings/{address}", summary="The subject an address is bound to now",
+            responses={404: {"description": "not_bound: the address is not bound"}})  # fmt: skip
+def binding_of(address: Annotated[str, Path(pattern=ADDRESS)], node: NodeDep) -> BindingOut:
+    """No staff token: what the chain's Bound events say publicly, from the node's index. A
+    borrower's app finds its subject key here, for the consents it asks the wallet to sign."""
+    with read_connection(node.engine) as conn:
+        binding = current_binding(conn, address)
+    if binding is None:
+        raise errors.NotBound(address)
+    return BindingOut(**{k: binding[k] for k in ("subject_key", "address", "member", "tx_hash")},
+                      block_number=binding["block_number"])  # fmt: skip
+
+
 @router.get("/consents/typed-data", summary="The consent a borrower's wallet signs")
 def consent_typed_data(
     node: NodeDep,
     subject_key: Hex32,
     grantee: Annotated[str, Query(pattern=ADDRESS)],
     purpose: Annotated[str, Query(pattern=_PURPOSE, description=_PURPOSES_DOC)],
-    valid_from: Annotated[int, Query(ge=0, le=UINT64_MAX, description="unix seconds")],
-    valid_until: Annotated[int, Query(ge=0, le=UINT64_MAX, description="exclusive")],
+    valid_from: Annotated[int, Query(ge=0, le=MAX_TIME, description="unix seconds")],
+    valid_until: Annotated[int, Query(ge=0, le=MAX_TIME, description="exclusive")],
     nonce: Annotated[str, Query(pattern=r"^[0-9]{1,77}$", description="decimal, up to 77 digits")],
 ) -> dict[str, Any]:
     """Exactly the JSON to pass to a wallet's eth_signTypedData_v4 (types with EIP712Domain,
@@ -120,7 +135,7 @@ def revocation_typed_data(node: NodeDep, consent_id: Hex32) -> dict[str, Any]:
 def login_typed_data(
     node: NodeDep,
     subject_key: Hex32,
-    issued_at: Annotated[int, Query(ge=0, le=UINT64_MAX, description="now, unix seconds")],
+    issued_at: Annotated[int, Query(ge=0, le=MAX_TIME, description="now, unix seconds")],
     nonce: Annotated[str, Query(pattern=BYTES32, description="32 random bytes, used once")],
 ) -> dict[str, Any]:
     """The eth_signTypedData_v4 JSON of Login(subjectKey, node, issuedAt, nonce) for this

@@ -4,26 +4,29 @@ code."""
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from node.members.schemas import ZERO_ADDRESS
 from node.records.schemas import IdNumber
 
 ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 BYTES32 = r"^0x[0-9a-fA-F]{64}$"
 SIGNATURE = r"^0x[0-9a-fA-F]{130}$"
-UINT64_MAX, UINT256_MAX = 2**64 - 1, 2**256 - 1
+# times (uint64 on chain) as JSON numbers JavaScript holds exactly: 2**53 s is 285 million years
+MAX_TIME = 2**53 - 1
 
 Address = Annotated[str, StringConstraints(pattern=ADDRESS)]
 Bytes32 = Annotated[str, StringConstraints(pattern=BYTES32)]
 Signature = Annotated[
     str, StringConstraints(pattern=SIGNATURE), Field(description="65 bytes r ‖ s ‖ v, 0x-hex")
 ]
-Uint64 = Annotated[int, Field(ge=0, le=UINT64_MAX)]
+Uint64 = Annotated[int, Field(ge=0, le=MAX_TIME)]
 
 
-# a uint256 as wallets write it: a JSON number, or a decimal string (77 digits stay below 2**256)
+# a uint256 as the node hands it out: a JSON number below 2**53 (exact in JavaScript), else
+# a decimal string (77 digits stay below 2**256)
 Uint256 = (
-    Annotated[int, Field(ge=0, le=UINT256_MAX)]
+    Annotated[int, Field(ge=0, le=2**53 - 1)]
     | Annotated[str, StringConstraints(pattern=r"^[0-9]{1,77}$")]
 )
 
@@ -44,7 +47,17 @@ class BindingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     subject: SubjectIn
-    address: Address = Field(description="the borrower's address (their wallet's account)")
+    address: Address = Field(
+        description="the borrower's address (their wallet's account; not the zero address)",
+        json_schema_extra={"not": {"const": ZERO_ADDRESS}},
+    )
+
+    @field_validator("address")
+    @classmethod
+    def _not_zero(cls, address: str) -> str:
+        if address == ZERO_ADDRESS:
+            raise ValueError("the zero address cannot be bound")
+        return address
 
 
 class UnbindIn(BaseModel):
@@ -63,7 +76,10 @@ class ConsentMessage(BaseModel):
     purpose: int = Field(ge=0, le=255, description="the purpose's number (see typed-data)")
     validFrom: Uint64 = Field(description="unix seconds, inclusive")
     validUntil: Uint64 = Field(description="unix seconds, exclusive")
-    nonce: Uint256 = Field(description="any number the borrower chooses; a decimal string too")
+    nonce: Uint256 = Field(
+        description="any number the borrower chooses: a JSON number below 2**53, or a "
+        "decimal string"
+    )
 
 
 class ConsentIn(BaseModel):
