@@ -98,7 +98,7 @@ def borrower_login(
         opened = verify_login(
             node.engine, message=parsed, signature=signature,
             node=node.chain.client.account.address, chain_id=node.chain.chain_id,
-            registry=node.chain.addresses["ConsentRegistry"],
+            registry=node.chain.addresses["ConsentRegistry"], max_age=node.settings.login_max_age,
         )  # fmt: skip
     except (ValueError, KeyError, TypeError):
         raise LoginRequired(detail=f"{LOGIN_HEADER} must hold the Login message as JSON") from None
