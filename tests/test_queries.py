@@ -26,7 +26,7 @@ from node.queries import requester
 from node.queries.log import QueryLog
 from node.queries.verify import AnswerRejected, BatchBook, verify_answer
 from node.receipts.verify import verify_receipt
-from tests.conftest import person, submit, wait_for
+from tests.conftest import bearer, person, staff_token, submit, wait_for
 
 DAY = 86_400
 
@@ -372,3 +372,18 @@ def test_the_holder_checks_and_answers_with_no_call_to_the_chain(world, monkeypa
     with pytest.raises(ConnectionError):  # and a call to the chain would have been seen
         _ = world.node.chain.client.w3.eth.block_number
     assert calls == ["eth_blockNumber"]
+
+
+def test_a_lenders_query_with_a_bad_identifier_names_the_field_and_asks_no_one(world):
+    token = staff_token(world.client, "query_operator")
+    bad = make_resident_id(7)[:-1] + ("0" if make_resident_id(7)[-1] != "0" else "1")
+    resp = world.client.post("/v1/queries", headers=bearer(token), json={
+        "subject": {"type": "person", "id_number": bad}, "consent_id": "0x" + "ab" * 32,
+        "purpose": "loan_application"})  # fmt: skip
+    assert (resp.status_code, resp.json()["field"]) == (422, "subject.id_number"), resp.text
+    assert bad not in resp.text
+    assert _log_size(world) == 0
+    admin_only = world.client.post("/v1/queries", json={
+        "subject": {"type": "person", "id_number": make_resident_id(7)},
+        "consent_id": "0x" + "ab" * 32, "purpose": "loan_application"})  # fmt: skip
+    assert admin_only.status_code == 403  # the query operator's alone
