@@ -15,7 +15,6 @@ from web3 import Web3
 from node.anchoring.service import LeafPending
 from node.chain.index import EventIndex
 from node.consents import service as consents
-from node.consents.purposes import PURPOSES
 from node.db import read_connection
 from node.members.service import anchoring_paused, is_active_member
 from node.peers.signing import MAX_SKEW, NonceBook, PeerRefused, ReplayedRequest, StaleRequest
@@ -37,11 +36,6 @@ class RequesterSuspended(PeerRefused):
 
     def __init__(self, member: str, status: str) -> None:
         super().__init__(member, detail=f"{member} is {status}: it may not query")
-
-
-class UnknownPurpose(PeerRefused):
-    code, status, field = "unknown_purpose", 422, "purpose"
-    detail = f"purpose must be one of {', '.join(PURPOSES)}"
 
 
 def check_requester(*, index: EventIndex, address: str) -> None:
@@ -74,8 +68,6 @@ def check_query(
 ) -> Any:
     """Every check of the protocol, in order; the consent that lets the query through."""
     check_requester(index=index, address=requester)
-    if query.purpose not in PURPOSES:
-        raise UnknownPurpose()
     check_fresh(query, nonces, now)
     return consents.check_consent(
         engine,

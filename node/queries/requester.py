@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import orjson
 from eth_account.signers.local import LocalAccount
-from starlette.concurrency import run_in_threadpool
 from web3 import Web3
 
 from node.chain.setup import Chain
@@ -126,7 +125,7 @@ async def query_members(
                    requester=me, holder=m["address"], at=now)
         for m in members
     ]  # fmt: skip
-    await run_in_threadpool(lambda: [f.result(30) for f in [log.log(e) for e in entries]])
+    await asyncio.to_thread(lambda: [f.result(30) for f in [log.log(e) for e in entries]])
     async with httpx.AsyncClient(transport=transport) as http:
         results = await asyncio.gather(*(
             _ask(http, chain, m, {**query, "nonce": e.query_id}, timeout)
@@ -138,7 +137,7 @@ async def query_members(
         for r in results:
             _check(chain, batches, r, subject_key)
 
-    await run_in_threadpool(check_all)
+    await asyncio.to_thread(check_all)
     missing = [r["name"] for r in results if r["status"] != "answered"]
     summary = summarise({r["member"]: r["records"] for r in results}, dt.date.today())
     return {"query_id": query_id, "subject_key": subject_key, "partial": bool(missing),

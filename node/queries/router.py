@@ -96,4 +96,4 @@ async def subject_trail(
     `blacklist` holds the subject's blacklist entries and notices."""
     await run_in_threadpool(service.borrower_login, node, subject_key=subject_key,
                             message=login, signature=signature)  # fmt: skip
-    return await service.subject_trail(node, subject_key)
+    return await run_in_threadpool(service.subject_trail, node, subject_key)

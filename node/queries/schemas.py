@@ -4,10 +4,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
+from node.consents.purposes import PURPOSES
+
 Hex32 = Annotated[str, Strict(), StringConstraints(pattern=r"^0x[0-9a-fA-F]{64}$")]
 Purpose = Annotated[
-    str, Strict(), StringConstraints(pattern=r"^[a-z_]{1,64}$"),
-    Field(description="a purpose's name, e.g. loan_application (see GET /v1/consents/purposes)"),
+    str, Strict(), StringConstraints(pattern="^(" + "|".join(PURPOSES) + ")$"),
+    Field(description="a purpose's name: " + ", ".join(PURPOSES)),
 ]  # fmt: skip
 
 
@@ -20,7 +22,7 @@ class PeerQuery(BaseModel):
     consent_id: Hex32 = Field(description="the consent's EIP-712 hash, as registered")
     subject_key: Hex32
     purpose: Purpose
-    issued_at: Annotated[int, Strict(), Field(ge=0, le=2**63 - 1, description="unix seconds")]
+    issued_at: Annotated[int, Strict(), Field(ge=0, le=2**53 - 1, description="unix seconds")]
     nonce: Hex32 = Field(description="fresh, never used before by this requester")
 
 

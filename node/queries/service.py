@@ -9,7 +9,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy.engine import Engine
-from starlette.concurrency import run_in_threadpool
 
 from node.consents.login import verify_login
 from node.crypto.subjects import InvalidIdentifier, subject_key
@@ -106,9 +105,9 @@ def borrower_login(
         raise LoginOtherSubject()
 
 
-async def subject_trail(node: Node, subject_key: str) -> dict[str, Any]:
-    return await run_in_threadpool(
-        trails.trail, engine=node.engine, index=node.index, subject_key=subject_key,
+def subject_trail(node: Node, subject_key: str) -> dict[str, Any]:
+    return trails.trail(
+        engine=node.engine, index=node.index, subject_key=subject_key,
         chain_id=node.chain.chain_id, registry=_registry(node),
     )  # fmt: skip
 
