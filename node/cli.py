@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from node import run
 from node.chain import cli as index_cli
 from node.config import settings_error
+from node.consents import projection  # noqa: F401  (follows every index, `index rebuild`'s too)
 from node.consortium import cli as consortium_cli
 from node.keys import cli as keys_cli
 from node.members import cli as governance_cli

@@ -444,3 +444,15 @@ def anchor(c: Chain, sender: str, leaves: list[bytes], prev: bytes = ZERO) -> tu
 
 
 # --- compiling --------------------------------------------------------------------------------
+
+
+# --- borrowers ----------------------------------------------------------------------------------
+
+
+def bind_borrower(client: TestClient, address: str, id_number: str | None = None) -> Any:
+    """POST /v1/bindings as the client's staff: `address` bound to a synthetic person."""
+    body = {
+        "subject": {"type": "person", "id_number": id_number or make_resident_id(7)},
+        "address": address,
+    }
+    return client.post("/v1/bindings", json=body)

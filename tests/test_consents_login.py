@@ -15,8 +15,7 @@ from fastapi.testclient import TestClient
 from node.consents import errors
 from node.consents.login import verify_login
 from node.crypto import eip712
-from tests.conftest import node_of
-from tests.test_consents_api import bind
+from tests.conftest import bind_borrower, node_of
 
 
 class Login:
@@ -49,7 +48,7 @@ class Login:
 @pytest.fixture
 def login(node_client: TestClient) -> tuple[Login, LocalAccount, str]:
     borrower = Account.create()
-    resp = bind(node_client, borrower.address)
+    resp = bind_borrower(node_client, borrower.address)
     assert resp.status_code == 200, resp.text
     return Login(node_client), borrower, resp.json()["subject_key"]
 

@@ -111,6 +111,7 @@ def test_each_refusal_has_its_own_code(desk: Desk) -> None:
         ({"consent_id": "0x" + "00" * 32}, errors.ConsentNotFound, "consent_not_found"),
         ({"subject_key": "0x" + "cd" * 32}, errors.ConsentOtherSubject, "consent_other_subject"),
         ({"grantee": Account.create().address}, errors.ConsentOtherMember, "consent_other_member"),
+        ({"grantee": "not an address"}, errors.ConsentOtherMember, "consent_other_member"),
         ({"purpose": "guarantee_review"}, errors.ConsentOtherPurpose, "consent_other_purpose"),
         ({"at": now - DAY - 1}, errors.ConsentNotYetValid, "consent_not_yet_valid"),
         ({"at": now + DAY}, errors.ConsentExpired, "consent_expired"),
@@ -176,18 +177,26 @@ def test_a_reorg_and_a_rebuild_leave_the_derived_tables_as_the_chain_says(anvil,
     data = tmp_path / "data"
     with _anvil_node(anvil, data) as client:
         desk = Desk(node_of(client))
-        borrower = Account.create()
+        borrower, phone, tablet = Account.create(), Account.create(), Account.create()
         desk.bind(borrower.address)
+        desk.bind(phone.address)
         kept = desk.consent(borrower, nonce=1)
         dropped = desk.consent(borrower, nonce=2)
         desk.revoke(borrower, kept)
+        desk.send(desk.registry.functions.unbind(SUBJECT, phone.address))
+        desk.bind(tablet.address)
         assert get_consent(desk.node.index, consent_id=kept).revoked_at is not None
+        assert subject_of_address(desk.node.index, address=phone.address) is None
 
-        rpc(anvil, "anvil_reorg", [2, []])  # the second consent and the revocation are gone
+        rpc(anvil, "anvil_reorg", [4, []])  # the second consent, the revocation, the unbinding
         dropped_gone = lambda: get_consent(desk.node.index, consent_id=dropped) is None  # noqa: E731
-        wait_for(dropped_gone, 30, "the reorg indexed")
+        wait_for(dropped_gone, 30, "the reorg indexed")  # and the new binding are gone
         assert get_consent(desk.node.index, consent_id=kept).revoked_at is None
         assert _check(desk, kept).consent_id == kept
+        assert subject_of_address(desk.node.index, address=phone.address) == SUBJECT
+        assert subject_of_address(desk.node.index, address=tablet.address) is None
+        assert [b["unbound"] for b in bindings_of(desk.node.index, subject_key=SUBJECT)] == [
+            None, None]  # fmt: skip
 
         fresh = _fresh_index(desk.node.chain, tmp_path / "fresh.db")
         assert consents_of(fresh, subject_key=SUBJECT) == consents_of(

@@ -303,3 +303,44 @@ def test_members_answer_from_the_index_while_the_chain_is_down(tmp_path):
     finally:
         anvil.terminate()
         anvil.wait(10)
+
+
+# --- projections ------------------------------------------------------------------------------
+
+
+class _Recorder:
+    """A projection that keeps what the index told it."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+        self.tips: list = []
+
+    def apply(self, conn, events, tip) -> None:  # type: ignore[no-untyped-def]
+        self.events += events
+        self.tips.append(("apply", tip))
+
+    def unwind(self, conn, tip) -> None:  # type: ignore[no-untyped-def]
+        self.events = [e for e in self.events if tip.number is None or e.block_number <= tip.number]
+        self.tips.append(("unwind", tip))
+
+
+def test_projections_follow_each_range_and_each_rewind_with_the_block_time(node_client, tmp_path):
+    node = node_of(node_client)
+    submit(node_client, [person(1)])
+    node.batcher.drain()
+    recorder = _Recorder()
+    reader = ChainReader(node.chain.client.w3, EventDecoder(node.chain.addresses, node.chain.abis),
+                         node.chain.client.lock)  # fmt: skip
+    index = EventIndex(engine=make_engine(tmp_path / "p.db"), reader=reader, blocks_per_query=3,
+                       projections=[recorder])  # fmt: skip
+    assert index.catch_up(timeout=60)
+    head = node.chain.client.w3.eth.get_block("latest")
+    assert recorder.tips[-1] == ("apply", (head["number"], head["timestamp"]))
+    assert [e.row() for e in recorder.events] == index.rows()
+
+    assert index.rewind(3) == 3
+    block_2 = node.chain.client.w3.eth.get_block(2)
+    assert recorder.tips[-1] == ("unwind", (2, block_2["timestamp"]))
+    assert [e.row() for e in recorder.events] == index.rows()
+    assert index.catch_up(timeout=60)
+    assert [e.row() for e in recorder.events] == index.rows()

@@ -5,6 +5,7 @@ import copy
 import pytest
 from web3 import Web3
 
+from node.chain.deploy import DEPLOY_LIST
 from node.crypto.subjects import make_resident_id
 from node.receipts.verify import verify_receipt
 from tests.conftest import enterprise, node_of, person, submit
@@ -187,7 +188,7 @@ def test_correction_makes_a_new_version_and_supersedes_the_old_on_chain(node_cli
 def test_chain_info_names_the_contracts_and_latest_block(node_client):
     info = node_client.get("/v1/chain").json()
     assert info["kind"] == "embedded"
-    assert set(info["contracts"]) == {"Consortium", "RecordRegistry", "Blacklist"}
+    assert set(info["contracts"]) == {"Consortium", *DEPLOY_LIST}
     assert info["latest_block"] >= 2  # two deployments
     assert isinstance(info["chain_id"], int)
 

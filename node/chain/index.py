@@ -9,13 +9,17 @@ the range began, so two writers (the node and `creditchain index rebuild`) never
 When the chain's hash of the last indexed block changes (a reorg), the follower walks back
 through the hashes it kept to the common ancestor, drops the events above it and reads on:
 a dropped event leaves the index, a re-included one comes back with its new block.
+
+Projections (register_projection) are tables a domain derives from the events for its hot
+reads: each is called inside the index's own write transaction, after every committed range
+and after every unwind or rewind, so it always stands exactly where the index stands.
 """
 
 import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -39,6 +43,33 @@ class Snapshot(NamedTuple):
     events: list[Event]
 
 
+class Tip(NamedTuple):
+    """The block the index stands at after a write: its number and timestamp (None: before
+    block 0, the index is empty)."""
+
+    number: int | None
+    time: int | None
+
+
+class Projection(Protocol):
+    """A table derived from indexed events, kept in step inside the index's transactions."""
+
+    def apply(self, conn: Connection, events: list[Event], tip: Tip) -> None:
+        """`events` (in chain order, already in chain_event) were committed up to `tip`."""
+
+    def unwind(self, conn: Connection, tip: Tip) -> None:
+        """Every event above `tip` was dropped from chain_event (a reorg or a rewind)."""
+
+
+_PROJECTIONS: list[Projection] = []
+
+
+def register_projection(projection: Projection) -> None:
+    """Have every index keep `projection` in step from now on (once per projection)."""
+    if projection not in _PROJECTIONS:
+        _PROJECTIONS.append(projection)
+
+
 class EventIndex(ChainLoop):
     what = "indexing"
 
@@ -50,6 +81,7 @@ class EventIndex(ChainLoop):
         confirmations: int = 0,
         blocks_per_query: int = 2000,
         poll: float = POLL_SECONDS,
+        projections: list[Projection] | None = None,
     ) -> None:
         super().__init__(log)
         self.engine = engine
@@ -58,6 +90,7 @@ class EventIndex(ChainLoop):
         self.blocks_per_query = blocks_per_query
         self.idle = poll
         self._step_lock = threading.Lock()
+        self._projections = _PROJECTIONS if projections is None else projections
 
     @classmethod
     def for_chain(cls, chain: Chain, *, engine: Engine, confirmations: int = 0) -> "EventIndex":
@@ -109,10 +142,11 @@ class EventIndex(ChainLoop):
                 return False
             try:
                 events, end_hash = self.reader.fetch(start, end)
+                end_time = self._time_of(end, end_hash)
             except ChainMoved as err:
                 log.info("%s; reading the range again", err)
                 return True
-            self._commit(cursor, events, end, end_hash)
+            self._commit(cursor, events, end, end_hash, end_time)
             return True
 
     def _cursor(self, conn: Connection | None = None) -> tuple[int, str] | None:
@@ -124,8 +158,30 @@ class EventIndex(ChainLoop):
                 row = c.exec_driver_sql(sql).first()
         return (row[0], row[1]) if row else None
 
+    def _time_of(self, number: int, block_hash: str | None) -> int | None:
+        """The timestamp of block `number`, if the chain still holds it with `block_hash`
+        (projections need it; raises ChainMoved if the block changed)."""
+        if self._projections == [] or number < 0:
+            return None
+        found = self.reader.block(number)
+        if found is None or found[0] != block_hash:
+            raise ChainMoved(number)
+        return found[1]
+
+    def _project(self, conn: Connection, events: list[Event] | None, tip: Tip) -> None:
+        for projection in self._projections:
+            if events is None:
+                projection.unwind(conn, tip)
+            else:
+                projection.apply(conn, events, tip)
+
     def _commit(
-        self, cursor: tuple[int, str] | None, events: list[Event], end: int, end_hash: str
+        self,
+        cursor: tuple[int, str] | None,
+        events: list[Event],
+        end: int,
+        end_hash: str,
+        end_time: int | None = None,
     ) -> None:
         blocks = {e.block_number: e.block_hash for e in events}
         blocks[end] = end_hash
@@ -139,6 +195,7 @@ class EventIndex(ChainLoop):
                 list(blocks.items()),
             )
             conn.exec_driver_sql("DELETE FROM chain_block WHERE number < ?", (end - KEEP_HASHES,))
+            self._project(conn, events, Tip(end, end_time))
 
     def _unwind(self, cursor: tuple[int, str]) -> None:
         """The chain no longer holds the last indexed block: back to the newest block whose
@@ -148,6 +205,10 @@ class EventIndex(ChainLoop):
                 "SELECT number, hash FROM chain_block ORDER BY number DESC"
             ).all()
         ancestor = next((n for n, h in kept if self.reader.block_hash(n) == h), -1)
+        try:
+            ancestor_time = self._time_of(ancestor, {n: h for n, h in kept}.get(ancestor))
+        except ChainMoved:
+            return  # the chain moved again: the next step looks afresh
         with write_transaction(self.engine) as conn:
             if self._cursor(conn) != cursor:
                 return
@@ -155,6 +216,7 @@ class EventIndex(ChainLoop):
                 "DELETE FROM chain_event WHERE block_number > ?", (ancestor,)
             ).rowcount
             conn.exec_driver_sql("DELETE FROM chain_block WHERE number > ?", (ancestor,))
+            self._project(conn, None, Tip(ancestor if ancestor >= 0 else None, ancestor_time))
         log.warning(
             "chain reorganised under indexed block %d: %d event(s) above block %d dropped, "
             "reading on from there",
@@ -170,6 +232,7 @@ class EventIndex(ChainLoop):
             below = self.reader.block_hash(from_block - 1) if from_block > 0 else None
             if from_block > 0 and below is None:
                 raise ChainError(f"block {from_block - 1} is not on the chain")
+            below_time = self._time_of(from_block - 1, below)
             with write_transaction(self.engine) as conn:
                 conn.exec_driver_sql(
                     "DELETE FROM chain_event WHERE block_number >= ?", (from_block,)
@@ -180,6 +243,8 @@ class EventIndex(ChainLoop):
                         "INSERT OR REPLACE INTO chain_block (number, hash) VALUES (?, ?)",
                         (from_block - 1, below),
                     )
+                tip = Tip(from_block - 1, below_time) if from_block > 0 else Tip(None, None)
+                self._project(conn, None, tip)
             return from_block
 
     # -- reading ---------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """Tables of the consents domain, derived from the event index: one row per binding and per
 consent, so a consent check is one indexed lookup and no chain round trip.
 
-Nothing in the node writes these rows: triggers on chain_event (migration 0008c) write them
-in the same transaction as the events they come from, whoever writes the index (the node's
-follower, `creditchain index rebuild`), and undo them when a reorg or a rebuild deletes those
-events. So they always say exactly what the indexed events say.
+Only the consents' projection (projection.py) writes these rows, inside the event index's
+own transactions, whoever writes the index (the node's follower, `creditchain index
+rebuild`), and it undoes them when a reorg or a rewind drops their events. So they always say
+exactly what the indexed events say.
 """
 
 from sqlmodel import Field, SQLModel

@@ -93,9 +93,9 @@ def unbind(body: UnbindIn, request: Request, node: NodeDep, staff: IdentityVerif
     return BindingOut(**relay.unbind(chain=node.chain, index=node.index, address=body.address))
 
 
-@router.get("/bindings/{address}", summary="The subject an address is bound to now",
+@router.get("/bindings", summary="The subject an address is bound to now",
             responses={404: {"description": "not_bound: the address is not bound"}})  # fmt: skip
-def binding_of(address: Annotated[str, Path(pattern=ADDRESS)], node: NodeDep) -> BindingOut:
+def binding_of(address: Annotated[str, Query(pattern=ADDRESS)], node: NodeDep) -> BindingOut:
     """No staff token: what the chain's Bound events say publicly, from the node's index. A
     borrower's app finds its subject key here, for the consents it asks the wallet to sign."""
     with read_connection(node.engine) as conn:

@@ -103,7 +103,11 @@ def check_consent(
         raise errors.ConsentNotFound(consent_id)
     if consent.subject_key != _hex(subject_key):
         raise errors.ConsentOtherSubject(consent_id)
-    if consent.grantee != to_checksum_address(grantee):
+    try:
+        same_member = consent.grantee == to_checksum_address(grantee)
+    except ValueError:
+        same_member = False
+    if not same_member:
         raise errors.ConsentOtherMember(consent_id)
     try:
         wanted = purpose_index(purpose)
