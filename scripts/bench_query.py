@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,11 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 import psutil  # noqa: E402
 from eth_account import Account  # noqa: E402
+from sqlalchemy import create_engine  # noqa: E402
 from web3 import HTTPProvider, Web3  # noqa: E402
 
 from node.chain.compile import compile_contracts  # noqa: E402
+from node.consents import service as consents  # noqa: E402
 from node.consents.purposes import PURPOSES  # noqa: E402
 from node.crypto import eip712  # noqa: E402
 from node.keys.store import load_secrets  # noqa: E402
@@ -44,6 +47,7 @@ from node.queries.requester import PEER_PATH, peer_request  # noqa: E402
 from tests.conftest import person, wait_for  # noqa: E402
 
 BORROWERS = 8
+WARMUP = 200  # queries sent first, untimed
 PURPOSE = "loan_application"
 
 
@@ -94,26 +98,31 @@ def prepare(state: dict[str, Any]) -> list[tuple[str, str]]:
     return pairs
 
 
-async def run(url: str, requests: list[tuple[bytes, dict[str, str]]], concurrency: int
+async def run(url: str, warmup: list[tuple[bytes, dict[str, str]]],
+              requests: list[tuple[bytes, dict[str, str]]], concurrency: int
               ) -> tuple[float, list[float], int]:  # fmt: skip
-    """Send every request, `concurrency` at a time; (queries/s, latencies in ms, failures)."""
+    """Send `warmup` (untimed: connections opened, caches filled), then every request,
+    `concurrency` at a time; (queries/s, latencies in ms, failures)."""
     latencies: list[float] = []
     failures = 0
-    queue = iter(requests)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
 
-        async def worker() -> None:
+        async def worker(queue: Iterator[tuple[bytes, dict[str, str]]], timed: bool) -> None:
             nonlocal failures
             for body, headers in queue:
                 start = time.perf_counter()
                 resp = await http.post(PEER_PATH, content=body, headers=headers)
-                latencies.append((time.perf_counter() - start) * 1000)
+                if timed:
+                    latencies.append((time.perf_counter() - start) * 1000)
                 if resp.status_code != 200 or not resp.json()["records"]:
                     failures += 1
 
+        queue = iter(warmup)
+        await asyncio.gather(*(worker(queue, False) for _ in range(concurrency)))
+        queue = iter(requests)
         start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(queue, True) for _ in range(concurrency)))
         elapsed = time.perf_counter() - start
     return len(requests) / elapsed, latencies, failures
 
@@ -122,32 +131,59 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-def baseline(state: dict[str, Any], pairs: list[tuple[str, str]], seconds: float,
-             concurrency: int) -> float:  # fmt: skip
-    """eth_calls of ConsentRegistry.isValid per second, `concurrency` threads at once."""
-    rpc = state["anvil"]["rpc"]
-    abi = compile_contracts()["ConsentRegistry"]["abi"]
-    address = state["contracts"]["ConsentRegistry"]
-    grantee = state["members"][0]["address"]
+def in_threads(check: Any, make: Any, seconds: float, concurrency: int) -> float:
+    """Checks per second, `concurrency` threads at once, each with its own `make()`."""
     counts = [0] * concurrency
     stop = time.perf_counter() + seconds
 
-    def ask(i: int) -> None:
-        registry = Web3(HTTPProvider(rpc)).eth.contract(address=address, abi=abi)
+    def loop(i: int) -> None:
+        made = make()
         while time.perf_counter() < stop:
-            _, consent = pairs[counts[i] % len(pairs)]
-            valid = registry.functions.isValid(bytes.fromhex(consent[2:]), grantee,
-                                               PURPOSES.index(PURPOSE)).call()  # fmt: skip
-            assert valid
+            assert check(made, counts[i])
             counts[i] += 1
 
-    threads = [threading.Thread(target=ask, args=(i,)) for i in range(concurrency)]
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(concurrency)]
     start = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     return sum(counts) / (time.perf_counter() - start)
+
+
+def baseline(state: dict[str, Any], pairs: list[tuple[str, str]], seconds: float,
+             concurrency: int) -> float:  # fmt: skip
+    """eth_calls of ConsentRegistry.isValid per second, `concurrency` threads at once."""
+    abi = compile_contracts()["ConsentRegistry"]["abi"]
+    address, grantee = state["contracts"]["ConsentRegistry"], state["members"][0]["address"]
+
+    def check(registry: Any, n: int) -> bool:
+        consent = bytes.fromhex(pairs[n % len(pairs)][1][2:])
+        return registry.functions.isValid(consent, grantee, PURPOSES.index(PURPOSE)).call()
+
+    def make() -> Any:
+        return Web3(HTTPProvider(state["anvil"]["rpc"])).eth.contract(address=address, abi=abi)
+
+    return in_threads(check, make, seconds, concurrency)
+
+
+def index_checks(state: dict[str, Any], pairs: list[tuple[str, str]], seconds: float,
+                 concurrency: int) -> float:  # fmt: skip
+    """The node's own consent check (check_consent on its store) per second, read-only on an
+    answering member's store, `concurrency` threads at once: the same work as the baseline."""
+    data = state["members"][1]["data"]
+    engine = create_engine(f"sqlite:///file:{data}/node.db?mode=ro&uri=true")
+    grantee = state["members"][0]["address"]
+
+    def check(_: Any, n: int) -> bool:
+        key, consent = pairs[n % len(pairs)]
+        found = consents.check_consent(
+            engine, consent_id=consent, subject_key=key, grantee=grantee, purpose=PURPOSE,
+            at=int(time.time()),
+        )  # fmt: skip
+        return bool(found)
+
+    return in_threads(check, lambda: None, seconds, concurrency)
 
 
 def main() -> None:
@@ -176,9 +212,12 @@ def main() -> None:
             requests = [peer_request(account, chain_id=chain_id, consortium=consortium,
                                      consent_id=pairs[i % len(pairs)][1],
                                      subject_key=pairs[i % len(pairs)][0], purpose=PURPOSE)
-                        for i in range(args.queries)]  # fmt: skip
+                        for i in range(args.queries + WARMUP)]  # fmt: skip
+            warmup, requests = requests[:WARMUP], requests[WARMUP:]
             node_cpu, own_cpu = _cpu(psutil.Process(m["pid"])), _cpu(psutil.Process())
-            qps, latencies, failures = asyncio.run(run(m["url"], requests, args.concurrency))
+            qps, latencies, failures = asyncio.run(
+                run(m["url"], warmup, requests, args.concurrency)
+            )
             node_cpu, own_cpu = (
                 _cpu(psutil.Process(m["pid"])) - node_cpu,
                 _cpu(psutil.Process()) - own_cpu,
@@ -193,11 +232,15 @@ def main() -> None:
         base = baseline(state, pairs, 5.0, args.concurrency)
         print(f"baseline, consent checked by one eth_call (isValid) per query, "
               f"{args.concurrency} at once: {base:.1f}/s", flush=True)  # fmt: skip
+        local = index_checks(state, pairs, 5.0, args.concurrency)
+        print(f"the same check from the node's store (check_consent), {args.concurrency} at "
+              f"once: {local:.1f}/s", flush=True)  # fmt: skip
         worst = max(per_node.values(), key=lambda r: r["p99_ms"])
         print(json.dumps({
             "queries_per_s": min(r["queries_per_s"] for r in per_node.values()),
             "p50_ms": max(r["p50_ms"] for r in per_node.values()), "p99_ms": worst["p99_ms"],
             "baseline_queries_per_s": round(base, 1), "concurrency": args.concurrency,
+            "index_consent_checks_per_s": round(local, 1),
             "per_node": per_node,
         }))  # fmt: skip
     finally:
