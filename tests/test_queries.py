@@ -23,6 +23,7 @@ from node.crypto.subjects import make_resident_id, subject_key
 from node.members import service as members_service
 from node.peers import signing
 from node.queries import requester
+from node.queries import service as query_service
 from node.queries.log import QueryLog
 from node.queries.verify import AnswerRejected, BatchBook, verify_answer
 from node.receipts.verify import verify_receipt
@@ -215,6 +216,13 @@ def test_query_nonce_used_again_under_new_headers_is_a_replay(world):
     consent = world.consent()
     assert world.ask(consent, nonce="0x" + "11" * 32).status_code == 200
     _refused(world.ask(consent, nonce="0x" + "11" * 32), 401, "replayed_request")
+
+
+def test_a_query_answered_before_a_restart_is_still_a_replay(world, monkeypatch):
+    consent = world.consent()
+    assert world.ask(consent, nonce="0x" + "22" * 32).status_code == 200
+    monkeypatch.setattr(query_service, "_nonces", signing.NonceBook())  # a restart forgets it
+    _refused(world.ask(consent, nonce="0x" + "22" * 32), 401, "replayed_request")
 
 
 def test_stale_request(world):

@@ -48,12 +48,19 @@ def check_requester(*, index: EventIndex, address: str) -> None:
     raise RequesterSuspended(Web3.to_checksum_address(address), paused.removeprefix("member "))
 
 
-def check_fresh(query: PeerQuery, nonces: NonceBook, now: float) -> None:
-    """The query's own time and nonce: a copy of an answered query is refused, however
-    it is signed."""
+def check_fresh(engine: Engine, query: PeerQuery, nonces: NonceBook, now: float) -> None:
+    """The query's own time and nonce: a copy of an answered query is refused, however it is
+    signed, by the nonces seen (two copies at once) and by the query log (across restarts)."""
     if abs(now - query.issued_at) > MAX_SKEW:
         raise StaleRequest()
     if not nonces.claim(bytes.fromhex(query.nonce[2:]), now):
+        raise ReplayedRequest()
+    with read_connection(engine) as conn:
+        logged = conn.exec_driver_sql(
+            "SELECT 1 FROM query_log WHERE query_id = ? AND side = 'holder' LIMIT 1",
+            (query.nonce.lower(),),
+        ).first()
+    if logged is not None:
         raise ReplayedRequest()
 
 
@@ -68,7 +75,7 @@ def check_query(
 ) -> Any:
     """Every check of the protocol, in order; the consent that lets the query through."""
     check_requester(index=index, address=requester)
-    check_fresh(query, nonces, now)
+    check_fresh(engine, query, nonces, now)
     return consents.check_consent(
         engine,
         consent_id=query.consent_id.lower(),
