@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from sqlalchemy.engine import Engine
 
-from node.anchoring.service import LeafPending, append_leaves, receipt_anchor
+from node.anchoring.service import append_leaves, receipt_anchor
 from node.crypto.canonical import canonical_json
 from node.crypto.commitments import commitment, new_salt, to_hex
 from node.db import read_connection, write_transaction
@@ -170,4 +170,4 @@ def query_receipt(
     }
 
 
-__all__ = ["LeafPending", "QueryEntry", "QueryLog", "entries_for_subject", "query_receipt"]
+__all__ = ["QueryEntry", "QueryLog", "entries_for_subject", "query_receipt"]

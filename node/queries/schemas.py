@@ -22,7 +22,7 @@ class PeerQuery(BaseModel):
     consent_id: Hex32 = Field(description="the consent's EIP-712 hash, as registered")
     subject_key: Hex32
     purpose: Purpose
-    issued_at: Annotated[int, Strict(), Field(ge=0, le=2**53 - 1, description="unix seconds")]
+    issued_at: Annotated[int, Field(ge=0, le=2**53 - 1, description="unix seconds")]
     nonce: Hex32 = Field(description="fresh, never used before by this requester")
 
 
