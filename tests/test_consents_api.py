@@ -97,6 +97,7 @@ def test_binding_at_the_desk_puts_the_pseudonym_on_chain_never_the_identity(
         "/v1/bindings", params={"address": borrower.address}, headers={"Authorization": ""}
     )
     assert public.status_code == 200 and public.json() == answer
+    assert int(public.headers["X-Creditchain-As-Of-Block"]) >= answer["block_number"]
     unknown = node_client.get("/v1/bindings", params={"address": Account.create().address})
     assert (unknown.status_code, unknown.json()["error"]) == (404, "not_bound")
 

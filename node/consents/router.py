@@ -8,7 +8,7 @@ import time
 from typing import Annotated, Any
 
 from eth_utils import to_checksum_address
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from node.consents import errors, relay
 from node.consents.purposes import PURPOSES, purpose_index
@@ -28,6 +28,7 @@ from node.crypto import eip712
 from node.crypto.subjects import InvalidIdentifier, subject_key
 from node.db import read_connection
 from node.deps import NodeDep
+from node.members.router import _AS_OF_DOC, AS_OF
 from node.staff.deps import StaffUser, log_target, require
 from node.staff.models import ADMIN, QUERY_OPERATOR
 
@@ -93,15 +94,26 @@ def unbind(body: UnbindIn, request: Request, node: NodeDep, staff: IdentityVerif
     return BindingOut(**relay.unbind(chain=node.chain, index=node.index, address=body.address))
 
 
+_NOT_BOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "not_bound: the address is not bound"}
+}
+
+
 @router.get("/bindings", summary="The subject an address is bound to now",
-            responses={404: {"description": "not_bound: the address is not bound"}})  # fmt: skip
-def binding_of(address: Annotated[str, Query(pattern=ADDRESS)], node: NodeDep) -> BindingOut:
-    """No staff token: what the chain's Bound events say publicly, from the node's index. A
-    borrower's app finds its subject key here, for the consents it asks the wallet to sign."""
+            responses={**_AS_OF_DOC, **_NOT_BOUND})  # fmt: skip
+def binding_of(
+    address: Annotated[str, Query(pattern=ADDRESS)], node: NodeDep, response: Response
+) -> BindingOut:
+    """No staff token: what the chain's Bound events say publicly, from the node's index (as
+    of the block in the X-Creditchain-As-Of-Block header). A borrower's app finds its subject
+    key here, for the consents it asks the wallet to sign."""
+    as_of = node.index.indexed_block()
     with read_connection(node.engine) as conn:
         binding = current_binding(conn, address)
     if binding is None:
         raise errors.NotBound(address)
+    if as_of is not None:
+        response.headers[AS_OF] = str(as_of)
     return BindingOut(**{k: binding[k] for k in ("subject_key", "address", "member", "tx_hash")},
                       block_number=binding["block_number"])  # fmt: skip
 
