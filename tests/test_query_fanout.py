@@ -2,6 +2,7 @@
 
 import json
 import os
+import secrets
 import signal
 import sqlite3
 import subprocess
@@ -15,9 +16,11 @@ from typing import Any
 
 import pytest
 from eth_account import Account
+from web3 import HTTPProvider, Web3
 
 from node.consents.purposes import PURPOSES
 from node.crypto import eip712
+from node.receipts.verify import verify_receipt
 from tests.conftest import REPO, person, staff_token_in, wait_for
 
 
@@ -125,3 +128,22 @@ def test_three_members_one_killed_mid_query_gives_a_partial_answer_naming_it(thr
     entry = next(e for e in log["entries"] if e["action"] == "POST /v1/queries")
     assert consent.startswith(entry["target"])  # the operator log keeps 64 characters of it
     assert subject["id_number"] not in json.dumps(log)
+
+    # the borrower reads the answering member's trail: this one query, provable from the chain
+    def trail() -> dict:
+        message = {"subjectKey": key, "node": holder["address"], "issuedAt": int(time.time()),
+                   "nonce": "0x" + secrets.token_hex(32)}  # fmt: skip
+        typed = eip712.login_typed_data(message, typed_domain)
+        headers = {"X-Creditchain-Login": json.dumps(message),
+                   "X-Creditchain-Login-Signature": eip712.sign(typed, borrower.key)}  # fmt: skip
+        req = urllib.request.Request(holder["url"] + f"/v1/subjects/{key}/trail", headers=headers)
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read())
+
+    typed_domain = typed["domain"]
+    wait_for(lambda: trail()["queries"][0]["receipt"] is not None, 60, "the query anchored")
+    (logged,) = trail()["queries"]
+    assert (logged["side"], logged["requester"], logged["consent_id"]) == (
+        "holder", asker["address"], consent)  # fmt: skip
+    verdict = verify_receipt(logged["receipt"], Web3(HTTPProvider(three["anvil"]["rpc"])))
+    assert verdict.ok, verdict.checks
