@@ -24,7 +24,7 @@ from node.members import service as members_service
 from node.peers import signing
 from node.queries import requester
 from node.queries import service as query_service
-from node.queries.log import QueryLog
+from node.queries.log import QueryEntry, QueryLog
 from node.queries.verify import AnswerRejected, BatchBook, verify_answer
 from node.receipts.verify import verify_receipt
 from tests.conftest import bearer, person, staff_token, submit, wait_for
@@ -395,3 +395,18 @@ def test_a_lenders_query_with_a_bad_identifier_names_the_field_and_asks_no_one(w
         "subject": {"type": "person", "id_number": make_resident_id(7)},
         "consent_id": "0x" + "ab" * 32, "purpose": "loan_application"})  # fmt: skip
     assert admin_only.status_code == 403  # the query operator's alone
+
+
+def test_the_query_log_writer_stops_when_idle_and_starts_again_with_the_next_entry(world):
+    log = QueryLog(world.node.engine, idle=0.05)
+
+    def entry(n: int) -> QueryEntry:
+        asker = world.asker.address
+        return QueryEntry(query_id=f"0x{n:064x}", side="holder", subject_key=world.subject,
+                          consent_id="0x" + "ab" * 32, purpose="loan_application",
+                          requester=asker, holder=asker, at=n)  # fmt: skip
+
+    first = log.log_now(entry(1))
+    wait_for(lambda: log._thread is None, what="the writer to stop")
+    assert log.log_now(entry(2)) == first + 1
+    assert _log_size(world) == 2

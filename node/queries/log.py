@@ -10,6 +10,7 @@ answered: the answer waits for its commit.
 import queue
 import threading
 import time
+import weakref
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -54,54 +55,59 @@ class _Pending:
 
 
 class QueryLog:
-    """Group commit of query log entries; `log` returns a future of the entry's leaf id."""
+    """Group commit of query log entries; `log` returns a future of the entry's leaf id.
 
-    def __init__(self, engine: Engine, max_batch: int = 512) -> None:
-        self.engine = engine
-        self.max_batch = max_batch
-        self._queue: queue.Queue[_Pending | None] = queue.Queue()
+    The writer thread starts with the first entry and ends after `idle` seconds without one;
+    the log holds its store weakly, so a store closed and dropped takes its log with it."""
+
+    def __init__(self, engine: Engine, max_batch: int = 512, idle: float = 5.0) -> None:
+        self._engine = weakref.ref(engine)
+        self.max_batch, self.idle = max_batch, idle
+        self._queue: queue.Queue[_Pending] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def log(self, entry: QueryEntry) -> "Future[int]":
         if entry.side not in SIDES:
             raise ValueError(f"side must be one of {SIDES}")
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
+        pending = _Pending(entry, Future())
+        with self._lock:  # the writer cannot decide to stop between these two
+            self._queue.put(pending)
+            if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="query-log", daemon=True)
                 self._thread.start()
-        pending = _Pending(entry, Future())
-        self._queue.put(pending)
         return pending.done
 
     def log_now(self, entry: QueryEntry, timeout: float = 30) -> int:
         """Log and wait for the commit; the leaf id."""
         return self.log(entry).result(timeout)
 
-    def close(self) -> None:
-        with self._lock:
-            if self._thread is not None and self._thread.is_alive():
-                self._queue.put(None)
-                self._thread.join(10)
-            self._thread = None
+    def _take(self) -> list[_Pending] | None:
+        """The entries waiting (at least one), or None once idle: the thread then ends."""
+        try:
+            batch = [self._queue.get(timeout=self.idle)]
+        except queue.Empty:
+            with self._lock:
+                if self._queue.empty():
+                    self._thread = None
+                    return None
+            return []
+        while len(batch) < self.max_batch:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
 
     def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < self.max_batch:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._queue.put(None)  # stop after this batch
-                    break
-                batch.append(more)
+        while (batch := self._take()) is not None:
+            if not batch:
+                continue
             try:
-                leaves = write_entries(self.engine, [p.entry for p in batch])
+                engine = self._engine()
+                if engine is None:
+                    raise RuntimeError("the store of this query log is closed")
+                leaves = write_entries(engine, [p.entry for p in batch])
             except Exception as err:  # each caller hears of it; the writer goes on
                 for p in batch:
                     p.done.set_exception(err)
