@@ -23,6 +23,7 @@ from node.keys.store import load_secrets
 from node.limits import BodyRule, KiB, MiB, RequestLimits, keep_recursion_limit
 from node.members import router as members_router
 from node.peers import router as peers_router
+from node.queries import router as queries_router
 from node.records import router as records_router
 from node.records.service import RecordKeys
 from node.records.workers import Preparer, default_workers
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None, *, run_batcher: bool = True) ->
     app.include_router(peers_router.router)
     app.include_router(blacklist_router.router)
     app.include_router(consents_router.router)
+    app.include_router(queries_router.router)
     openapi.install(app)
     docs.install(app)
     app.add_middleware(RequestLimits, rule=body_rule(settings))  # added last: outermost

@@ -14,7 +14,8 @@ def register(sub: Any) -> None:
     verify = sub.add_parser(
         "verify",
         help="check a receipt against the chain alone",
-        description="Recompute the commitment from the record and salt, walk the Merkle proof "
+        description="Recompute the commitment from the record (or a query log entry) and salt, "
+        "walk the Merkle proof "
         "to the root, and compare with the registry's batch on chain. Exit 0 if every check "
         "holds, 1 if one fails, 2 if the receipt cannot be read, 3 if the chain cannot be "
         "reached.",
@@ -23,7 +24,8 @@ def register(sub: Any) -> None:
         "receipt",
         metavar="RECEIPT.json",
         type=Path,
-        help="a receipt from GET /v1/records/{id}/receipt ('-' for stdin)",
+        help="a receipt from GET /v1/records/{id}/receipt, or a query's from "
+        "GET /v1/subjects/{key}/trail ('-' for stdin)",
     )
     verify.add_argument(
         "--rpc",

@@ -1,6 +1,7 @@
 """Check a receipt against the chain alone. The algorithm, in full:
 
 1. commitment = sha256(salt || canonical_json(record))           must equal receipt.commitment
+   (a receipt of another kind of leaf, e.g. "kind": "query", holds `entry` for `record`)
 2. walk proof from leaf_hash(commitment) at leaf_index in a tree of tree_size (RFC 9162)
                                                                    must give receipt.root
 3. registry.getBatch(batch_id) on chain chain_id         must exist, with that root and size
@@ -43,7 +44,6 @@ REGISTRY_ABI: list[dict[str, Any]] = [
 ]
 BATCH_ANCHORED_TOPIC = Web3.keccak(text="BatchAnchored(uint256,address,bytes32,uint64,bytes32)")
 FIELDS = (
-    "record",
     "salt",
     "commitment",
     "batch_id",
@@ -74,11 +74,18 @@ class Verdict:
         return ok
 
 
+def committed_field(receipt: dict[str, Any]) -> str:
+    """Where the committed object sits: `record` in a record's receipt, `entry` in a receipt
+    of any other kind of leaf (a query log entry, ...)."""
+    return "record" if receipt.get("kind", "record") == "record" else "entry"
+
+
 def shape_error(receipt: dict[str, Any]) -> str | None:
     """The first field of the wrong type or length, so that a malformed receipt is said to be
     one here, and is never mistaken later for a chain that did not answer."""
-    if not isinstance(receipt["record"], dict):
-        return "record is not a JSON object"
+    body = committed_field(receipt)
+    if not isinstance(receipt[body], dict):
+        return f"{body} is not a JSON object"
     for name in INTEGERS:
         value = receipt[name]
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -98,7 +105,7 @@ def shape_error(receipt: dict[str, Any]) -> str | None:
 
 def check_offline(receipt: dict[str, Any], v: Verdict) -> bytes | None:
     """Steps 1 and 2: the record hashes to its commitment, the path leads to the root."""
-    missing = [f for f in FIELDS if f not in receipt]
+    missing = [f for f in (committed_field(receipt), *FIELDS) if f not in receipt]
     if not v.add(
         "receipt",
         not missing and receipt.get("version") == 1,
@@ -112,7 +119,7 @@ def check_offline(receipt: dict[str, Any], v: Verdict) -> bytes | None:
     try:
         salt, claimed = from_hex(receipt["salt"]), from_hex(receipt["commitment"])
         proof = [from_hex(h) for h in receipt["proof"]]
-        computed = commitment(salt, canonical_json(receipt["record"]))
+        computed = commitment(salt, canonical_json(receipt[committed_field(receipt)]))
     except (ValueError, TypeError) as err:
         v.add("receipt", False, f"malformed: {err}")
         return None
@@ -121,7 +128,8 @@ def check_offline(receipt: dict[str, Any], v: Verdict) -> bytes | None:
         computed == claimed,
         "sha256(salt || canonical record) matches"
         if computed == claimed
-        else f"record and salt hash to {to_hex(computed)}, not the receipt's commitment",
+        else f"{committed_field(receipt)} and salt hash to {to_hex(computed)}, "
+        "not the receipt's commitment",
     ):
         return None
     try:

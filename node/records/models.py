@@ -16,6 +16,7 @@ class Record(SQLModel, table=True):
             unique=True,
             sqlite_where=text("is_current = 1"),
         ),
+        Index("ix_record_subject", "subject_key"),  # a member answering a query reads by subject
     )
 
     id: int | None = Field(default=None, primary_key=True)

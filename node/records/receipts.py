@@ -25,9 +25,18 @@ def get_receipt(
     """The protocol's receipt: everything a stranger needs to check the record on chain."""
     row = load_version(engine, record_id, version)
     try:
-        anchor = receipt_anchor(engine, row.leaf_id)
+        return receipt_of_row(engine=engine, keys=keys, row=row, chain_id=chain_id,
+                              registry=registry)  # fmt: skip
     except LeafPending as err:
         raise NotAnchored(f"pending ({err.where})") from None
+
+
+def receipt_of_row(
+    *, engine: Engine, keys: RecordKeys, row: Any, chain_id: int, registry: str
+) -> dict[str, Any]:
+    """The receipt of a stored record version (a row with commitment, wrapped_key, ciphertext
+    and leaf_id); LeafPending while its leaf is not in a confirmed batch."""
+    anchor = receipt_anchor(engine, row.leaf_id)
     if anchor["commitment"] != row.commitment:
         raise RuntimeError(f"record {row.id}: its leaf holds another commitment")
     sealed = open_sealed(keys, row)

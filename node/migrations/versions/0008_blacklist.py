@@ -13,7 +13,7 @@ from alembic import op
 from sqlmodel.sql.sqltypes import AutoString
 
 revision = "0008b"
-down_revision = "0008c"
+down_revision = "0008q"
 branch_labels = None
 depends_on = None
 

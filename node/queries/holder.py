@@ -1,0 +1,192 @@
+"""Answering another member's query: check it against the local index, read the subject's
+records with their receipts, log the query, answer.
+
+Every check reads this node's store (the event index and its derived tables), never the
+chain, so a node answers at the speed of its disk and keeps answering while the chain is away.
+"""
+
+import threading
+import time
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from web3 import Web3
+
+from node.anchoring.service import LeafPending
+from node.chain.index import EventIndex
+from node.consents import service as consents
+from node.db import read_connection
+from node.members.service import anchoring_paused, is_active_member
+from node.peers.signing import MAX_SKEW, NonceBook, PeerRefused, ReplayedRequest, StaleRequest
+from node.queries.log import QueryEntry, QueryLog
+from node.queries.schemas import PeerQuery
+from node.records.intake import RecordKeys
+from node.records.receipts import receipt_of_row
+
+
+class NotAMember(PeerRefused):
+    code, status = "not_a_member", 403
+
+    def __init__(self, member: str) -> None:
+        super().__init__(member, detail=f"{member} is not a member of the consortium")
+
+
+class RequesterSuspended(PeerRefused):
+    code, status = "requester_suspended", 403
+
+    def __init__(self, member: str, status: str) -> None:
+        super().__init__(member, detail=f"{member} is {status}: it may not query")
+
+
+def check_requester(*, index: EventIndex, address: str) -> None:
+    """The requester is an active member now, as the index has read the chain."""
+    if is_active_member(index=index, address=address):
+        return
+    paused = anchoring_paused(index=index, address=address)  # "member suspended" or "removed"
+    if paused is None:
+        raise NotAMember(Web3.to_checksum_address(address))
+    raise RequesterSuspended(Web3.to_checksum_address(address), paused.removeprefix("member "))
+
+
+def check_fresh(engine: Engine, query: PeerQuery, nonces: NonceBook, now: float) -> None:
+    """The query's own time and nonce: a copy of an answered query is refused, however it is
+    signed, by the nonces seen (two copies at once) and by the query log (across restarts)."""
+    if abs(now - query.issued_at) > MAX_SKEW:
+        raise StaleRequest()
+    if not nonces.claim(bytes.fromhex(query.nonce[2:]), now):
+        raise ReplayedRequest()
+    with read_connection(engine) as conn:
+        logged = conn.exec_driver_sql(
+            "SELECT 1 FROM query_log WHERE query_id = ? AND side = 'holder' LIMIT 1",
+            (query.nonce.lower(),),
+        ).first()
+    if logged is not None:
+        raise ReplayedRequest()
+
+
+def check_query(
+    *,
+    engine: Engine,
+    index: EventIndex,
+    query: PeerQuery,
+    requester: str,
+    nonces: NonceBook,
+    now: float,
+) -> Any:
+    """Every check of the protocol, in order; the consent that lets the query through."""
+    check_requester(index=index, address=requester)
+    check_fresh(engine, query, nonces, now)
+    return consents.check_consent(
+        engine,
+        consent_id=query.consent_id.lower(),
+        subject_key=query.subject_key.lower(),
+        grantee=requester,
+        purpose=query.purpose,
+        at=max(int(now), chain_time(engine)),
+    )
+
+
+def chain_time(engine: Engine) -> int:
+    """The time of the newest block the index holds an event of: whatever this node's clock
+    says, it is no earlier than that, so a revocation the index holds is in force."""
+    with read_connection(engine) as conn:
+        time_ = conn.exec_driver_sql(
+            "SELECT block_time FROM chain_event ORDER BY block_number DESC, log_index DESC LIMIT 1"
+        ).scalar()
+    return int(time_ or 0)
+
+
+_SUBJECT_RECORDS = (
+    "SELECT id, record_id, commitment, wrapped_key, ciphertext, leaf_id FROM record "
+    "WHERE subject_key = ? AND is_current = 1 ORDER BY id"
+)
+
+
+class ReceiptCache:
+    """Receipts of anchored record versions, kept for `ttl` seconds: a version's record, salt
+    and proof do not change once its batch is confirmed, and reading them (the proof from the
+    batch tree, the record decrypted) is most of the work of an answer. Bounded in time, so
+    that a receipt re-anchored after a deep reorg is read afresh within a minute."""
+
+    def __init__(self, ttl: float = 60.0, size: int = 20_000) -> None:
+        self.ttl, self.size = ttl, size
+        self._kept: dict[int, tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, row_id: int, now: float) -> dict[str, Any] | None:
+        kept = self._kept.get(row_id)
+        return kept[1] if kept is not None and kept[0] > now else None
+
+    def put(self, row_id: int, receipt: dict[str, Any], now: float) -> None:
+        with self._lock:
+            if len(self._kept) >= self.size:
+                self._kept = {k: v for k, v in self._kept.items() if v[0] > now}
+                if len(self._kept) >= self.size:
+                    self._kept.clear()
+            self._kept[row_id] = (now + self.ttl, receipt)
+
+
+def subject_receipts(
+    *,
+    engine: Engine,
+    keys: RecordKeys,
+    subject_key: str,
+    chain_id: int,
+    registry: str,
+    cache: ReceiptCache | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """A receipt for each current anchored record about the subject, and how many are not
+    anchored yet (those are not sent: nobody could check them)."""
+    now = time.monotonic()
+    with read_connection(engine) as conn:
+        rows = conn.exec_driver_sql(_SUBJECT_RECORDS, (subject_key,)).all()
+    receipts, pending = [], 0
+    for row in rows:
+        receipt = cache.get(row.id, now) if cache is not None else None
+        if receipt is None:
+            try:
+                receipt = receipt_of_row(
+                    engine=engine, keys=keys, row=row, chain_id=chain_id, registry=registry
+                )
+            except LeafPending:
+                pending += 1
+                continue
+            if cache is not None:
+                cache.put(row.id, receipt, now)
+        receipts.append(receipt)
+    return receipts, pending  # fmt: skip
+
+
+def answer_query(
+    *,
+    engine: Engine,
+    index: EventIndex,
+    keys: RecordKeys,
+    log: QueryLog,
+    query: PeerQuery,
+    requester: str,
+    holder: str,
+    chain_id: int,
+    registry: str,
+    nonces: NonceBook,
+    cache: ReceiptCache | None = None,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """The whole holder side: checks, the subject's records, the query logged (committed
+    before the answer leaves), the answer."""
+    now = time.time() if now is None else now
+    as_of = index.indexed_block()
+    consent = check_query(engine=engine, index=index, query=query, requester=requester,
+                          nonces=nonces, now=now)  # fmt: skip
+    records, pending = subject_receipts(
+        engine=engine, keys=keys, subject_key=consent.subject_key, chain_id=chain_id,
+        registry=registry, cache=cache,
+    )  # fmt: skip
+    entry = QueryEntry(
+        query_id=query.nonce.lower(), side="holder", subject_key=consent.subject_key,
+        consent_id=consent.consent_id, purpose=query.purpose,
+        requester=Web3.to_checksum_address(requester), holder=holder, at=int(now),
+    )  # fmt: skip
+    log.log_now(entry)
+    return {"holder": holder, "query_id": entry.query_id, "as_of_block": as_of,
+            "records": records, "pending": pending}  # fmt: skip
