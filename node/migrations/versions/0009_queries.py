@@ -14,7 +14,7 @@ from alembic import op
 from sqlmodel.sql.sqltypes import AutoString
 
 revision = "0008q"
-down_revision = "0008c"  # rechained on 0008c (consents) once merged
+down_revision = "0008c"
 branch_labels = None
 depends_on = None
 
