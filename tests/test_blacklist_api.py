@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
+import time
 from typing import Any
+
+from eth_account import Account
 
 from node.blacklist import service
 from node.blacklist.sweeper import ExpirySweeper
 from node.cli import main as cli
+from node.crypto import eip712
 from node.crypto.subjects import make_resident_id
 from tests.blacklist_kit import applicant, check, list_after_notice, listing, notice
-from tests.conftest import authorize, node_of, person, submit, whole_operator_log
+from tests.conftest import authorize, bind_borrower, node_of, person, submit, whole_operator_log
 
 
 def test_listing_without_a_notice_is_refused_through_the_api(node_client: Any) -> None:
@@ -151,3 +156,34 @@ def test_the_cli_checks_a_csv_and_a_jsonl_file_and_writes_the_answers_beside(
     assert [a["result"] for a in answers] == ["clear", "invalid", "listed"]
     assert any(e["action"] == "blacklist check" and e["target"] == "3 applicants"
                for e in whole_operator_log(node_client))  # fmt: skip
+
+
+def test_the_borrower_sees_the_notice_and_the_entry_in_their_trail(node_client: Any) -> None:
+    node = node_of(node_client)
+    borrower = Account.create()
+    bound = bind_borrower(node_client, borrower.address, id_number=applicant(4)["id_number"])
+    assert bound.status_code == 200, bound.text
+    entry = list_after_notice(node_client, 4)
+    list_after_notice(node_client, 5)  # someone else's: not in this trail
+    assert node.index.catch_up(timeout=60)
+
+    chain = node.chain
+    message = {"subjectKey": entry["subject_key"], "node": chain.client.account.address,
+               "issuedAt": int(time.time()), "nonce": "0x" + secrets.token_hex(32)}  # fmt: skip
+    data = eip712.login_typed_data(
+        message, eip712.domain(chain.chain_id, chain.addresses["ConsentRegistry"])
+    )
+    login = {"X-Creditchain-Login": json.dumps(message),
+             "X-Creditchain-Login-Signature": eip712.sign(data, borrower.key)}  # fmt: skip
+    node_client.headers.pop("Authorization")  # the borrower's own login, no staff token
+    resp = node_client.get(f"/v1/subjects/{entry['subject_key']}/trail", headers=login)
+    assert resp.status_code == 200, resp.text
+    listed = resp.json()["blacklist"]
+    (shown,) = listed["entries"]
+    assert (shown["entry_id"], shown["status"], shown["active"], shown["disputed"]) == (
+        entry["entry_id"], "listed", True, False
+    )  # fmt: skip
+    (notice_shown,) = listed["notices"]
+    assert notice_shown["notice_id"] == entry["notice_id"]
+    assert notice_shown["entry_id"] == entry["entry_id"] and notice_shown["channel"] == "sms"
+    assert notice_shown["noticed_at"] <= shown["listed_at"]

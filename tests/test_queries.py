@@ -337,7 +337,7 @@ def test_the_trail_shows_exactly_the_queries_made_each_checkable_from_its_receip
         assert verify_receipt(receipt, w3).ok
         forged = {**receipt, "entry": {**receipt["entry"], "requester": world.other.address}}
         assert not verify_receipt(forged, w3).ok
-    assert trail["blacklist"] == {"entries": [], "notices": []}
+    assert trail["blacklist"] == {"entries": [], "notices": []}  # never listed
 
 
 def test_the_trail_is_the_borrowers_alone(world):

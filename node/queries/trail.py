@@ -1,9 +1,9 @@
 """A borrower's trail: everything done about their subject key, each item with what proves it.
 
-Bindings and consents are on chain: each comes with its chain position (block, transaction,
-time). Queries are leaves of this node's anchored query log: each comes with its receipt,
-checked against the chain alone by `creditchain verify` (or "pending" until its batch is
-confirmed).
+Bindings, consents and blacklist notices and entries are on chain: each comes with its chain
+position (its block; bindings and consents their transaction and time too). Queries are leaves
+of this node's anchored query log: each comes with its receipt, checked against the chain alone
+by `creditchain verify` (or "pending" until its batch is confirmed).
 """
 
 from typing import Any
@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from node.anchoring.service import LeafPending
+from node.blacklist import service as blacklist
 from node.chain.index import EventIndex
 from node.consents import service as consents
 from node.queries.log import entries_for_subject, query_receipt
@@ -38,9 +39,12 @@ def _queries(engine: Engine, subject_key: str, chain_id: int, registry: str) -> 
 
 
 def blacklist_for_subject(engine: Engine, index: EventIndex, subject_key: str) -> dict[str, list]:
-    """The subject's blacklist entries and notices: node/blacklist/service.py's
-    `entries_for_subject` and `notices_for_subject`, once that domain serves them."""
-    return {"entries": [], "notices": []}
+    """The subject's blacklist entries, whatever their status (active, disputed, delisted,
+    expired), and every notice given before a listing, with the entry it served."""
+    return {
+        "entries": blacklist.entries_for_subject(engine=engine, subject_key=subject_key),
+        "notices": blacklist.notices_for_subject(index=index, subject_key=subject_key),
+    }
 
 
 def trail(
