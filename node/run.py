@@ -28,7 +28,7 @@ _RUN_OPTIONS = {
     "batch_size": "N", "batch_interval": "SECONDS", "confirmations": "N", "workers": "N",
     "max_body_mb": "MIB", "max_request_kb": "KIB", "rpc_gas_cap": "GAS",
     "rpc_evm_timeout": "SECONDS", "rpc_logs_max_blocks": "N", "log_level": "LEVEL",
-    "consent_max_window": "SECONDS", "login_max_age": "SECONDS",
+    "consent_max_window": "SECONDS", "login_max_age": "SECONDS", "blacklist_retention_years": "N",
 }  # fmt: skip
 
 
