@@ -8,9 +8,11 @@ records about a few borrowers, binds the borrowers and registers their consents 
 answering node in turn: every query is checked against the node's index (no RPC), answered
 with receipts and logged. The baseline: the same 32 requesters asking anvil, by eth_call of
 ConsentRegistry.isValid, whether the consent holds: the rate a node checking consent on chain
-could not exceed. Beside the rates it prints the CPU time the answering node and the requesters
-spent per query: on a machine shared with other work, the rate says more about the machine
-than about the node. The last line is one JSON object.
+could not exceed. The requests are signed and encoded before the timed phase (each fresh, within
+the node's skew) and sent on kept connections, so the time measured is the answering node's.
+Beside the rates it prints the CPU time the answering node and the requesters spent per query:
+on a machine shared with other work, the rate says much about the machine. The last line is one
+JSON object.
 
     .venv/bin/python scripts/bench_query.py [--queries 2000] [--concurrency 32]
 """
