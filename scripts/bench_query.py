@@ -8,9 +8,11 @@ records about a few borrowers, binds the borrowers and registers their consents 
 answering node in turn: every query is checked against the node's index (no RPC), answered
 with receipts and logged. The baseline: the same 32 requesters asking anvil, by eth_call of
 ConsentRegistry.isValid, whether the consent holds: the rate a node checking consent on chain
-could not exceed. Beside the rates it prints the CPU time the answering node and the requesters
-spent per query: on a machine shared with other work, the rate says more about the machine
-than about the node. The last line is one JSON object.
+could not exceed. The requests are signed and encoded before the timed phase (each fresh, within
+the node's skew) and sent on kept connections, so the time measured is the answering node's.
+Beside the rates it prints the CPU time the answering node and the requesters spent per query:
+on a machine shared with other work, the rate says much about the machine. The last line is one
+JSON object.
 
     .venv/bin/python scripts/bench_query.py [--queries 2000] [--concurrency 32]
 """
@@ -98,32 +100,55 @@ def prepare(state: dict[str, Any]) -> list[tuple[str, str]]:
     return pairs
 
 
-async def run(url: str, warmup: list[tuple[bytes, dict[str, str]]],
-              requests: list[tuple[bytes, dict[str, str]]], concurrency: int
+def raw_request(host: str, body: bytes, headers: dict[str, str]) -> bytes:
+    """One signed query as the bytes sent on the wire (HTTP/1.1, the connection kept)."""
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return (f"POST {PEER_PATH} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n{head}\r\n").encode() + body  # fmt: skip
+
+
+async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                   request: bytes) -> tuple[int, bytes]:  # fmt: skip
+    """Send one request on a kept connection; (status, body) of the answer."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    length = next(int(v) for k, _, v in (line.partition(b":") for line in lines[1:])
+                  if k.strip().lower() == b"content-length")  # fmt: skip
+    return int(lines[0].split()[1]), await reader.readexactly(length)
+
+
+async def run(url: str, warmup: list[bytes], requests: list[bytes], concurrency: int
               ) -> tuple[float, list[float], int]:  # fmt: skip
     """Send `warmup` (untimed: connections opened, caches filled), then every request,
-    `concurrency` at a time; (queries/s, latencies in ms, failures)."""
+    `concurrency` at a time, each requester on its own kept connection; (queries/s,
+    latencies in ms, failures). Timed: from the first request written to the last answer
+    read; the requests were signed and encoded before, so the time is the node's."""
     latencies: list[float] = []
     failures = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
+    where = urllib.parse.urlsplit(url)
+    conns = [await asyncio.open_connection(where.hostname, where.port)
+             for _ in range(concurrency)]  # fmt: skip
 
-        async def worker(queue: Iterator[tuple[bytes, dict[str, str]]], timed: bool) -> None:
-            nonlocal failures
-            for body, headers in queue:
-                start = time.perf_counter()
-                resp = await http.post(PEER_PATH, content=body, headers=headers)
-                if timed:
-                    latencies.append((time.perf_counter() - start) * 1000)
-                if resp.status_code != 200 or not resp.json()["records"]:
-                    failures += 1
+    async def worker(conn: Any, queue: Iterator[bytes], timed: bool) -> None:
+        nonlocal failures
+        reader, writer = conn
+        for request in queue:
+            start = time.perf_counter()
+            status, body = await exchange(reader, writer, request)
+            if timed:
+                latencies.append((time.perf_counter() - start) * 1000)
+            if status != 200 or b'"records":[]' in body:
+                failures += 1
 
-        queue = iter(warmup)
-        await asyncio.gather(*(worker(queue, False) for _ in range(concurrency)))
-        queue = iter(requests)
-        start = time.perf_counter()
-        await asyncio.gather(*(worker(queue, True) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - start
+    queue = iter(warmup)
+    await asyncio.gather(*(worker(c, queue, False) for c in conns))
+    queue = iter(requests)
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(c, queue, True) for c in conns))
+    elapsed = time.perf_counter() - start
+    for _, writer in conns:
+        writer.close()
     return len(requests) / elapsed, latencies, failures
 
 
@@ -209,10 +234,11 @@ def main() -> None:
         for m in state["members"][1:]:
             wait_for(lambda m=m: _answers(m["url"], account, chain_id, consortium, pairs),
                      60, "consents indexed")  # fmt: skip
-            requests = [peer_request(account, chain_id=chain_id, consortium=consortium,
-                                     consent_id=pairs[i % len(pairs)][1],
-                                     subject_key=pairs[i % len(pairs)][0], purpose=PURPOSE)
-                        for i in range(args.queries + WARMUP)]  # fmt: skip
+            host = urllib.parse.urlsplit(m["url"]).netloc
+            requests = [raw_request(host, *peer_request(
+                account, chain_id=chain_id, consortium=consortium,
+                consent_id=pairs[i % len(pairs)][1], subject_key=pairs[i % len(pairs)][0],
+                purpose=PURPOSE)) for i in range(args.queries + WARMUP)]  # fmt: skip
             warmup, requests = requests[:WARMUP], requests[WARMUP:]
             node_cpu, own_cpu = _cpu(psutil.Process(m["pid"])), _cpu(psutil.Process())
             qps, latencies, failures = asyncio.run(
