@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 
 from node.anchoring import proofs
+from node.crypto.hexutil import to_hex
 from node.db import read_connection
 from node.errors import DomainError
 
@@ -138,6 +139,23 @@ def receipt_anchor(engine: Engine, leaf_id: int) -> dict[str, Any]:
         "root": batch.root,
         "tx_hash": batch.tx_hash,
         "block_number": batch.block_number,
+    }
+
+
+def receipt_fields(anchor: dict[str, Any], *, chain_id: int, registry: str) -> dict[str, Any]:
+    """A leaf's anchor as the protocol's receipt writes it, in its order (hex with 0x),
+    from `commitment` to `block_number`: what every kind of receipt shares."""
+    return {
+        "commitment": to_hex(anchor["commitment"]),
+        "batch_id": anchor["batch_id"],
+        "leaf_index": anchor["leaf_index"],
+        "tree_size": anchor["tree_size"],
+        "proof": [to_hex(h) for h in anchor["proof"]],
+        "root": to_hex(anchor["root"]),
+        "chain_id": chain_id,
+        "registry": registry,
+        "tx_hash": anchor["tx_hash"],
+        "block_number": anchor["block_number"],
     }
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from sqlalchemy.engine import Engine
 
-from node.anchoring.service import append_leaves, receipt_anchor
+from node.anchoring.service import append_leaves, receipt_anchor, receipt_fields
 from node.crypto.canonical import canonical_json
 from node.crypto.commitments import commitment, new_salt, to_hex
 from node.db import read_connection, write_transaction
@@ -163,16 +163,7 @@ def query_receipt(
         "kind": "query",
         "entry": entry,
         "salt": to_hex(salt),
-        "commitment": to_hex(anchor["commitment"]),
-        "batch_id": anchor["batch_id"],
-        "leaf_index": anchor["leaf_index"],
-        "tree_size": anchor["tree_size"],
-        "proof": [to_hex(h) for h in anchor["proof"]],
-        "root": to_hex(anchor["root"]),
-        "chain_id": chain_id,
-        "registry": registry,
-        "tx_hash": anchor["tx_hash"],
-        "block_number": anchor["block_number"],
+        **receipt_fields(anchor, chain_id=chain_id, registry=registry),
     }
 
 

@@ -6,8 +6,7 @@ from typing import Any
 import orjson
 from sqlalchemy.engine import Engine
 
-from node.anchoring.service import LeafPending, receipt_anchor
-from node.crypto.commitments import to_hex
+from node.anchoring.service import LeafPending, receipt_anchor, receipt_fields
 from node.records.errors import NotAnchored
 from node.records.intake import RecordKeys
 from node.records.reads import load_version, open_sealed
@@ -44,14 +43,5 @@ def receipt_of_row(
         "version": 1,
         "record": orjson.loads(sealed["c"]),
         "salt": "0x" + sealed["s"],
-        "commitment": to_hex(row.commitment),
-        "batch_id": anchor["batch_id"],
-        "leaf_index": anchor["leaf_index"],
-        "tree_size": anchor["tree_size"],
-        "proof": [to_hex(h) for h in anchor["proof"]],
-        "root": to_hex(anchor["root"]),
-        "chain_id": chain_id,
-        "registry": registry,
-        "tx_hash": anchor["tx_hash"],
-        "block_number": anchor["block_number"],
+        **receipt_fields(anchor, chain_id=chain_id, registry=registry),
     }
