@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ from node.chain.index import EventIndex  # noqa: E402
 from node.chain.setup import Chain, connect_chain, found_consortium  # noqa: E402
 from node.crypto.subjects import make_resident_id  # noqa: E402
 from node.db import make_engine, write_transaction  # noqa: E402
-from tests.conftest import ANVIL, ANVIL_KEY, free_port, rpc, wait_for  # noqa: E402
+from tests.conftest import ANVIL_KEY, anvil_chain  # noqa: E402
 
 YEAR = 365 * 24 * 3600
 
@@ -79,12 +78,7 @@ def main() -> None:
     p.add_argument("--sample", type=int, default=2_000, help="applicants of the baseline")
     args = p.parse_args()
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    anvil = subprocess.Popen([str(ANVIL), "--port", str(port), "--silent"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        wait_for(lambda: rpc(url, "eth_chainId"), 30, "anvil")
+    with anvil_chain() as (url, _):
         data = Path(tempfile.mkdtemp(prefix="bench-blacklist-"))
         member = Account.from_key(ANVIL_KEY)
         founders = [Founder.of(member, "Founder")]
@@ -131,9 +125,6 @@ def main() -> None:
             "speedup": round(checks_per_s / baseline, 1),
         }))  # fmt: skip
         chain.close()
-    finally:
-        anvil.terminate()
-        anvil.wait(10)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ one JSON line at the end.
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ from node.chain.index import EventIndex  # noqa: E402
 from node.chain.setup import Chain, connect_chain  # noqa: E402
 from node.db import make_engine  # noqa: E402
 from node.members import service  # noqa: E402
-from tests.conftest import ANVIL, ANVIL_KEY, free_port, rpc, wait_for  # noqa: E402
+from tests.conftest import ANVIL_KEY, anvil_chain  # noqa: E402
 
 
 def members_by_rpc(chain: Chain) -> list[dict[str, Any]]:
@@ -65,12 +64,7 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
     args = p.parse_args()
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    anvil = subprocess.Popen([str(ANVIL), "--port", str(port), "--silent"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        wait_for(lambda: rpc(url, "eth_chainId"), 30, "anvil")
+    with anvil_chain() as (url, _):
         data = Path(tempfile.mkdtemp(prefix="bench-members-"))
         chain = connect_chain(data=data, rpc=url, member=Account.from_key(ANVIL_KEY),
                               member_name="Founder")  # fmt: skip
@@ -101,9 +95,6 @@ def main() -> None:
         print(json.dumps({k: round(v, 1) if isinstance(v, float) else v
                           for k, v in results.items()}))  # fmt: skip
         chain.close()
-    finally:
-        anvil.terminate()
-        anvil.wait(10)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ the RFC 9162 reference and a kit for contract tests."""
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import json
 import os
@@ -75,9 +76,10 @@ def wait_for(predicate, timeout: float = 30, what: str = "condition") -> None:  
     raise TimeoutError(f"timed out waiting for {what}")
 
 
-@pytest.fixture
-def anvil() -> Iterator[str]:
-    """A fresh anvil dev chain on a free loopback port, stopped after the test."""
+@contextlib.contextmanager
+def anvil_chain() -> Iterator[tuple[str, subprocess.Popen]]:
+    """A fresh anvil dev chain on a free loopback port, its URL and process (to stop it
+    early), stopped on leaving."""
     port = free_port()
     proc = subprocess.Popen(
         [str(ANVIL), "--port", str(port), "--host", "127.0.0.1", "--silent"],
@@ -87,10 +89,17 @@ def anvil() -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: rpc(url, "eth_chainId"), timeout=30, what="anvil")
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture
+def anvil() -> Iterator[str]:
+    """A fresh anvil dev chain on a free loopback port, stopped after the test."""
+    with anvil_chain() as (url, _):
+        yield url
 
 
 def person(seq: int, **overrides: Any) -> dict[str, Any]:

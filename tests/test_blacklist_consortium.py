@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from node.app import create_app
 from node.blacklist import service
 from node.keys.store import load_secrets
 from tests.blacklist_kit import applicant, check, list_after_notice, listing, notice
-from tests.conftest import ANVIL, authorize, free_port, make_settings, node_of, rpc, wait_for
+from tests.conftest import anvil_chain, authorize, make_settings, node_of, rpc, wait_for
 
 SECRET_ENV = "CREDITCHAIN_CONSORTIUM_SECRET_FILE"
 
@@ -30,16 +29,12 @@ def trio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[TestClient]]
     """Three members' nodes on one anvil chain, sharing the consortium secret: the first
     founded the consortium alone (M = 1) and admitted the other two."""
     root = tmp_path_factory.mktemp("trio")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    chain = subprocess.Popen([str(ANVIL), "--port", str(port), "--silent"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     (root / "consortium.secret").write_text(secrets.token_hex(32) + "\n")
     before = os.environ.get(SECRET_ENV)
     os.environ[SECRET_ENV] = str(root / "consortium.secret")
     try:
-        wait_for(lambda: rpc(url, "eth_chainId"), what="anvil")
         with contextlib.ExitStack() as stack:
+            url, _ = stack.enter_context(anvil_chain())
             first = stack.enter_context(
                 TestClient(create_app(make_settings(root / "m1", url), run_batcher=False))
             )
@@ -63,8 +58,6 @@ def trio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[TestClient]]
             os.environ.pop(SECRET_ENV, None)
         else:
             os.environ[SECRET_ENV] = before
-        chain.terminate()
-        chain.wait(10)
 
 
 def _same_block(clients: list[TestClient]) -> int:
