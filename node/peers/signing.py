@@ -19,6 +19,7 @@ from eth_account.messages import SignableMessage
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
+from node.crypto import eip712
 from node.errors import DomainError
 
 MAX_SKEW = 60  # seconds a request's timestamp may be off
@@ -65,17 +66,18 @@ class NotAnActiveMember(PeerRefused):
         super().__init__(member, detail=f"{member} is not an active member")
 
 
-_DOMAIN_TYPE = keccak(
-    text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-)
-_REQUEST_TYPE = keccak(text="PeerRequest(" + ",".join(
-    f"{f['type']} {f['name']}" for f in _TYPES["PeerRequest"]) + ")")  # fmt: skip
+def _type_hash(name: str, fields: list[dict[str, str]]) -> bytes:
+    return keccak(text=f"{name}(" + ",".join(f"{f['type']} {f['name']}" for f in fields) + ")")
+
+
+_DOMAIN_TYPE = _type_hash("EIP712Domain", eip712.DOMAIN_FIELDS)
+_REQUEST_TYPE = _type_hash("PeerRequest", _TYPES["PeerRequest"])
 
 
 @functools.lru_cache(maxsize=16)
 def _domain_separator(chain_id: int, contract: str) -> bytes:
     return keccak(
-        _DOMAIN_TYPE + keccak(text="creditchain") + keccak(text="1")
+        _DOMAIN_TYPE + keccak(text=eip712.NAME) + keccak(text=eip712.VERSION)
         + chain_id.to_bytes(32, "big") + bytes(12) + bytes.fromhex(contract[2:])
     )  # fmt: skip
 
