@@ -16,7 +16,7 @@ from node.blacklist.errors import InvalidCheck
 from node.chain.events import COLUMNS, event_from_row
 from node.crypto.subjects import ENTERPRISE, PERSON, InvalidIdentifier, subject_key
 from node.db import read_connection
-from node.members.service import _fold_members
+from node.members.service import fold_members
 
 MAX_APPLICANTS = 100_000
 _CHUNK = 5_000  # subject keys per lookup query
@@ -67,7 +67,7 @@ def member_statuses(conn: Connection) -> dict[str, dict[str, Any]]:
         f"SELECT {COLUMNS} FROM chain_event WHERE contract = 'Consortium' AND event IN "
         "('MemberAdded', 'MemberStatusChanged') ORDER BY block_number, log_index"
     )
-    return _fold_members([event_from_row(r) for r in rows])
+    return fold_members([event_from_row(r) for r in rows])
 
 
 def check_applicants(

@@ -130,8 +130,9 @@ class Snapshot(NamedTuple):
     as_of_block: int | None
 
 
-def _fold_members(events: list[Event]) -> dict[str, dict[str, Any]]:
-    """Members by address, in admission order, from their events in chain order."""
+def fold_members(events: list[Event]) -> dict[str, dict[str, Any]]:
+    """Members by address, in admission order, from their Consortium events in chain order
+    (those of _MEMBER_EVENTS; other domains pass what they read in their own transaction)."""
     members: dict[str, dict[str, Any]] = {}
     for e in events:
         a = e.args
@@ -157,14 +158,14 @@ def _fold_members(events: list[Event]) -> dict[str, dict[str, Any]]:
 def list_members(*, index: EventIndex) -> Snapshot:
     """Every member ever admitted, in admission order, with its status and roles."""
     snap = index.read("Consortium", *_MEMBER_EVENTS)
-    return Snapshot(list(_fold_members(snap.events).values()), snap.as_of_block)
+    return Snapshot(list(fold_members(snap.events).values()), snap.as_of_block)
 
 
 def is_active_member(*, index: EventIndex, address: str) -> bool:
     """Whether `address` is an active member, as far as the index has read."""
     address = Web3.to_checksum_address(address)
     snap = index.read("Consortium", "MemberAdded", "MemberStatusChanged", where={"member": address})
-    member = _fold_members(snap.events).get(address)
+    member = fold_members(snap.events).get(address)
     return member is not None and member["status"] == "active"
 
 
@@ -174,7 +175,7 @@ def anchoring_paused(*, index: EventIndex, address: str) -> str | None:
     the store, no chain round trip, so it can be asked on every request."""
     address = Web3.to_checksum_address(address)
     snap = index.read("Consortium", "MemberAdded", "MemberStatusChanged", where={"member": address})
-    member = _fold_members(snap.events).get(address)
+    member = fold_members(snap.events).get(address)
     if member is None or member["status"] not in ("suspended", "removed"):
         return None
     return "member " + member["status"]
