@@ -25,7 +25,9 @@ class Node:
     index: EventIndex
 
 
-def get_node(request: Request) -> Node:
+async def get_node(request: Request) -> Node:
+    """Async, so that FastAPI calls it on the event loop: a plain function dependency costs a
+    hop to a worker thread and back on every request."""
     return request.app.state.node
 
 

@@ -157,12 +157,11 @@ def subject_receipts(
     return receipts, pending  # fmt: skip
 
 
-def answer_query(
+def prepare_answer(
     *,
     engine: Engine,
     index: EventIndex,
     keys: RecordKeys,
-    log: QueryLog,
     query: PeerQuery,
     requester: str,
     holder: str,
@@ -171,9 +170,9 @@ def answer_query(
     nonces: NonceBook,
     cache: ReceiptCache | None = None,
     now: float | None = None,
-) -> dict[str, Any]:
-    """The whole holder side: checks, the subject's records, the query logged (committed
-    before the answer leaves), the answer."""
+) -> tuple[dict[str, Any], QueryEntry]:
+    """The holder side up to the log: checks, the subject's records; the answer and the query
+    log entry that must be committed before the answer leaves."""
     now = time.time() if now is None else now
     as_of = index.indexed_block()
     consent = check_query(engine=engine, index=index, query=query, requester=requester,
@@ -187,6 +186,14 @@ def answer_query(
         consent_id=consent.consent_id, purpose=query.purpose,
         requester=Web3.to_checksum_address(requester), holder=holder, at=int(now),
     )  # fmt: skip
+    answer = {"holder": holder, "query_id": entry.query_id, "as_of_block": as_of,
+              "records": records, "pending": pending}  # fmt: skip
+    return answer, entry
+
+
+def answer_query(*, log: QueryLog, **prepare: Any) -> dict[str, Any]:
+    """The whole holder side in the caller's thread: prepare_answer, then the query logged
+    (its commit waited for) before the answer is returned."""
+    answer, entry = prepare_answer(**prepare)
     log.log_now(entry)
-    return {"holder": holder, "query_id": entry.query_id, "as_of_block": as_of,
-            "records": records, "pending": pending}  # fmt: skip
+    return answer

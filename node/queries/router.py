@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from node.deps import NodeDep
 from node.members.router import AS_OF
 from node.queries import service
+from node.queries.log import QueryEntry
 from node.queries.schemas import PeerAnswer, PeerQuery, QueryIn, QueryOut
 from node.staff.deps import StaffUser, log_target, require
 from node.staff.models import QUERY_OPERATOR
@@ -50,12 +51,13 @@ async def peer_query(query: PeerQuery, request: Request, node: NodeDep) -> Respo
     against PeerAnswer (which only documents it): that check cost more than the answer."""
     body = await request.body()
 
-    def run() -> dict[str, Any]:
+    def run() -> tuple[dict[str, Any], QueryEntry]:
         member = service.authenticate(node, headers=request.headers, method=request.method,
                                       path=request.url.path, body=body)  # fmt: skip
-        return service.answer(node, query, member)
+        return service.prepare_answer(node, query, member)
 
-    answer = await anyio.to_thread.run_sync(run, limiter=_PEER_THREADS)
+    answer, entry = await anyio.to_thread.run_sync(run, limiter=_PEER_THREADS)
+    await service.log_answer(node, entry)
     headers = {} if answer["as_of_block"] is None else {AS_OF: str(answer["as_of_block"])}
     return Response(orjson.dumps(answer), media_type="application/json", headers=headers)
 

@@ -4,6 +4,7 @@
 One query log per store: its writer thread group-commits the entries of every request.
 """
 
+import asyncio
 import weakref
 from typing import Any
 
@@ -17,7 +18,7 @@ from node.errors import DomainError
 from node.peers.signing import NonceBook, verify
 from node.queries import holder, requester
 from node.queries import trail as trails
-from node.queries.log import QueryLog
+from node.queries.log import QueryEntry, QueryLog
 from node.queries.schemas import PeerQuery, QueryIn
 
 LOGIN_HEADER = "X-Creditchain-Login"
@@ -48,14 +49,23 @@ def _registry(node: Node) -> str:
     return node.chain.addresses["RecordRegistry"]
 
 
-def answer(node: Node, query: PeerQuery, requester_address: str) -> dict[str, Any]:
-    """The holder's answer to an authenticated member's query (refusals raise)."""
-    return holder.answer_query(
-        engine=node.engine, index=node.index, keys=node.keys, log=query_log(node.engine),
-        query=query, requester=requester_address, holder=node.chain.client.account.address,
+def prepare_answer(
+    node: Node, query: PeerQuery, requester_address: str
+) -> tuple[dict[str, Any], QueryEntry]:
+    """The holder's answer to an authenticated member's query (refusals raise), and the query
+    log entry to commit before the answer leaves (log_answer)."""
+    return holder.prepare_answer(
+        engine=node.engine, index=node.index, keys=node.keys, query=query,
+        requester=requester_address, holder=node.chain.client.account.address,
         chain_id=node.chain.chain_id, registry=_registry(node), nonces=_nonces,
         cache=receipt_cache(node.engine),
     )  # fmt: skip
+
+
+async def log_answer(node: Node, entry: QueryEntry) -> None:
+    """Wait, without holding a thread, until the entry's group commit is done: every request
+    waiting for the same commit shares it."""
+    await asyncio.wrap_future(query_log(node.engine).log(entry))
 
 
 async def ask_members(node: Node, body: QueryIn) -> dict[str, Any]:

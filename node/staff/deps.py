@@ -111,7 +111,7 @@ def install_state(app: FastAPI) -> None:
     app.state.staff_refusals = RefusalTally()
 
 
-def _refusals(request: Request) -> RefusalTally:
+async def _refusals(request: Request) -> RefusalTally:  # async: no thread hop (node/deps.py)
     return request.app.state.staff_refusals
 
 
