@@ -49,3 +49,15 @@ def read_connection(engine: Engine) -> Iterator[Connection]:
     """A connection for reads; WAL lets them run beside a writer."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         yield conn
+
+
+@contextmanager
+def read_snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection whose reads all see the store as of one moment (one read transaction):
+    several reads that must agree, in one checkout of a connection."""
+    with read_connection(engine) as conn:
+        conn.exec_driver_sql("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.exec_driver_sql("COMMIT")

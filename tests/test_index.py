@@ -23,6 +23,7 @@ from node.chain.setup import Chain, connect_chain, found_consortium
 from node.cli import main as cli
 from node.db import make_engine
 from node.members.router import AS_OF
+from node.members.service import member_status
 from node.peers.signing import signed_headers
 from tests.conftest import (
     ADMIT,
@@ -197,6 +198,8 @@ def test_a_reorg_drops_its_events_and_a_reincluded_one_comes_back(anvil, tmp_pat
         _admit(client, dropped)
         block_before = node.index.read("Consortium", "ProposalCreated").events[-2].block_hash
         assert {kept.address, dropped.address, back.address} <= _members(client)[0]
+        # one member's standing, the read a node makes on every request between nodes
+        assert member_status(index=node.index, address=dropped.address) == "active"
 
         rpc(anvil, "anvil_reorg", [2, []])  # the last two admissions' blocks are replaced
         head = int(rpc(anvil, "eth_blockNumber"), 16)
@@ -208,10 +211,14 @@ def test_a_reorg_drops_its_events_and_a_reincluded_one_comes_back(anvil, tmp_pat
         wait_for(reorg_indexed, 30, "the reorg indexed")
         listed, _ = _members(client)
         assert kept.address in listed and dropped.address not in listed
+        assert member_status(index=node.index, address=dropped.address) is None
+        assert member_status(index=node.index, address=kept.address) == "active"
 
         rpc(anvil, "eth_sendRawTransaction", [raw])  # the first of the two, mined again
         wait_for(lambda: back.address in _members(client)[0], 30, "the re-inclusion indexed")
         assert dropped.address not in _members(client)[0]
+        assert member_status(index=node.index, address=back.address) == "active"
+        assert member_status(index=node.index, address=dropped.address) is None
         again = node.index.read("Consortium", "ProposalCreated").events[-1]
         assert again.tx_hash == tx and again.block_hash != block_before
 

@@ -231,6 +231,7 @@ def test_stale_request(world):
 
 def test_suspended_requester(world):
     consent = world.consent()
+    assert world.ask(consent).status_code == 200  # its standing read once, while active
     suspend = {"action": "suspend", "subject": world.asker.address}
     resp = world.client.post("/v1/proposals", json=suspend)
     assert resp.json()["state"] == "executed", resp.text
@@ -359,6 +360,26 @@ def test_signed_peer_requests_hash_exactly_as_eip712s_general_encoder():
     general = encode_typed_data(domain_data=domain, message_types=signing._TYPES,
                                 message_data=message)  # fmt: skip
     assert signing._typed(1337, contract, message) == general
+
+
+def test_a_request_signature_is_recovered_as_eth_account_recovers_it_and_forgeries_refused():
+    account, contract, path = Account.create(), Account.create().address, requester.PEER_PATH
+    args = {"method": "POST", "path": path, "body": b"{}", "chain_id": 1337, "contract": contract}
+    for _ in range(50):
+        signed = signing.signed_headers(account, chain_id=1337, contract=contract,
+                                        method="POST", path=path, body=b"{}")  # fmt: skip
+        headers = {k.lower(): v for k, v in signed.items()}  # as the server hands them over
+        signer = signing.verify(headers=headers, nonces=signing.NonceBook(), **args)
+        assert signer == account.address
+    signature = bytes.fromhex(headers["x-creditchain-signature"][2:])
+    for k in range(65):  # one bit changed anywhere: not this member's signature
+        forged = bytearray(signature)
+        forged[k] ^= 1
+        with pytest.raises(signing.BadSignature):
+            signing.verify(headers={**headers, "x-creditchain-signature": "0x" + forged.hex()},
+                           nonces=signing.NonceBook(), **args)  # fmt: skip
+    with pytest.raises(signing.BadSignature):  # another body than the one signed
+        signing.verify(headers=headers, nonces=signing.NonceBook(), **{**args, "body": b"[]"})
 
 
 def test_the_holder_checks_and_answers_with_no_call_to_the_chain(world, monkeypatch):

@@ -27,12 +27,13 @@ from node.chain.client import ChainError
 from node.chain.events import COLUMNS, ChainMoved, ChainReader, Event, EventDecoder, event_from_row
 from node.chain.loop import ChainLoop
 from node.chain.setup import Chain
-from node.db import read_connection, write_transaction
+from node.db import read_connection, read_snapshot, write_transaction
 
 log = logging.getLogger("creditchain.index")
 
 KEEP_HASHES = 1024  # blocks back whose hashes are kept to find where a reorg forked
 POLL_SECONDS = 0.2
+REMEMBERED_READS = 4096  # reads about one thing kept per index (see EventIndex._read)
 _INSERT_EVENT = f"INSERT INTO chain_event ({COLUMNS}) VALUES ({', '.join(['?'] * 12)})"
 
 
@@ -91,6 +92,7 @@ class EventIndex(ChainLoop):
         self.idle = poll
         self._step_lock = threading.Lock()
         self._projections = _PROJECTIONS if projections is None else projections
+        self._remembered: dict[Any, tuple[tuple[int, str] | None, Snapshot]] = {}
 
     @classmethod
     def for_chain(cls, chain: Chain, *, engine: Engine, confirmations: int = 0) -> "EventIndex":
@@ -249,9 +251,9 @@ class EventIndex(ChainLoop):
 
     # -- reading ---------------------------------------------------------------------------
 
-    def indexed_block(self) -> int | None:
+    def indexed_block(self, conn: Connection | None = None) -> int | None:
         """The block the index has read up to; None before the first."""
-        cursor = self._cursor()
+        cursor = self._cursor(conn)
         return cursor[0] if cursor else None
 
     def status(self) -> dict[str, Any]:
@@ -265,10 +267,39 @@ class EventIndex(ChainLoop):
             "confirmations": self.confirmations,
         }
 
-    def read(self, contract: str, *events: str, where: dict[str, Any] | None = None) -> Snapshot:
+    def read(
+        self,
+        contract: str,
+        *events: str,
+        where: dict[str, Any] | None = None,
+        conn: Connection | None = None,
+    ) -> Snapshot:
         """Events of `contract` (only `events`, if named; only those whose indexed arguments
         equal `where`, if given), in chain order, and the block the index stood at: both
-        from one read transaction, so they agree."""
+        from one read transaction, so they agree (the caller's, on its `conn`, if given)."""
+        key: Any = (contract, events, tuple(sorted(where.items()))) if where else None
+        if conn is None:
+            with read_snapshot(self.engine) as own:
+                return self._read(own, contract, events, where, key)
+        return self._read(conn, contract, events, where, key)
+
+    def _read(
+        self,
+        conn: Connection,
+        contract: str,
+        events: tuple[str, ...],
+        where: dict[str, Any] | None,
+        key: Any,
+    ) -> Snapshot:
+        """A read about one thing (`where` given: a member, a subject) is remembered while the
+        index stands at the same block and hash: what the index holds up to a block of one
+        chain never changes, so the node asked on every request reads it once per block.
+        The remembered snapshot is shared: its readers do not change it."""
+        cursor = self._cursor(conn)
+        if key is not None:
+            kept = self._remembered.get(key)
+            if kept is not None and kept[0] == cursor:
+                return kept[1]
         clauses, params = [], [contract]
         for name in events:
             topics = self.reader.decoder.topic_filter(contract, name, where or {})
@@ -277,16 +308,13 @@ class EventIndex(ChainLoop):
         sql = f"SELECT {COLUMNS} FROM chain_event WHERE contract = ?"
         if clauses:
             sql += " AND (" + " OR ".join(f"({c})" for c in clauses) + ")"
-        with read_connection(self.engine) as conn:
-            conn.exec_driver_sql("BEGIN")
-            try:
-                cursor = self._cursor(conn)
-                rows = conn.exec_driver_sql(
-                    sql + " ORDER BY block_number, log_index", tuple(params)
-                ).all()
-            finally:
-                conn.exec_driver_sql("COMMIT")
-        return Snapshot(cursor[0] if cursor else None, [event_from_row(r) for r in rows])
+        rows = conn.exec_driver_sql(sql + " ORDER BY block_number, log_index", tuple(params)).all()
+        snap = Snapshot(cursor[0] if cursor else None, [event_from_row(r) for r in rows])
+        if key is not None:
+            if len(self._remembered) >= REMEMBERED_READS:
+                self._remembered.clear()
+            self._remembered[key] = (cursor, snap)
+        return snap
 
     def rows(self) -> list[tuple[Any, ...]]:
         """Every indexed event as stored, in chain order (to compare two indexes)."""

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 from node.chain.index import EventIndex
 from node.consents import errors
 from node.consents.purposes import PURPOSES, purpose_index
+from node.crypto.eip712 import checksum
 from node.db import read_connection
 
 Source = Engine | EventIndex  # where the derived tables are: a store, or its event index
@@ -94,17 +95,28 @@ def get_consent(source: Source, *, consent_id: str) -> Consent | None:
 
 
 def check_consent(
-    source: Source, *, consent_id: str, subject_key: str, grantee: str, purpose: str | int, at: int
+    source: Source,
+    *,
+    consent_id: str,
+    subject_key: str,
+    grantee: str,
+    purpose: str | int,
+    at: int,
+    conn: Connection | None = None,
 ) -> Consent:
     """The consent, if it lets `grantee` query `subject_key` for `purpose` at time `at`;
-    else the ConsentRefused that says why (403, one code per reason)."""
-    consent = get_consent(source, consent_id=consent_id)
+    else the ConsentRefused that says why (403, one code per reason). Read on `conn` if given
+    (a caller's read transaction), else on a connection of its own."""
+    if conn is not None:
+        consent = find_consent(conn, consent_id)
+    else:
+        consent = get_consent(source, consent_id=consent_id)
     if consent is None:
         raise errors.ConsentNotFound(consent_id)
     if consent.subject_key != _hex(subject_key):
         raise errors.ConsentOtherSubject(consent_id)
     try:
-        same_member = consent.grantee == to_checksum_address(grantee)
+        same_member = consent.grantee == checksum(grantee)
     except ValueError:
         same_member = False
     if not same_member:

@@ -12,12 +12,13 @@ import time
 import weakref
 from typing import Any, NamedTuple
 
-from web3 import Web3
+from sqlalchemy.engine import Connection
 
 from node.chain.client import ChainClient, ChainError, ContractRevert
 from node.chain.events import ChainReader, Event, EventDecoder
 from node.chain.index import EventIndex
 from node.chain.setup import Chain
+from node.crypto.eip712 import checksum
 from node.errors import DomainError
 
 log = logging.getLogger("creditchain.members")
@@ -161,24 +162,30 @@ def list_members(*, index: EventIndex) -> Snapshot:
     return Snapshot(list(fold_members(snap.events).values()), snap.as_of_block)
 
 
+def member_status(*, index: EventIndex, address: str, conn: Connection | None = None) -> str | None:
+    """The member's status ("active", "suspended", "removed"), as far as the index has read;
+    None if it was never admitted. One read of the store (on `conn`, if given)."""
+    address = checksum(address)
+    snap = index.read(
+        "Consortium", "MemberAdded", "MemberStatusChanged", where={"member": address}, conn=conn
+    )
+    member = fold_members(snap.events).get(address)
+    return None if member is None else str(member["status"])
+
+
 def is_active_member(*, index: EventIndex, address: str) -> bool:
     """Whether `address` is an active member, as far as the index has read."""
-    address = Web3.to_checksum_address(address)
-    snap = index.read("Consortium", "MemberAdded", "MemberStatusChanged", where={"member": address})
-    member = fold_members(snap.events).get(address)
-    return member is not None and member["status"] == "active"
+    return member_status(index=index, address=address) == "active"
 
 
 def anchoring_paused(*, index: EventIndex, address: str) -> str | None:
     """Why the member at `address` cannot anchor now, as far as the index has read: "member
     suspended" or "member removed"; None while it is active or not yet indexed. One read of
     the store, no chain round trip, so it can be asked on every request."""
-    address = Web3.to_checksum_address(address)
-    snap = index.read("Consortium", "MemberAdded", "MemberStatusChanged", where={"member": address})
-    member = fold_members(snap.events).get(address)
-    if member is None or member["status"] not in ("suspended", "removed"):
+    status = member_status(index=index, address=address)
+    if status not in ("suspended", "removed"):
         return None
-    return "member " + member["status"]
+    return "member " + status
 
 
 def _constant(chain: Chain, name: str) -> int:

@@ -9,14 +9,14 @@ import threading
 import time
 from typing import Any
 
-from sqlalchemy.engine import Engine
-from web3 import Web3
+from sqlalchemy.engine import Connection, Engine
 
 from node.anchoring.service import LeafPending
 from node.chain.index import EventIndex
 from node.consents import service as consents
-from node.db import read_connection
-from node.members.service import anchoring_paused, is_active_member
+from node.crypto.eip712 import checksum
+from node.db import read_connection, read_snapshot
+from node.members.service import member_status
 from node.peers.signing import MAX_SKEW, NonceBook, PeerRefused, ReplayedRequest, StaleRequest
 from node.queries.log import QueryEntry, QueryLog
 from node.queries.schemas import PeerQuery
@@ -38,61 +38,61 @@ class RequesterSuspended(PeerRefused):
         super().__init__(member, detail=f"{member} is {status}: it may not query")
 
 
-def check_requester(*, index: EventIndex, address: str) -> None:
+def check_requester(*, index: EventIndex, address: str, conn: Connection | None = None) -> None:
     """The requester is an active member now, as the index has read the chain."""
-    if is_active_member(index=index, address=address):
+    status = member_status(index=index, address=address, conn=conn)
+    if status == "active":
         return
-    paused = anchoring_paused(index=index, address=address)  # "member suspended" or "removed"
-    if paused is None:
-        raise NotAMember(Web3.to_checksum_address(address))
-    raise RequesterSuspended(Web3.to_checksum_address(address), paused.removeprefix("member "))
+    if status not in ("suspended", "removed"):
+        raise NotAMember(checksum(address))
+    raise RequesterSuspended(checksum(address), status)
 
 
-def check_fresh(engine: Engine, query: PeerQuery, nonces: NonceBook, now: float) -> None:
+def check_fresh(conn: Connection, query: PeerQuery, nonces: NonceBook, now: float) -> None:
     """The query's own time and nonce: a copy of an answered query is refused, however it is
     signed, by the nonces seen (two copies at once) and by the query log (across restarts)."""
     if abs(now - query.issued_at) > MAX_SKEW:
         raise StaleRequest()
     if not nonces.claim(bytes.fromhex(query.nonce[2:]), now):
         raise ReplayedRequest()
-    with read_connection(engine) as conn:
-        logged = conn.exec_driver_sql(
-            "SELECT 1 FROM query_log WHERE query_id = ? AND side = 'holder' LIMIT 1",
-            (query.nonce.lower(),),
-        ).first()
+    logged = conn.exec_driver_sql(
+        "SELECT 1 FROM query_log WHERE query_id = ? AND side = 'holder' LIMIT 1",
+        (query.nonce.lower(),),
+    ).first()
     if logged is not None:
         raise ReplayedRequest()
 
 
 def check_query(
     *,
-    engine: Engine,
+    conn: Connection,
     index: EventIndex,
     query: PeerQuery,
     requester: str,
     nonces: NonceBook,
     now: float,
 ) -> Any:
-    """Every check of the protocol, in order; the consent that lets the query through."""
-    check_requester(index=index, address=requester)
-    check_fresh(engine, query, nonces, now)
+    """Every check of the protocol, in order, on one read transaction of the store; the
+    consent that lets the query through."""
+    check_requester(index=index, address=requester, conn=conn)
+    check_fresh(conn, query, nonces, now)
     return consents.check_consent(
-        engine,
+        index,
         consent_id=query.consent_id.lower(),
         subject_key=query.subject_key.lower(),
         grantee=requester,
         purpose=query.purpose,
-        at=max(int(now), chain_time(engine)),
+        at=max(int(now), chain_time(conn)),
+        conn=conn,
     )
 
 
-def chain_time(engine: Engine) -> int:
+def chain_time(conn: Connection) -> int:
     """The time of the newest block the index holds an event of: whatever this node's clock
     says, it is no earlier than that, so a revocation the index holds is in force."""
-    with read_connection(engine) as conn:
-        time_ = conn.exec_driver_sql(
-            "SELECT block_time FROM chain_event ORDER BY block_number DESC, log_index DESC LIMIT 1"
-        ).scalar()
+    time_ = conn.exec_driver_sql(
+        "SELECT block_time FROM chain_event ORDER BY block_number DESC, log_index DESC LIMIT 1"
+    ).scalar()
     return int(time_ or 0)
 
 
@@ -134,12 +134,17 @@ def subject_receipts(
     chain_id: int,
     registry: str,
     cache: ReceiptCache | None = None,
+    conn: Connection | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """A receipt for each current anchored record about the subject, and how many are not
-    anchored yet (those are not sent: nobody could check them)."""
+    anchored yet (those are not sent: nobody could check them). The records are listed on
+    `conn` if given."""
     now = time.monotonic()
-    with read_connection(engine) as conn:
+    if conn is not None:
         rows = conn.exec_driver_sql(_SUBJECT_RECORDS, (subject_key,)).all()
+    else:
+        with read_connection(engine) as own:
+            rows = own.exec_driver_sql(_SUBJECT_RECORDS, (subject_key,)).all()
     receipts, pending = [], 0
     for row in rows:
         receipt = cache.get(row.id, now) if cache is not None else None
@@ -174,17 +179,18 @@ def prepare_answer(
     """The holder side up to the log: checks, the subject's records; the answer and the query
     log entry that must be committed before the answer leaves."""
     now = time.time() if now is None else now
-    as_of = index.indexed_block()
-    consent = check_query(engine=engine, index=index, query=query, requester=requester,
-                          nonces=nonces, now=now)  # fmt: skip
-    records, pending = subject_receipts(
-        engine=engine, keys=keys, subject_key=consent.subject_key, chain_id=chain_id,
-        registry=registry, cache=cache,
-    )  # fmt: skip
+    with read_snapshot(engine) as conn:  # what is checked and what is answered agree
+        as_of = index.indexed_block(conn)
+        consent = check_query(conn=conn, index=index, query=query, requester=requester,
+                              nonces=nonces, now=now)  # fmt: skip
+        records, pending = subject_receipts(
+            engine=engine, keys=keys, subject_key=consent.subject_key, chain_id=chain_id,
+            registry=registry, cache=cache, conn=conn,
+        )  # fmt: skip
     entry = QueryEntry(
         query_id=query.nonce.lower(), side="holder", subject_key=consent.subject_key,
         consent_id=consent.consent_id, purpose=query.purpose,
-        requester=Web3.to_checksum_address(requester), holder=holder, at=int(now),
+        requester=checksum(requester), holder=holder, at=int(now),
     )  # fmt: skip
     answer = {"holder": holder, "query_id": entry.query_id, "as_of_block": as_of,
               "records": records, "pending": pending}  # fmt: skip
