@@ -1,8 +1,9 @@
 """The store's engine, made once per process: SQLite in WAL mode."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
@@ -61,3 +62,15 @@ def read_snapshot(engine: Engine) -> Iterator[Connection]:
             yield conn
         finally:
             conn.exec_driver_sql("COMMIT")
+
+
+def driver_rows(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    """The rows of one read as plain tuples, from the driver's own cursor on `conn` (inside
+    its transaction): for the few reads made on every request between nodes, where building
+    SQLAlchemy's result object costs more than the read itself."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql, tuple(params))
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()

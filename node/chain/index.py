@@ -27,7 +27,7 @@ from node.chain.client import ChainError
 from node.chain.events import COLUMNS, ChainMoved, ChainReader, Event, EventDecoder, event_from_row
 from node.chain.loop import ChainLoop
 from node.chain.setup import Chain
-from node.db import read_connection, read_snapshot, write_transaction
+from node.db import driver_rows, read_connection, read_snapshot, write_transaction
 
 log = logging.getLogger("creditchain.index")
 
@@ -154,11 +154,11 @@ class EventIndex(ChainLoop):
     def _cursor(self, conn: Connection | None = None) -> tuple[int, str] | None:
         sql = "SELECT number, hash FROM chain_block ORDER BY number DESC LIMIT 1"
         if conn is not None:
-            row = conn.exec_driver_sql(sql).first()
+            rows = driver_rows(conn, sql)
         else:
             with read_connection(self.engine) as c:
-                row = c.exec_driver_sql(sql).first()
-        return (row[0], row[1]) if row else None
+                rows = driver_rows(c, sql)
+        return (rows[0][0], rows[0][1]) if rows else None
 
     def _time_of(self, number: int, block_hash: str | None) -> int | None:
         """The timestamp of block `number`, if the chain still holds it with `block_hash`

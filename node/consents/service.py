@@ -15,7 +15,7 @@ from node.chain.index import EventIndex
 from node.consents import errors
 from node.consents.purposes import PURPOSES, purpose_index
 from node.crypto.eip712 import checksum
-from node.db import read_connection
+from node.db import driver_rows, read_connection
 
 Source = Engine | EventIndex  # where the derived tables are: a store, or its event index
 
@@ -84,8 +84,8 @@ def _consent(row: Any) -> Consent:
 
 def find_consent(conn: Connection, consent_id: str) -> Consent | None:
     """The consent with this id, or None; on a connection the caller holds."""
-    row = conn.exec_driver_sql(_CONSENT_SQL + "WHERE c.consent_id = ?", (_hex(consent_id),)).first()
-    return _consent(row) if row else None
+    rows = driver_rows(conn, _CONSENT_SQL + "WHERE c.consent_id = ?", (_hex(consent_id),))
+    return _consent(rows[0]) if rows else None
 
 
 def get_consent(source: Source, *, consent_id: str) -> Consent | None:

@@ -15,7 +15,7 @@ from node.anchoring.service import LeafPending
 from node.chain.index import EventIndex
 from node.consents import service as consents
 from node.crypto.eip712 import checksum
-from node.db import read_connection, read_snapshot
+from node.db import driver_rows, read_connection, read_snapshot
 from node.members.service import member_status
 from node.peers.signing import MAX_SKEW, NonceBook, PeerRefused, ReplayedRequest, StaleRequest
 from node.queries.log import QueryEntry, QueryLog
@@ -55,11 +55,12 @@ def check_fresh(conn: Connection, query: PeerQuery, nonces: NonceBook, now: floa
         raise StaleRequest()
     if not nonces.claim(bytes.fromhex(query.nonce[2:]), now):
         raise ReplayedRequest()
-    logged = conn.exec_driver_sql(
+    logged = driver_rows(
+        conn,
         "SELECT 1 FROM query_log WHERE query_id = ? AND side = 'holder' LIMIT 1",
         (query.nonce.lower(),),
-    ).first()
-    if logged is not None:
+    )
+    if logged:
         raise ReplayedRequest()
 
 
@@ -90,10 +91,11 @@ def check_query(
 def chain_time(conn: Connection) -> int:
     """The time of the newest block the index holds an event of: whatever this node's clock
     says, it is no earlier than that, so a revocation the index holds is in force."""
-    time_ = conn.exec_driver_sql(
-        "SELECT block_time FROM chain_event ORDER BY block_number DESC, log_index DESC LIMIT 1"
-    ).scalar()
-    return int(time_ or 0)
+    rows = driver_rows(
+        conn,
+        "SELECT block_time FROM chain_event ORDER BY block_number DESC, log_index DESC LIMIT 1",
+    )
+    return int(rows[0][0] or 0) if rows else 0
 
 
 _SUBJECT_RECORDS = (
