@@ -2,8 +2,9 @@
 
 A query answered is logged before its answer leaves the node. Writing one SQLite transaction
 per query caps a node at a few hundred queries a second (each commit waits for the disk), so
-entries are group-committed: a writer thread takes every entry waiting, writes them and their
-leaves in one transaction, then wakes their callers. A node killed outright loses no query it
+entries are group-committed: a writer thread takes every entry waiting, and those that come
+within a few milliseconds of the first, writes them and their leaves in one transaction, then
+wakes their callers. A node killed outright loses no query it
 answered: the answer waits for its commit.
 """
 
@@ -60,9 +61,11 @@ class QueryLog:
     The writer thread starts with the first entry and ends after `idle` seconds without one;
     the log holds its store weakly, so a store closed and dropped takes its log with it."""
 
-    def __init__(self, engine: Engine, max_batch: int = 512, idle: float = 5.0) -> None:
+    def __init__(
+        self, engine: Engine, max_batch: int = 512, idle: float = 5.0, linger: float = 0.005
+    ) -> None:
         self._engine = weakref.ref(engine)
-        self.max_batch, self.idle = max_batch, idle
+        self.max_batch, self.idle, self.linger = max_batch, idle, linger
         self._queue: queue.Queue[_Pending] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -83,7 +86,10 @@ class QueryLog:
         return self.log(entry).result(timeout)
 
     def _take(self) -> list[_Pending] | None:
-        """The entries waiting (at least one), or None once idle: the thread then ends."""
+        """The entries waiting (at least one) and those that come within `linger` seconds of
+        the first, or None once idle: the thread then ends. Answering a query takes about a
+        millisecond of the node's time and a commit about half that, so without the wait
+        most commits would hold one or two entries."""
         try:
             batch = [self._queue.get(timeout=self.idle)]
         except queue.Empty:
@@ -92,9 +98,10 @@ class QueryLog:
                     self._thread = None
                     return None
             return []
+        until = time.monotonic() + self.linger
         while len(batch) < self.max_batch:
             try:
-                batch.append(self._queue.get_nowait())
+                batch.append(self._queue.get(timeout=max(0.0, until - time.monotonic())))
             except queue.Empty:
                 break
         return batch
