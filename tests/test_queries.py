@@ -382,6 +382,19 @@ def test_a_request_signature_is_recovered_as_eth_account_recovers_it_and_forgeri
         signing.verify(headers=headers, nonces=signing.NonceBook(), **{**args, "body": b"[]"})
 
 
+def test_the_nonce_book_refuses_a_nonce_within_its_window_and_forgets_it_after():
+    book, window = signing.NonceBook(), 2 * signing.MAX_SKEW
+    busy = [secrets.token_bytes(32) for _ in range(30_000)]  # a busy minute's requests
+    assert all(book.claim(n, 1000.0 + i / 1000) for i, n in enumerate(busy))
+    assert not book.claim(busy[0], 1000.0 + window - 1)  # still inside its window
+    assert len(book) == 30_000
+    assert book.claim(busy[0], 1000.0 + window + 0.5)  # its window passed: a new claim
+    # every claim forgets what has expired, oldest first: the book holds the window, no more
+    assert len(book) == 30_000 - 500
+    assert book.claim(secrets.token_bytes(32), 1000.0 + 3 * window)
+    assert len(book) == 1
+
+
 def test_the_holder_checks_and_answers_with_no_call_to_the_chain(world, monkeypatch):
     consent = world.consent()
     calls: list[str] = []

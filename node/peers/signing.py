@@ -12,6 +12,7 @@ import hashlib
 import secrets
 import threading
 import time
+from collections import deque
 from typing import Any
 
 from eth_account.messages import SignableMessage
@@ -123,20 +124,30 @@ def signed_headers(
 
 
 class NonceBook:
-    """Nonces seen within the freshness window: a replayed request is refused."""
+    """Nonces seen within the freshness window: a replayed request is refused. Each claim
+    forgets the nonces whose window has passed, oldest first, so a claim costs the same
+    however many requests the window holds."""
 
     def __init__(self) -> None:
         self._seen: dict[bytes, float] = {}
+        self._order: deque[tuple[float, bytes]] = deque()  # (expiry, nonce), as claimed
         self._lock = threading.Lock()
 
     def claim(self, nonce: bytes, now: float) -> bool:
         with self._lock:
-            if len(self._seen) > 10_000:
-                self._seen = {n: t for n, t in self._seen.items() if t > now}
+            while self._order and self._order[0][0] <= now:
+                expiry, old = self._order.popleft()
+                if self._seen.get(old) == expiry:
+                    del self._seen[old]
             if self._seen.get(nonce, 0) > now:
                 return False
-            self._seen[nonce] = now + 2 * MAX_SKEW
+            expiry = now + 2 * MAX_SKEW
+            self._seen[nonce] = expiry
+            self._order.append((expiry, nonce))
             return True
+
+    def __len__(self) -> int:
+        return len(self._seen)
 
 
 def verify(
