@@ -1,5 +1,6 @@
 """The node: its parts assembled, the batcher and the event index running beside the API."""
 
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -115,6 +116,11 @@ def create_app(settings: Settings | None = None, *, run_batcher: bool = True) ->
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.node = start_node(settings, run_batcher=run_batcher)
+        # What start-up made (modules, contract ABIs, the chain client) lives as long as the
+        # node: frozen, a full collection of the garbage collector no longer walks it, and
+        # stops the node for a few milliseconds instead of a hundred or more.
+        gc.collect()
+        gc.freeze()
         app.state.call_sandbox = open_call_sandbox(app.state.node)
         node = app.state.node
         app.state.blacklist_sweeper = ExpirySweeper(engine=node.engine, chain=node.chain)
