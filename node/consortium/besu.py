@@ -271,8 +271,11 @@ port {P2P_PORT} between them only.
 ## The consortium on it
 
     creditchain consortium found --rpc http://127.0.0.1:{RPC_PORT} --data DATA
-    creditchain run --rpc http://127.0.0.1:{RPC_PORT} --data DATA --confirmations 0
+    creditchain run --rpc http://127.0.0.1:{RPC_PORT} --data DATA --confirmations 0 \\
+        --batch-interval 60
 
 A QBFT block is final once it is on chain, so the nodes need no confirmations. Each member
-points `--rpc` at its own Besu node and joins with `--consortium ADDRESS`.
+points `--rpc` at its own Besu node and joins with `--consortium ADDRESS`. A batch a minute
+per member keeps the anchors of hundreds of members to a few percent of the network; at the
+default of one second each busy member would anchor in every block.
 """
