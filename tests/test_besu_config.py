@@ -13,9 +13,13 @@ import pytest
 import rlp
 import yaml
 from eth_keys import keys
+from fastapi.testclient import TestClient
 
+from node.app import create_app
 from node.cli import main
 from node.consortium.besu import qbft_extra_data
+from node.receipts.verify import verify_receipt
+from tests.conftest import anvil_chain, authorize, make_settings, node_of, person, submit
 
 # The QBFT genesis in Besu's documentation ("Configure QBFT consensus", block header validator
 # selection: hyperledger/besu-docs, docs/private-networks/how-to/configure/consensus/qbft.md)
@@ -172,3 +176,30 @@ def test_a_directory_in_use_is_kept_unless_forced(
     code, _, err = _besu_config(capsys, "--validators", "4", "--dir", str(root), "--force")
     assert code == 0, err
     assert (root / "validator-1" / "key").read_bytes() != before[root / "validator-1" / "key"]
+
+
+@pytest.mark.anvil
+def test_a_node_needs_no_funds_on_a_zero_gas_chain_as_the_genesis_makes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """anvil run as the genesis sets the chain (its chain id, no gas price, no base fee):
+    the node founds, anchors and hands out a receipt that verifies, from a member key that
+    never held a coin."""
+    code, _, err = _besu_config(capsys, "--dir", str(tmp_path / "besu"))
+    assert code == 0, err
+    genesis = json.loads((tmp_path / "besu" / "genesis.json").read_text())
+    chain_id = str(genesis["config"]["chainId"])
+    zero_gas = ("--gas-price", "0", "--base-fee", "0", "--disable-min-priority-fee")
+    with anvil_chain("--chain-id", chain_id, *zero_gas) as (url, _):
+        settings = make_settings(tmp_path / "data", url)
+        with TestClient(create_app(settings, run_batcher=False)) as client:
+            authorize(client, "admin")
+            node = node_of(client)
+            w3 = node.chain.client.w3
+            assert w3.eth.chain_id == genesis["config"]["chainId"] and w3.eth.gas_price == 0
+            submit(client, [person(1)])
+            node.batcher.drain()
+            receipt = client.get(f"/v1/records/{person(1)['record_id']}/receipt").json()
+            assert receipt["chain_id"] == genesis["config"]["chainId"]
+            assert verify_receipt(receipt, w3).ok
+            assert w3.eth.get_balance(node.chain.client.account.address) == 0
