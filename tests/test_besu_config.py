@@ -176,6 +176,11 @@ def test_a_directory_in_use_is_kept_unless_forced(
     code, _, err = _besu_config(capsys, "--validators", "4", "--dir", str(root), "--force")
     assert code == 0, err
     assert (root / "validator-1" / "key").read_bytes() != before[root / "validator-1" / "key"]
+    code, out, err = _besu_config(capsys, "--validators", "3", "--dir", str(root), "--force")
+    assert code == 0, err
+    genesis = json.loads((root / "genesis.json").read_text())
+    assert len(rlp.decode(bytes.fromhex(genesis["extraData"][2:]))[1]) == 3
+    assert "not in this network: validator-4" in out  # its old key is pointed out, not removed
 
 
 @pytest.mark.anvil

@@ -266,7 +266,9 @@ Chain id {chain_id}, a block every {block_period} s, {GAS_LIMIT:,} gas per block
 To run the validators on separate machines, replace the {SUBNET}.x addresses in every
 `config.toml` (`p2p-host`, `bootnodes`) and `permissions_config.toml` with the machines'
 addresses, copy `genesis.json` and that validator's directory to each machine, and open
-port {P2P_PORT} between them only.
+port {P2P_PORT} between them only. JSON-RPC ({RPC_PORT}) answers any host name
+(`host-allowlist`) and lets whoever reaches it read the whole chain and send transactions:
+let only that member's own node reach it.
 
 ## The consortium on it
 

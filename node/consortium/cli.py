@@ -130,6 +130,7 @@ def _besu_parser(csub: Any) -> None:
 def _besu_config(args: argparse.Namespace) -> int:
     from node.consortium import besu
 
+    before = {p.name for p in args.dir.glob("validator-*")}
     try:
         network = besu.write_network(args.dir, validators=args.validators,
                                      chain_id=args.chain_id, block_period=args.block_period,
@@ -144,6 +145,10 @@ def _besu_config(args: argparse.Namespace) -> int:
         print(f"  {v.name:13} {v.address}  {v.enode}")
     print(f"node keys: {args.dir}/validator-N/key (0600); start: cd {args.dir} && docker "
           f"compose up -d; see {args.dir / 'README.md'}")  # fmt: skip
+    stale = sorted(before - {v.name for v in network})
+    if stale:
+        print(f"not in this network: {', '.join(stale)} in {args.dir}, left as they were "
+              "(old keys: remove them)")  # fmt: skip
     return 0
 
 
