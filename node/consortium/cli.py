@@ -1,5 +1,6 @@
-"""`creditchain consortium`: found a consortium on a chain, or start, inspect and stop one on
-this machine (node/consortium/launcher.py)."""
+"""`creditchain consortium`: found a consortium on a chain, start, inspect and stop one on
+this machine (node/consortium/launcher.py), or write a Besu QBFT network for production
+(node/consortium/besu.py)."""
 
 import argparse
 import os
@@ -17,7 +18,8 @@ def register(sub: Any) -> None:
         help="a consortium on this machine: anvil and one node per member",
         description="Start, inspect and stop a consortium on one machine: anvil as the chain, "
         "the contracts, and one node per member on loopback ports, each with its own data "
-        "directory, keys and store under DIR/member-N.",
+        "directory, keys and store under DIR/member-N; found one on a shared chain (`found`); "
+        "or write a Besu QBFT network to run in production (`besu-config`).",
     )
     csub = consortium.add_subparsers(dest="consortium_command", required=True, metavar="ACTION")
     _found_parser(csub)
