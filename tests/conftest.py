@@ -77,12 +77,12 @@ def wait_for(predicate, timeout: float = 30, what: str = "condition") -> None:  
 
 
 @contextlib.contextmanager
-def anvil_chain() -> Iterator[tuple[str, subprocess.Popen]]:
-    """A fresh anvil dev chain on a free loopback port, its URL and process (to stop it
-    early), stopped on leaving."""
+def anvil_chain(*options: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A fresh anvil dev chain on a free loopback port (with anvil's `options`), its URL and
+    process (to stop it early), stopped on leaving."""
     port = free_port()
     proc = subprocess.Popen(
-        [str(ANVIL), "--port", str(port), "--host", "127.0.0.1", "--silent"],
+        [str(ANVIL), "--port", str(port), "--host", "127.0.0.1", "--silent", *options],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

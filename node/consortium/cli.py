@@ -1,5 +1,6 @@
-"""`creditchain consortium`: found a consortium on a chain, or start, inspect and stop one on
-this machine (node/consortium/launcher.py)."""
+"""`creditchain consortium`: found a consortium on a chain, start, inspect and stop one on
+this machine (node/consortium/launcher.py), or write a Besu QBFT network for production
+(node/consortium/besu.py)."""
 
 import argparse
 import os
@@ -17,10 +18,12 @@ def register(sub: Any) -> None:
         help="a consortium on this machine: anvil and one node per member",
         description="Start, inspect and stop a consortium on one machine: anvil as the chain, "
         "the contracts, and one node per member on loopback ports, each with its own data "
-        "directory, keys and store under DIR/member-N.",
+        "directory, keys and store under DIR/member-N; found one on a shared chain (`found`); "
+        "or write a Besu QBFT network to run in production (`besu-config`).",
     )
     csub = consortium.add_subparsers(dest="consortium_command", required=True, metavar="ACTION")
     _found_parser(csub)
+    _besu_parser(csub)
     c_up = csub.add_parser(
         "up", help="start anvil, deploy, admit the members, start their nodes; "
         "in a DIR where a consortium was founded, bring that one back",
@@ -101,6 +104,56 @@ def _found_parser(csub: Any) -> None:
     )
 
 
+def _besu_parser(csub: Any) -> None:
+    from node.consortium import besu
+
+    besu_config = csub.add_parser(
+        "besu-config",
+        help="write a Besu QBFT network for the consortium's chain: genesis, keys, configs",
+        description="Write into DIR a Hyperledger Besu network of N QBFT validators: "
+        "genesis.json (zero gas price, the validators in its extraData), each validator's node "
+        "key (0600, never printed), config.toml and node allowlist, docker-compose.yml and a "
+        "README. The nodes then reach it with --rpc, as they reach anvil.",
+    )
+    besu_config.add_argument("--validators", metavar="N", type=int, default=4,
+                             help="QBFT validators (default: 4, the fewest that tolerate one "
+                             "faulty)")  # fmt: skip
+    besu_config.add_argument("--dir", metavar="DIR", type=Path, required=True,
+                             help="where to write the network (empty, unless --force)")  # fmt: skip
+    besu_config.add_argument("--chain-id", metavar="ID", type=int, default=besu.CHAIN_ID,
+                             help="the chain id (default: %(default)s)")  # fmt: skip
+    besu_config.add_argument("--block-period", metavar="SECONDS", type=int,
+                             default=besu.BLOCK_PERIOD,
+                             help="seconds between blocks (default: %(default)s)")  # fmt: skip
+    besu_config.add_argument("--force", action="store_true",
+                             help="write over a non-empty DIR, replacing its keys")  # fmt: skip
+
+
+def _besu_config(args: argparse.Namespace) -> int:
+    from node.consortium import besu
+
+    before = {p.name for p in args.dir.glob("validator-*")}
+    try:
+        network = besu.write_network(args.dir, validators=args.validators,
+                                     chain_id=args.chain_id, block_period=args.block_period,
+                                     force=args.force)  # fmt: skip
+    except besu.BesuConfigError as err:
+        print(f"consortium besu-config: {err}", file=sys.stderr)
+        return 2
+    faults = (len(network) - 1) // 3
+    print(f"a QBFT network of {len(network)} validator(s) (tolerates {faults} faulty) on chain "
+          f"{args.chain_id}, written to {args.dir}:")  # fmt: skip
+    for v in network:
+        print(f"  {v.name:13} {v.address}  {v.enode}")
+    print(f"node keys: {args.dir}/validator-N/key (0600); start: cd {args.dir} && docker "
+          f"compose up -d; see {args.dir / 'README.md'}")  # fmt: skip
+    stale = sorted(before - {v.name for v in network})
+    if stale:
+        print(f"not in this network: {', '.join(stale)} in {args.dir}, left as they were "
+              "(old keys: remove them)")  # fmt: skip
+    return 0
+
+
 def _found(args: argparse.Namespace) -> int:
     from node.chain.client import ChainError
     from node.chain.deploy import Founder
@@ -151,6 +204,8 @@ def _consortium(args: argparse.Namespace) -> int:
 
     if args.consortium_command == "found":
         return _found(args)
+    if args.consortium_command == "besu-config":
+        return _besu_config(args)
     try:
         if args.consortium_command == "up":
             state = consortium.up(args.dir, members=args.members, founders=args.founders,
