@@ -91,6 +91,7 @@ class EventIndex(ChainLoop):
         self.idle = poll
         self._step_lock = threading.Lock()
         self._projections = _PROJECTIONS if projections is None else projections
+        self.head: int | None = None  # the chain's head as the last step saw it (for metrics)
 
     @classmethod
     def for_chain(cls, chain: Chain, *, engine: Engine, confirmations: int = 0) -> "EventIndex":
@@ -137,7 +138,8 @@ class EventIndex(ChainLoop):
                 self._unwind(cursor)
                 return True
             start = cursor[0] + 1 if cursor else 0
-            end = min(self.reader.head() - self.confirmations, start + self.blocks_per_query - 1)
+            self.head = self.reader.head()
+            end = min(self.head - self.confirmations, start + self.blocks_per_query - 1)
             if end < start:
                 return False
             try:

@@ -11,7 +11,9 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from node import metrics
 from node.deps import NodeDep
+from node.errors import DomainError
 from node.members.router import AS_OF
 from node.queries import service
 from node.queries.schemas import PeerAnswer, PeerQuery, QueryIn, QueryOut
@@ -55,7 +57,12 @@ async def peer_query(query: PeerQuery, request: Request, node: NodeDep) -> Respo
                                       path=request.url.path, body=body)  # fmt: skip
         return service.answer(node, query, member)
 
-    answer = await anyio.to_thread.run_sync(run, limiter=_PEER_THREADS)
+    try:
+        answer = await anyio.to_thread.run_sync(run, limiter=_PEER_THREADS)
+    except DomainError as err:
+        metrics.PEER_QUERIES_REFUSED.labels(reason=err.code).inc()
+        raise
+    metrics.PEER_QUERIES_SERVED.inc()
     headers = {} if answer["as_of_block"] is None else {AS_OF: str(answer["as_of_block"])}
     return Response(orjson.dumps(answer), media_type="application/json", headers=headers)
 
