@@ -31,7 +31,7 @@ def register(sub: Any) -> None:
         "Every rejected line goes to FILE.rejected.csv (line, record_id, field, reason; "
         "never the ID number or name): fix those lines and send them in a new file. Exit 0 "
         "when every line was accepted, 1 if some were rejected or the node refused, 2 on "
-        "bad input, 3 if the node cannot be reached.",
+        "bad input, 3 if the node cannot be reached, 130 after Ctrl+C.",
     )
     p.add_argument("file", metavar="FILE", type=Path, help="the records (.jsonl or .csv)")
     p.add_argument(
@@ -120,10 +120,13 @@ def _submit(args: argparse.Namespace) -> int:
             bar.stop()
             print(f"creditchain submit: {err}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        except Stopped as err:
+        except (Stopped, KeyboardInterrupt) as err:
             bar.stop()
-            print(f"creditchain submit: {err}; what the node confirmed is kept in {state}: "
+            why = str(err) if isinstance(err, Stopped) else "interrupted"
+            print(f"creditchain submit: {why}; what the node confirmed is kept in {state}: "
                   "run the same command again to go on", file=sys.stderr)  # fmt: skip
+            if isinstance(err, KeyboardInterrupt):
+                return 130  # as a shell reports a Ctrl+C
             return EXIT_UNREACHABLE if err.unreachable else EXIT_FAILED
     print(
         f"{path}: sent through line {done.line:,} in {done.submissions:,} submission(s): "

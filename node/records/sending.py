@@ -172,6 +172,8 @@ def submit_file(
 ) -> Progress:
     """Send `path` from where the last run stopped; the progress at the end."""
     progress, digest = load_progress(state, path)
+    if shown is not None:
+        shown(progress)
     with path.open("rb") as f, _open_feedback(feedback, progress) as out:
         writer = csv.writer(out)
         chunk = _Chunk()
