@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -18,7 +19,7 @@ from node.crypto.subjects import make_resident_id
 from node.db import make_engine
 from node.records.batchfile import COLUMNS, BadFile
 from node.records.schemas import RecordIn, Subject
-from node.records.sending import Sender, submit_file
+from node.records.sending import Sender, Stopped, submit_file
 from tests.conftest import (
     REPO,
     free_port,
@@ -164,6 +165,20 @@ def test_lines_appended_to_a_file_already_sent_are_sent_on_the_next_run(node_cli
     assert stored(node_of(node_client).engine) == (4, 4, 1)
 
 
+def test_feedback_rows_of_a_submission_never_confirmed_are_not_kept_twice(node_client, tmp_path):
+    path = tmp_path / "records.jsonl"
+    path.write_text("{not json\n" + json.dumps(person(1)) + "\n")
+    send(node_client, path, "jsonl")
+    fb = path.with_name(path.name + ".rejected.csv")
+    with fb.open("a", encoding="utf-8") as f:  # as a run killed before its progress was saved
+        f.write("3,LN-X,amount_cents,written before the kill\n")
+    with path.open("a") as f:
+        f.write(json.dumps(person(2, amount_cents="3")) + "\n")
+    done = send(node_client, path, "jsonl")
+    assert [(r["line"], r["field"]) for r in feedback(path)] == [("1", ""), ("3", "amount_cents")]
+    assert (done.accepted, done.rejected) == (1, 2)
+
+
 def _submit_cli(path: Path, url: str, token_file: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "node.cli", "submit", str(path), "--url", url,
@@ -228,7 +243,6 @@ def test_submit_to_a_node_that_is_not_there_keeps_nothing_and_says_so(tmp_path, 
     monkeypatch.setattr(sending, "RETRY_DELAYS", ())
     path = tmp_path / "records.jsonl"
     path.write_text(json.dumps(person(1)) + "\n")
-    import httpx
 
     with httpx.Client(base_url=f"http://127.0.0.1:{free_port()}") as client:
         with pytest.raises(sending.Stopped) as info:
@@ -236,3 +250,33 @@ def test_submit_to_a_node_that_is_not_there_keeps_nothing_and_says_so(tmp_path, 
                         state=tmp_path / "s.json", feedback=tmp_path / "f.csv")  # fmt: skip
     assert info.value.unreachable
     assert not (tmp_path / "s.json").exists()
+
+
+def test_a_busy_node_is_asked_again_and_a_refused_token_stops_the_run(tmp_path):
+    answers = [httpx.Response(503, headers={"Retry-After": "7"}), None]
+    waited: list[float] = []
+
+    def node(request: httpx.Request) -> httpx.Response:
+        answer = answers.pop(0)
+        if answer is not None:
+            return answer
+        records = json.loads(request.content)["records"]
+        return httpx.Response(200, json={"results": [
+            {"status": "accepted", "record_id": r["record_id"]} for r in records]})  # fmt: skip
+
+    path = tmp_path / "records.jsonl"
+    path.write_text(json.dumps(person(1)) + "\n")
+    with httpx.Client(transport=httpx.MockTransport(node), base_url="http://node") as client:
+        sender = Sender(client, sleep=waited.append)
+        done = submit_file(path=path, fmt="jsonl", sender=sender, batch=10,
+                           state=tmp_path / "s.json", feedback=tmp_path / "f.csv")  # fmt: skip
+    assert (done.accepted, waited) == (1, [7.0])
+
+    refused = httpx.Response(401, json={"error": "invalid_token", "detail": "no such token"})
+    path.write_text(json.dumps(person(2)) + "\n")
+    with httpx.Client(transport=httpx.MockTransport(lambda _: refused), base_url="http://n") as c:
+        with pytest.raises(Stopped, match="401 invalid_token") as info:
+            submit_file(path=path, fmt="jsonl", sender=Sender(c), batch=10,
+                        state=tmp_path / "s2.json", feedback=tmp_path / "f2.csv")  # fmt: skip
+    assert not info.value.unreachable
+    assert not (tmp_path / "s2.json").exists()

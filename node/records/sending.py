@@ -121,10 +121,18 @@ class Sender:
                     raise Stopped("the node answered another number of results than records sent")
                 return results
             if resp.status_code in (429, 502, 503, 504) and delay is not None:
-                self.sleep(float(resp.headers.get("Retry-After", delay)))
+                self.sleep(_retry_after(resp, delay))
                 continue
             raise Stopped(_refusal(resp), unreachable=resp.status_code >= 500)
         raise AssertionError("unreachable")
+
+
+def _retry_after(resp: httpx.Response, default: float) -> float:
+    """The seconds the node asked to wait (Retry-After in seconds), at most 5 minutes."""
+    try:
+        return min(max(float(resp.headers.get("Retry-After", default)), 0.0), 300.0)
+    except ValueError:  # an HTTP date, or nonsense
+        return default
 
 
 def _refusal(resp: httpx.Response) -> str:
@@ -187,7 +195,7 @@ def submit_file(
             os.fsync(out.fileno())
             progress.offset, progress.line = chunk.end, chunk.last_line
             progress.prefix_sha256 = digest.hexdigest()
-            progress.feedback_bytes = out.tell()
+            progress.feedback_bytes = os.fstat(out.fileno()).st_size
             progress.submissions += 1 if chunk.records else 0
             progress.accepted += len(chunk.records) - (len(rows) - len(chunk.rejected))
             progress.rejected += len(rows)
