@@ -1,18 +1,24 @@
 """GET /healthz, /readyz and /metrics: for the process supervisor, the load balancer and
 Prometheus. Open to anyone, as such probes are: none of them carries identity, a token, a
-record id or a subject key, and none changes anything."""
+record id or a subject key, and none changes anything.
 
+RequestTimer times every request, by route template: the outermost middleware, so that
+whatever refuses a request is timed too. The route is the template FastAPI matched
+(/v1/records/{record_id}), never the path, so no record id or subject key becomes a label."""
+
+import time
 from typing import Any
 
 import anyio
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from node.deps import NodeDep
+from node.metrics import REQUEST_SECONDS
 from node.monitoring.collector import registry_for
 from node.monitoring.readiness import OK, require_ready
-from node.monitoring.timing import RequestTimer
 
 router = APIRouter(tags=["operations"])
 CHAIN_TIMEOUT = 5.0  # seconds /readyz waits for the chain
@@ -72,6 +78,39 @@ def metrics(request: Request) -> Response:
     and request latency by route template; no identity, no token, no record id."""
     registry: Any = request.app.state.metrics
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+# -- request latency -----------------------------------------------------------------------
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED = "unmatched"  # no route: a 404, or refused before routing
+
+
+class RequestTimer:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_timed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_timed)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or UNMATCHED
+            method = scope["method"] if scope["method"] in _METHODS else "other"
+            REQUEST_SECONDS.labels(method, route, f"{status // 100}xx").observe(
+                time.perf_counter() - started
+            )
 
 
 def install(app: Any) -> None:
