@@ -22,7 +22,9 @@ from node.deps import Node
 from node.http_errors import install_error_handlers
 from node.keys.store import load_secrets
 from node.limits import BodyRule, KiB, MiB, RequestLimits, keep_recursion_limit
+from node.logs import say
 from node.members import router as members_router
+from node.monitoring import router as monitoring_router
 from node.peers import router as peers_router
 from node.queries import router as queries_router
 from node.records import router as records_router
@@ -56,19 +58,17 @@ def start_node(settings: Settings, *, run_batcher: bool = True) -> Node:
     workers = default_workers() if settings.workers is None else settings.workers
     index = EventIndex.for_chain(chain, engine=engine, confirmations=settings.confirmations)
     node = Node(settings, engine, keys, chain, batcher, Preparer(secrets, keys, workers), index)
-    print(  # what an operator needs to know at start, whatever the log level
+    say(  # what an operator needs to know at start, whatever the log level
         f"creditchain node: chain {chain.kind} (id {chain.chain_id}), "
         f"member {secrets.member.address}\n"
         f"  Consortium     {chain.addresses['Consortium']}\n"
-        f"  RecordRegistry {chain.addresses['RecordRegistry']}",
-        flush=True,
+        f"  RecordRegistry {chain.addresses['RecordRegistry']}"
     )
     if staff_count(engine=engine) == 0:
-        print(
+        say(
             "  no staff accounts yet; create the first admin (its token is printed once):\n"
             "    .venv/bin/creditchain staff add NAME --role admin "
-            f"--data {settings.data.resolve()}",
-            flush=True,
+            f"--data {settings.data.resolve()}"
         )
     index.start()
     if run_batcher:
@@ -153,5 +153,6 @@ def create_app(settings: Settings | None = None, *, run_batcher: bool = True) ->
     app.include_router(queries_router.router)
     openapi.install(app)
     docs.install(app)
-    app.add_middleware(RequestLimits, rule=body_rule(settings))  # added last: outermost
+    app.add_middleware(RequestLimits, rule=body_rule(settings))
+    monitoring_router.install(app)  # its request timer added last: outermost
     return app

@@ -17,11 +17,12 @@ from node.consortium import cli as consortium_cli
 from node.keys import cli as keys_cli
 from node.members import cli as governance_cli
 from node.receipts import cli as verify_cli
+from node.records import cli as records_cli
 from node.staff import cli as staff_cli
 
 # in the order `creditchain --help` lists them
-COMMANDS = (run, verify_cli, consortium_cli, keys_cli, staff_cli, governance_cli, index_cli,
-            blacklist_cli)  # fmt: skip
+COMMANDS = (run, records_cli, verify_cli, consortium_cli, keys_cli, staff_cli, governance_cli,
+            index_cli, blacklist_cli)  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:

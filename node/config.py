@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="how much the node logs: debug, info, warning or error"
     )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text lines, or json: one JSON object per line for log shippers"
+    )
     staff_max_failures: int = Field(
         5,
         ge=1,

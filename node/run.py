@@ -12,6 +12,7 @@ from typing import Any
 import uvicorn
 from pydantic import ValidationError
 
+from node import logs
 from node.config import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -28,6 +29,7 @@ _RUN_OPTIONS = {
     "batch_size": "N", "batch_interval": "SECONDS", "confirmations": "N", "workers": "N",
     "max_body_mb": "MIB", "max_request_kb": "KIB", "rpc_gas_cap": "GAS",
     "rpc_evm_timeout": "SECONDS", "rpc_logs_max_blocks": "N", "log_level": "LEVEL",
+    "log_format": "FORMAT",
     "consent_max_window": "SECONDS", "login_max_age": "SECONDS", "blacklist_retention_years": "N",
 }  # fmt: skip
 
@@ -135,32 +137,35 @@ def _run(args: argparse.Namespace) -> int:
         print(f"creditchain: {err}", file=sys.stderr)
         return EXIT_FAILED
     try:
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        logs.configure(settings.log_level, settings.log_format)
         logging.getLogger("alembic").setLevel(logging.WARNING)  # its start-up chatter
         try:  # a wrong password stops here, in one line, before the server starts
             member = load_secrets(settings.keys_dir).member
         except KeystoreError as err:
-            print(f"creditchain: {err}", file=sys.stderr)
+            logs.say(f"creditchain: {err}", error=True)
             return EXIT_BAD_INPUT
         try:  # and so does a chain without a consortium named, or a wrong one
             prepare(data=settings.data, rpc=settings.rpc, member=member,
                     consortium=settings.consortium)  # fmt: skip
         except ChainError as err:
-            print(f"creditchain: {err}", file=sys.stderr)
+            logs.say(f"creditchain: {err}", error=True)
             return EXIT_BAD_INPUT
-        print(
+        logs.say(
             f"starting: data in {settings.data.resolve()}, "
-            f"chain {'at ' + settings.rpc if settings.rpc else 'embedded'}",
-            flush=True,
+            f"chain {'at ' + settings.rpc if settings.rpc else 'embedded'}"
         )
         config = uvicorn.Config(
-            create_app(settings), log_level=settings.log_level, access_log=False
+            create_app(settings),
+            log_level=settings.log_level,
+            access_log=False,
+            # JSON: uvicorn's own loggers pass their lines to the root logger's JSON handler
+            log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         )
         server = _Server(config, settings.node_url)
-        server.run(sockets=sockets)
+        try:
+            server.run(sockets=sockets)
+        except KeyboardInterrupt:  # uvicorn raises Ctrl+C again once it has shut down
+            pass
         return 0 if server.started else EXIT_FAILED
     finally:
         for sock in sockets:
@@ -178,4 +183,4 @@ class _Server(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
-            print(f"creditchain node: listening on {self.url} (Ctrl+C stops it)", flush=True)
+            logs.say(f"creditchain node: listening on {self.url} (Ctrl+C stops it)")

@@ -444,3 +444,28 @@ def test_the_query_log_writer_stops_when_idle_and_starts_again_with_the_next_ent
     wait_for(lambda: log._thread is None, what="the writer to stop")
     assert log.log_now(entry(2)) == first + 1
     assert _log_size(world) == 2
+
+
+def test_metrics_count_queries_served_and_refused_by_reason(world):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def counts() -> dict[tuple[str, str], float]:
+        text = world.client.get("/metrics").text
+        return {
+            (s.name, s.labels.get("reason", "")): s.value
+            for f in text_string_to_metric_families(text)
+            for s in f.samples
+        }
+
+    before = counts()
+    assert world.ask(world.consent()).status_code == 200
+    _refused(world.ask("0x" + "ab" * 32), 403, "consent_not_found")
+    _refused(world.ask(world.consent(), account=Account.create()), 403, "not_a_member")
+    after = counts()
+    for key in [
+        ("creditchain_peer_queries_served_total", ""),
+        ("creditchain_peer_queries_refused_total", "consent_not_found"),
+        ("creditchain_peer_queries_refused_total", "not_a_member"),
+    ]:
+        assert after.get(key, 0) - before.get(key, 0) == 1, key
+    assert world.subject not in world.client.get("/metrics").text

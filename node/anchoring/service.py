@@ -175,3 +175,29 @@ def counts(*, engine: Engine) -> dict[str, int]:
             "COALESCE(SUM(CASE WHEN state = 'confirmed' THEN size END), 0), COUNT(*) FROM batch"
         ).one()
     return {"pending": queued + in_flight, "anchored": anchored, "batches": batches}
+
+
+def backlog(*, engine: Engine) -> dict[str, float | int | None]:
+    """For metrics, from indexed columns alone (no scan, whatever the size of the log):
+    `waiting`, the leaves in no confirmed batch yet; `oldest_at`, when the oldest of them was
+    appended (None: none waits); `confirmed_batches`, the batches confirmed on chain (batch
+    ids are consecutive and no batch is ever deleted)."""
+    with read_connection(engine) as conn:
+        newest, last_batch = conn.exec_driver_sql(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM leaf), "
+            "(SELECT COALESCE(MAX(id), 0) FROM batch)"
+        ).one()
+        unconfirmed = conn.exec_driver_sql(
+            "SELECT COUNT(*), MIN(first_leaf) FROM batch WHERE state != 'confirmed'"
+        ).one()
+        first_waiting = unconfirmed[1]
+        if first_waiting is None:
+            first_waiting = conn.exec_driver_sql(f"SELECT {_LAST_BATCHED} + 1").scalar_one()
+        oldest_at = conn.exec_driver_sql(
+            "SELECT created_at FROM leaf WHERE id = ?", (first_waiting,)
+        ).scalar()
+    return {
+        "waiting": max(newest - first_waiting + 1, 0),
+        "oldest_at": oldest_at,
+        "confirmed_batches": last_batch - unconfirmed[0],
+    }

@@ -93,6 +93,7 @@ class EventIndex(ChainLoop):
         self._step_lock = threading.Lock()
         self._projections = _PROJECTIONS if projections is None else projections
         self._remembered: dict[Any, tuple[tuple[int, str] | None, Snapshot]] = {}
+        self.head: int | None = None  # the chain's head as the last step saw it (for metrics)
 
     @classmethod
     def for_chain(cls, chain: Chain, *, engine: Engine, confirmations: int = 0) -> "EventIndex":
@@ -139,7 +140,8 @@ class EventIndex(ChainLoop):
                 self._unwind(cursor)
                 return True
             start = cursor[0] + 1 if cursor else 0
-            end = min(self.reader.head() - self.confirmations, start + self.blocks_per_query - 1)
+            self.head = self.reader.head()
+            end = min(self.head - self.confirmations, start + self.blocks_per_query - 1)
             if end < start:
                 return False
             try:

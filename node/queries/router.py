@@ -10,7 +10,9 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from node import metrics
 from node.deps import NodeDep
+from node.errors import DomainError
 from node.members.router import AS_OF
 from node.queries import service
 from node.queries.schemas import PeerAnswer, PeerQuery, QueryIn, QueryOut
@@ -48,10 +50,15 @@ async def peer_query(query: PeerQuery, request: Request, node: NodeDep) -> Respo
     a hop to a worker thread and back cost more than they do. Only the wait for the query
     log's commit is awaited."""
     body = await request.body()
-    member = service.authenticate(node, headers=request.headers, method=request.method,
-                                  path=request.url.path, body=body)  # fmt: skip
-    answer, entry = service.prepare_answer(node, query, member)
-    await service.log_answer(node, entry)
+    try:
+        member = service.authenticate(node, headers=request.headers, method=request.method,
+                                      path=request.url.path, body=body)  # fmt: skip
+        answer, entry = service.prepare_answer(node, query, member)
+        await service.log_answer(node, entry)
+    except DomainError as err:
+        metrics.PEER_QUERIES_REFUSED.labels(reason=err.code).inc()
+        raise
+    metrics.PEER_QUERIES_SERVED.inc()
     headers = {} if answer["as_of_block"] is None else {AS_OF: str(answer["as_of_block"])}
     return Response(orjson.dumps(answer), media_type="application/json", headers=headers)
 

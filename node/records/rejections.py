@@ -18,11 +18,15 @@ from node.records.schemas import (
     INTEGER_RULE,
     TEXT_FIELDS,
     TEXT_RULE,
+    RecordIn,
+    Subject,
 )
 
 _RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 _FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 SHOWN = 8  # characters of a doubtful record_id or field name echoed back
+# every field a rejection can name that is the schema's own (metrics label by these alone)
+FIELD_NAMES = frozenset(RecordIn.model_fields) | {f"subject.{f}" for f in Subject.model_fields}
 
 
 def _cut(text: str) -> str:

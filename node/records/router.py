@@ -7,10 +7,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from node import metrics
 from node.deps import NodeDep
 from node.http_errors import error_body
 from node.members.service import anchoring_paused
 from node.records import service
+from node.records.rejections import FIELD_NAMES
 from node.records.schemas import Receipt, RecordOut, SubmitRequest, SubmitResponse
 from node.staff.deps import AnyStaff, StaffUser, log_target, require
 from node.staff.models import ADMIN, DISPUTE_HANDLER, INTERNAL_AUDITOR, SUBMITTER
@@ -60,6 +62,8 @@ async def submit_records(request: Request, staff: Submitter, node: NodeDep) -> R
         service.store_submission, engine=node.engine, prepared=prepared
     )
     log_target(request, result["submission_id"])
+    rejected = (r["field"] for r in result["results"] if r["status"] == "rejected")
+    metrics.count_records(result["accepted"], rejected, FIELD_NAMES)
     paused = anchoring_paused(index=node.index, address=node.chain.client.account.address)
     if paused and result["accepted"]:
         result["warning"] = WARNINGS[paused]

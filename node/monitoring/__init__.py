@@ -1,0 +1,1 @@
+"""Watching a running node: Prometheus metrics, liveness and readiness, JSON logs."""
