@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_account import Account
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -253,3 +254,100 @@ def test_a_borrower_consents_sees_the_query_verified_and_withdraws(two, browser)
              for li in driver.find_elements(By.CSS_SELECTOR, "li.entry")]  # fmt: skip
     assert marks == ["verified"] * len(marks), marks
     screenshot(driver, "trail", "borrower-trail-revoked.png")
+
+
+def test_the_page_reads_the_directory_and_the_chain_through_the_node_without_a_token(two) -> None:
+    holder, asker = two["members"]
+    status, directory = call_api(holder["url"] + "/v1/borrower/directory", None, method="GET")
+    assert status == 200, directory
+    assert [(m["name"], m["address"], m["status"]) for m in directory["members"]] == [
+        (holder["name"], holder["address"], "active"),
+        (asker["name"], asker["address"], "active"),
+    ]
+    assert directory["node"] == holder["address"]
+    assert [(p["number"], p["name"]) for p in directory["purposes"]][:2] == [
+        (0, "loan_application"), (1, "credit_card_application")]  # fmt: skip
+    assert directory["purposes"][0]["label"] == "贷款审批"
+
+    def rpc(method: str, params: list) -> dict[str, Any]:
+        status, answer = call_api(
+            holder["url"] + "/rpc",
+            None,
+            {"jsonrpc": "2.0", "id": 7, "method": method, "params": params},
+        )
+        assert status == 200 and answer["id"] == 7, answer
+        return answer
+
+    chain_id = int(rpc("eth_chainId", [])["result"], 16)
+    assert chain_id == directory["chain_id"]
+    code = rpc("eth_getCode", [directory["contracts"]["RecordRegistry"], "latest"])["result"]
+    assert len(code) > 1000  # the node passes reads on to anvil
+    for write in ("eth_sendTransaction", "eth_sendRawTransaction", "anvil_setBalance"):
+        assert rpc(write, [{}])["error"]["code"] == -32601, write
+    wide = rpc("eth_getLogs", [{"fromBlock": "0x0", "toBlock": hex(100_000)}])
+    assert wide["error"]["code"] == -32005
+
+
+INJECTED = """
+window.__signed = [];
+window.__refuseNext = true;
+window.ethereum = {
+  async request({ method, params }) {
+    const { Wallet } = await import("/borrower/vendor/ethers.min.js");
+    const wallet = new Wallet("%s");
+    if (method === "eth_requestAccounts") return [wallet.address.toLowerCase()];
+    if (method !== "eth_signTypedData_v4") throw Object.assign(new Error(method), { code: 4200 });
+    if (window.__refuseNext) {
+      window.__refuseNext = false;
+      throw Object.assign(new Error("User rejected the request."), { code: 4001 });
+    }
+    const typed = JSON.parse(params[1]);
+    window.__signed.push({ address: params[0], typed });
+    const types = { ...typed.types };
+    delete types.EIP712Domain;
+    return wallet.signTypedData(typed.domain, types, typed.message);
+  },
+};
+"""
+
+
+def test_an_injected_wallet_signs_with_eth_sign_typed_data_v4(two, browser) -> None:
+    driver, _ = browser
+    holder, asker = two["members"]
+    account = Account.create()
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
+                           {"source": INJECTED % account.key.hex()})  # fmt: skip
+    driver.get(holder["url"] + "/borrower/")
+    until(driver, "the wallet button", lambda d: shown(d, "use-wallet"))
+    driver.find_element(By.ID, "use-wallet").click()
+    until(driver, "not bound", lambda d: "还没有绑定" in text(d, "binding-status"))
+    assert text(driver, "address") == account.address and not shown(driver, "backup-box")
+
+    subject = {"type": "person", "id_number": person(SEQ + 1)["subject"]["id_number"]}
+    status, bound = call_api(holder["url"] + "/v1/bindings", holder["token"],
+                             {"subject": subject, "address": account.address})  # fmt: skip
+    assert status == 200, bound
+    driver.find_element(By.ID, "check-binding").click()
+    until(driver, "bound", lambda d: shown(d, "consent"))
+    Select(driver.find_element(By.ID, "member")).select_by_value(asker["address"])
+    Select(driver.find_element(By.ID, "purpose")).select_by_value("post_loan_management")
+    days = driver.find_element(By.ID, "days")
+    days.clear()
+    days.send_keys("7")
+    driver.find_element(By.ID, "preview").click()
+    until(driver, "the typed data", lambda d: shown(d, "preview-box"))
+    shown_typed = json.loads(text(driver, "typed-data"))
+    driver.find_element(By.ID, "sign-consent").click()  # the borrower cancels in the wallet
+    until(driver, "the cancel", lambda d: "您在钱包中取消了签名" in text(d, "consent-status"))
+    driver.find_element(By.ID, "sign-consent").click()
+    until(driver, "the consent registered", lambda d: "授权已登记" in text(d, "consent-status"))
+    (signed,) = driver.execute_script("return window.__signed")
+    assert signed == {"address": account.address, "typed": shown_typed}  # exactly what was shown
+    assert shown_typed["message"]["validUntil"] - shown_typed["message"]["validFrom"] == 7 * 86_400
+
+    load_trail(driver)  # the login is signed by the wallet too
+    (consent,) = entries(driver, "consent")
+    assert "贷后管理" in consent.text
+    assert consent.find_element(By.CSS_SELECTOR, ".mark").get_attribute("data-mark") == "verified"
+    assert [s["typed"]["primaryType"] for s in driver.execute_script("return window.__signed")] == [
+        "Consent", "Login"]  # fmt: skip
