@@ -10,6 +10,7 @@ from node import docs, openapi
 from node.anchoring.batcher import Batcher
 from node.blacklist import router as blacklist_router
 from node.blacklist.sweeper import ExpirySweeper
+from node.borrower_page import router as borrower_page
 from node.chain.index import EventIndex
 from node.chain.setup import connect_chain
 from node.chain.view import database_of
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None, *, run_batcher: bool = True) ->
     app.include_router(blacklist_router.router)
     app.include_router(consents_router.router)
     app.include_router(queries_router.router)
+    borrower_page.install(app)
     openapi.install(app)
     docs.install(app)
     app.add_middleware(RequestLimits, rule=body_rule(settings))

@@ -9,9 +9,11 @@ import hashlib
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -246,6 +248,46 @@ def wait_http(url: str, timeout: float = 60, headers: dict[str, str] | None = No
         return urllib.request.urlopen(req, timeout=2).status == 200
 
     wait_for(answers, timeout, url)
+
+
+def call_api(
+    url: str, token: str | None, body: Any = None, method: str = "POST", timeout: float = 60
+) -> tuple[int, Any]:
+    """A node's answer over HTTP: status and JSON body (errors too)."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data, headers, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def store_has(data: str, sql: str, *args: Any) -> bool:
+    """Whether a member's store holds a row (read-only; the node keeps running)."""
+    with sqlite3.connect(f"file:{data}/node.db?mode=ro", uri=True) as conn:
+        return conn.execute(sql, args).fetchone() is not None
+
+
+@contextlib.contextmanager
+def consortium_up(root: Path, members: int) -> Iterator[dict[str, Any]]:
+    """`creditchain consortium up`: anvil and `members` member nodes under `root`; its state
+    (consortium.json), each member with its admin `token`; taken down on leaving."""
+    cli = [sys.executable, "-m", "node.cli", "consortium"]
+    up = subprocess.run([*cli, "up", "--members", str(members), "--dir", str(root)], cwd=REPO,
+                        capture_output=True, text=True, timeout=600)  # fmt: skip
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        state = json.loads((root / "consortium.json").read_text())
+        for m in state["members"]:
+            m["token"] = (Path(m["data"]) / "admin.token").read_text().strip()
+        yield state
+    finally:
+        subprocess.run([*cli, "down", "--dir", str(root)], cwd=REPO, capture_output=True,
+                       timeout=120)  # fmt: skip
 
 
 # --- RFC 9162 §2.1 reference, written as the RFC defines it (for Merkle and contract tests) ---

@@ -4,9 +4,6 @@ import json
 import os
 import secrets
 import signal
-import sqlite3
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -21,41 +18,13 @@ from web3 import HTTPProvider, Web3
 from node.consents.purposes import PURPOSES
 from node.crypto import eip712
 from node.receipts.verify import verify_receipt
-from tests.conftest import REPO, person, staff_token_in, wait_for
-
-
-def _call(url: str, token: str | None, body: Any = None, method: str = "POST",
-          timeout: float = 60) -> tuple[int, Any]:  # fmt: skip
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data, headers, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
-
-
-def _indexed(data: str, sql: str, *args: Any) -> bool:
-    """Whether a member's store holds a row (read-only; the node keeps running)."""
-    with sqlite3.connect(f"file:{data}/node.db?mode=ro", uri=True) as conn:
-        return conn.execute(sql, args).fetchone() is not None
+from tests.conftest import call_api, consortium_up, person, staff_token_in, store_has, wait_for
 
 
 @pytest.fixture(scope="module")
 def three(tmp_path_factory):
-    root = tmp_path_factory.mktemp("three")
-    cli = [sys.executable, "-m", "node.cli", "consortium"]
-    up = subprocess.run([*cli, "up", "--members", "3", "--dir", str(root)], cwd=REPO,
-                        capture_output=True, text=True, timeout=600)  # fmt: skip
-    assert up.returncode == 0, up.stdout + up.stderr
-    state = json.loads((root / "consortium.json").read_text())
-    for m in state["members"]:
-        m["token"] = (Path(m["data"]) / "admin.token").read_text().strip()
-    yield state
-    subprocess.run([*cli, "down", "--dir", str(root)], cwd=REPO, capture_output=True, timeout=120)
+    with consortium_up(tmp_path_factory.mktemp("three"), 3) as state:
+        yield state
 
 
 def _loan(seq: int, member: int, **kw: Any) -> dict[str, Any]:
@@ -67,37 +36,39 @@ def test_three_members_one_killed_mid_query_gives_a_partial_answer_naming_it(thr
     asker, holder, victim = three["members"]
     seq = 41
     for m, n in ((holder, 1), (victim, 2)):
-        status, answer = _call(m["url"] + "/v1/records", m["token"], {"records": [_loan(seq, n)]})
+        status, answer = call_api(
+            m["url"] + "/v1/records", m["token"], {"records": [_loan(seq, n)]}
+        )
         assert status == 200 and answer["accepted"] == 1, answer
     for m, n in ((holder, 1), (victim, 2)):
-        wait_for(lambda m=m, n=n: _call(m["url"] + f"/v1/records/M{n}-LN", m["token"],
+        wait_for(lambda m=m, n=n: call_api(m["url"] + f"/v1/records/M{n}-LN", m["token"],
                                         method="GET")[1]["state"] == "anchored",
                  timeout=60, what="records anchored")  # fmt: skip
 
     borrower = Account.create()
     subject = {"type": "person", "id_number": person(seq)["subject"]["id_number"]}
-    status, bound = _call(holder["url"] + "/v1/bindings", holder["token"],
+    status, bound = call_api(holder["url"] + "/v1/bindings", holder["token"],
                           {"subject": subject, "address": borrower.address})  # fmt: skip
     assert status == 200, bound
     key = bound["subject_key"]
-    wait_for(lambda: _indexed(holder["data"], "SELECT 1 FROM consent_binding WHERE borrower = ?",
+    wait_for(lambda: store_has(holder["data"], "SELECT 1 FROM consent_binding WHERE borrower = ?",
                               borrower.address), timeout=30, what="binding indexed")  # fmt: skip
     now = int(time.time())
     message = {"subjectKey": key, "grantee": asker["address"],
                "purpose": PURPOSES.index("loan_application"), "validFrom": now - 60,
                "validUntil": now + 86_400, "nonce": 1}  # fmt: skip
-    typed = json.loads(json.dumps(_call(
+    typed = json.loads(json.dumps(call_api(
         holder["url"] + "/v1/consents/typed-data?" + urllib.parse.urlencode({
             "subject_key": key, "grantee": asker["address"], "purpose": "loan_application",
             "valid_from": now - 60, "valid_until": now + 86_400, "nonce": "1"}),
         None, method="GET")[1]))  # fmt: skip
-    status, relayed = _call(holder["url"] + "/v1/consents", None, {
+    status, relayed = call_api(holder["url"] + "/v1/consents", None, {
         "message": message, "signature": eip712.sign(typed, borrower.key),
         "borrower": borrower.address})  # fmt: skip
     assert status == 200, relayed
     consent = relayed["consent_id"]
     for m in (holder, victim):
-        wait_for(lambda m=m: _indexed(m["data"], "SELECT 1 FROM consent WHERE consent_id = ?",
+        wait_for(lambda m=m: store_has(m["data"], "SELECT 1 FROM consent WHERE consent_id = ?",
                                       consent), timeout=30, what="consent indexed")  # fmt: skip
 
     operator = staff_token_in(Path(asker["data"]), "query_operator")
@@ -106,7 +77,7 @@ def test_three_members_one_killed_mid_query_gives_a_partial_answer_naming_it(thr
     query = {"subject": subject, "consent_id": consent, "purpose": "loan_application",
              "timeout_s": 4}  # fmt: skip
     asking = threading.Thread(
-        target=lambda: answers.append(_call(asker["url"] + "/v1/queries", operator, query))
+        target=lambda: answers.append(call_api(asker["url"] + "/v1/queries", operator, query))
     )
     asking.start()
     time.sleep(1)
@@ -123,7 +94,7 @@ def test_three_members_one_killed_mid_query_gives_a_partial_answer_naming_it(thr
     assert answer["summary"]["open_loans"] == 1 and answer["summary"]["lenders"] == 1
     assert answer["summary"]["open_balance_cents"] == 100_000
 
-    status, log = _call(asker["url"] + "/v1/operator-log?limit=1000", asker["token"],
+    status, log = call_api(asker["url"] + "/v1/operator-log?limit=1000", asker["token"],
                         method="GET")  # fmt: skip
     entry = next(e for e in log["entries"] if e["action"] == "POST /v1/queries")
     assert consent.startswith(entry["target"])  # the operator log keeps 64 characters of it

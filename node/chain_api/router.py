@@ -6,6 +6,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from node.chain_api.forward import forward
 from node.chain_api.rpc import READ_METHODS, respond, rpc_error
 from node.deps import NodeDep
 from node.staff.deps import AnyStaff
@@ -29,10 +30,13 @@ def chain_info(staff: AnyStaff, node: NodeDep) -> dict[str, Any]:
 @router.post(
     "/rpc",
     summary="Read-only JSON-RPC of the embedded chain, for verifiers",
-    description="Open without a staff token: it is how outside verifiers check receipts "
-    "against the embedded chain, and it can only read (no transaction can be sent). "
-    "Only on the embedded chain. Read methods: " + ", ".join(sorted(READ_METHODS)) + ". "
-    "eth_call and eth_getLogs run apart, capped in gas, time and blocks scanned.",
+    description="Open without a staff token: it is how outside verifiers (and the borrower's "
+    "page) check receipts against the chain, and it can only read (no transaction can be "
+    "sent). On the embedded chain eth_call and eth_getLogs run apart, capped in gas, time and "
+    "blocks scanned; on a chain reached over JSON-RPC (--rpc) the same reads are passed on to "
+    "it, eth_call capped in gas and eth_getLogs in blocks. Read methods: "
+    + ", ".join(sorted(READ_METHODS))
+    + ".",
 )
 async def rpc(request: Request, node: NodeDep) -> Response:
     try:
@@ -40,7 +44,17 @@ async def rpc(request: Request, node: NodeDep) -> Response:
     except orjson.JSONDecodeError:
         answer = rpc_error(None, -32700, "parse error")
     else:
+        settings = node.settings
+
+        async def upstream(req_id: Any, method: Any, params: list) -> dict[str, Any]:
+            return await forward(req_id, method, params, url=str(settings.rpc),
+                                 gas_cap=settings.rpc_gas_cap,
+                                 max_log_blocks=settings.rpc_logs_max_blocks)  # fmt: skip
+
         answer = await respond(
-            call, chain=node.chain, sandbox=getattr(request.app.state, "call_sandbox", None)
+            call,
+            chain=node.chain,
+            sandbox=getattr(request.app.state, "call_sandbox", None),
+            upstream=upstream if settings.rpc else None,
         )
     return Response(orjson.dumps(answer), media_type="application/json")

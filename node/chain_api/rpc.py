@@ -47,19 +47,24 @@ def rpc_error(req_id: Any, code: int, message: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": req_id, "error": {"code": code, "message": message}}
 
 
-async def respond(call: Any, *, chain: "Chain", sandbox: "CallSandbox | None") -> dict[str, Any]:
-    """The JSON-RPC answer to one parsed request object."""
+async def respond(
+    call: Any, *, chain: "Chain", sandbox: "CallSandbox | None", upstream: Any = None
+) -> dict[str, Any]:
+    """The JSON-RPC answer to one parsed request object. `upstream(req_id, method, params)`
+    answers it on a chain reached over JSON-RPC (node/chain_api/forward.py)."""
     if not isinstance(call, dict):
         return rpc_error(None, -32600, "one request object at a time")
     req_id, method, params = call.get("id"), call.get("method"), call.get("params", [])
     if not (req_id is None or isinstance(req_id, (str, int, float))):
         return rpc_error(None, -32600, "id must be a string, a number or null")
-    if chain.kind != "embedded" or sandbox is None:
-        return rpc_error(req_id, -32601, "ask the chain's own RPC endpoint")
     if method not in READ_METHODS:
         return rpc_error(req_id, -32601, f"method not available: {str(method)[:64]}")
     if not isinstance(params, list) or _deeper_than(params, MAX_PARAMS_DEPTH):
         return rpc_error(req_id, -32602, f"params must be a list at most {MAX_PARAMS_DEPTH} deep")
+    if chain.kind != "embedded" and upstream is not None:
+        return dict(await upstream(req_id, method, params))
+    if chain.kind != "embedded" or sandbox is None:
+        return rpc_error(req_id, -32601, "ask the chain's own RPC endpoint")
     if method in IN_SANDBOX:
         outcome = await sandbox.request(method, params)
     else:

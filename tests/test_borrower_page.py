@@ -1,0 +1,353 @@
+"""The borrower's page in headless Chromium, against two member nodes on anvil: a borrower
+makes a key in the page and saves its backup, is bound at member 1's desk, consents to
+member 2 in the page; member 2 queries; the page shows that query checked against the chain;
+the borrower withdraws the consent in the page, and member 2's next query is refused.
+
+Chromium and its driver are Debian's (`chromium`, `chromium-driver`), installed with apt-get
+when missing. The trail's screenshot is left in test-artifacts/ (not committed)."""
+
+import base64
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.select import Select
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.conftest import REPO, call_api, consortium_up, person, staff_token_in, store_has
+
+CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")  # for a readable screenshot
+ARTIFACTS = REPO / "test-artifacts"
+PHONE = (390, 844)  # CSS pixels of a common phone screen
+PASSWORD = "correct horse battery"
+SEQ = 77
+
+
+def install_chromium() -> None:
+    """Debian's Chromium, its WebDriver and a Chinese font, from apt, unless they are there."""
+    if CHROMIUM.exists() and DRIVER.exists() and CJK_FONT.exists():
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update"],
+                ["apt-get", "install", "-y", "--no-install-recommends", "chromium",
+                 "chromium-driver", "fonts-wqy-microhei"]):  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def two(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    with consortium_up(tmp_path_factory.mktemp("two"), 2) as state:
+        yield state
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[tuple[WebDriver, Path]]:
+    install_chromium()
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync",
+                 f"--user-data-dir={tmp_path / 'profile'}",
+                 f"--window-size={PHONE[0]},{PHONE[1]}"):  # fmt: skip
+        options.add_argument(flag)
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                              "download.prompt_for_download": False})  # fmt: skip
+    driver = webdriver.Chrome(service=Service(str(DRIVER)), options=options)
+    driver.execute_cdp_cmd("Page.setDownloadBehavior",
+                           {"behavior": "allow", "downloadPath": str(downloads)})  # fmt: skip
+    try:
+        yield driver, downloads
+    finally:
+        driver.quit()
+
+
+def until(driver: WebDriver, what: str, predicate: Any, timeout: float = 60) -> Any:
+    """Wait for the page; on timeout, say what was awaited and what the page said."""
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: predicate(d))
+    except Exception:
+        statuses = {i: el.text for i in ("key-status", "consent-status", "trail-status", "boot")
+                    for el in driver.find_elements(By.ID, i)}  # fmt: skip
+        logs = driver.get_log("browser") if hasattr(driver, "get_log") else []
+        raise AssertionError(f"waited for {what}; page says {statuses}; console {logs}") from None
+
+
+def text(driver: WebDriver, element_id: str) -> str:
+    return driver.find_element(By.ID, element_id).text
+
+
+def shown(driver: WebDriver, element_id: str) -> bool:
+    return driver.find_element(By.ID, element_id).is_displayed()
+
+
+def entries(driver: WebDriver, kind: str) -> list[Any]:
+    return driver.find_elements(By.CSS_SELECTOR, f"#trail-list li.entry[data-kind='{kind}']")
+
+
+def load_trail(driver: WebDriver) -> None:
+    """Log in again (a fresh signed challenge) and wait for the trail and its marks (the page
+    says "reading and checking" from the click until it has them)."""
+    driver.find_element(By.ID, "load-trail").click()
+    until(driver, "the trail", lambda d: "截至区块" in text(d, "trail-status")
+          or "出错" in text(d, "trail-status"))  # fmt: skip
+    assert "出错" not in text(driver, "trail-status"), text(driver, "trail-status")
+
+
+def screenshot(driver: WebDriver, element_id: str, name: str) -> Path:
+    """The whole element, however far it runs below the window, as a PNG in test-artifacts/."""
+    x, y, width, height = driver.execute_script(
+        "const r = document.getElementById(arguments[0]).getBoundingClientRect();"
+        "return [r.x + scrollX, r.y + scrollY, r.width, r.height]", element_id)  # fmt: skip
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": x, "y": y, "width": width, "height": height, "scale": 1}})  # fmt: skip
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    path.write_bytes(base64.b64decode(shot["data"]))
+    return path
+
+
+def query(member: dict[str, Any], token: str, consent_id: str) -> dict[str, Any]:
+    status, answer = call_api(member["url"] + "/v1/queries", token, {
+        "subject": {"type": "person", "id_number": person(SEQ)["subject"]["id_number"]},
+        "consent_id": consent_id, "purpose": "loan_application", "timeout_s": 20})  # fmt: skip
+    assert status == 200, answer
+    return answer
+
+
+def test_a_borrower_consents_sees_the_query_verified_and_withdraws(two, browser) -> None:
+    driver, downloads = browser
+    holder, asker = two["members"]
+    page = holder["url"] + "/borrower/"
+    driver.get(page)
+    until(driver, "the page's scripts", lambda d: not shown(d, "boot") and shown(d, "key"))
+    # Chinese by default, English at one click, and back
+    assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-CN"
+    assert driver.title == "我的征信授权"
+    driver.find_element(By.ID, "lang").click()
+    assert driver.title == "My credit consents" and "Your key" in text(driver, "key-h")
+    driver.find_element(By.ID, "lang").click()
+    assert driver.title == "我的征信授权"
+
+    # a key made in the page, kept encrypted, usable only once its backup is saved
+    driver.find_element(By.ID, "new-password").send_keys(PASSWORD)
+    driver.find_element(By.ID, "new-password2").send_keys(PASSWORD + Keys.ENTER)  # keyboard
+    until(driver, "the backup prompt", lambda d: shown(d, "backup-box"), timeout=120)
+    assert not shown(driver, "key-ready") and not shown(driver, "consent")
+    stored = json.loads(driver.execute_script(
+        "return localStorage.getItem('creditchain.borrower.keystore')"))  # fmt: skip
+    cipher = stored.get("Crypto") or stored["crypto"]  # an encrypted keystore, nothing else
+    assert cipher["kdf"] == "scrypt" and set(stored) <= {"address", "id", "version", "Crypto",
+                                                         "crypto", "x-ethers"}  # fmt: skip
+    driver.find_element(By.ID, "download-backup").click()
+    until(driver, "the address", lambda d: shown(d, "key-ready") and text(d, "address"))
+    address = text(driver, "address")
+    until(driver, "the backup file", lambda d: any(downloads.glob("creditchain-key-*.json")))
+    (backup,) = downloads.glob("creditchain-key-*.json")
+    assert "0x" + json.loads(backup.read_text())["address"].lower() == address.lower()
+    until(driver, "not bound", lambda d: "还没有绑定" in text(d, "binding-status"))
+    assert shown(driver, "bind-help") and not shown(driver, "consent")
+
+    # member 1's staff bind the address after checking the borrower's identity
+    subject = {"type": "person", "id_number": person(SEQ)["subject"]["id_number"]}
+    status, bound = call_api(holder["url"] + "/v1/bindings", holder["token"],
+                             {"subject": subject, "address": address})  # fmt: skip
+    assert status == 200, bound
+    status, records = call_api(holder["url"] + "/v1/records", holder["token"], {"records": [
+        person(SEQ, record_id="M1-LN", account_id="M1-AC", kind="loan_opened",
+               days_past_due=None, amount_cents=500_000)]})  # fmt: skip
+    assert status == 200 and records["accepted"] == 1, records
+    driver.find_element(By.ID, "check-binding").click()
+    until(driver, "bound", lambda d: "已绑定" in text(d, "binding-status") and shown(d, "consent"))
+
+    # consent to member 2, for a loan application, 30 days: what is signed is shown first
+    Select(driver.find_element(By.ID, "member")).select_by_value(asker["address"])
+    Select(driver.find_element(By.ID, "purpose")).select_by_value("loan_application")
+    assert driver.find_element(By.ID, "days").get_attribute("value") == "30"
+    driver.find_element(By.ID, "preview").click()
+    until(driver, "the typed data", lambda d: shown(d, "preview-box") and text(d, "typed-data"))
+    typed = json.loads(text(driver, "typed-data"))
+    message = typed["message"]
+    assert typed["primaryType"] == "Consent" and "EIP712Domain" in typed["types"]
+    assert (message["subjectKey"], message["grantee"], message["purpose"]) == (
+        bound["subject_key"], asker["address"], 0)  # fmt: skip
+    assert message["validUntil"] - message["validFrom"] == 30 * 86_400
+    assert "贷款审批" in text(driver, "consent-summary") and "member-2" in text(
+        driver, "consent-summary"
+    )
+    driver.find_element(By.ID, "sign-consent").click()
+    until(driver, "the consent registered", lambda d: "授权已登记" in text(d, "consent-status"))
+
+    load_trail(driver)
+    (consent_li,) = entries(driver, "consent")
+    consent_id = consent_li.find_element(By.CSS_SELECTOR, ".ref").text
+    assert store_has(holder["data"], "SELECT 1 FROM consent WHERE consent_id = ?", consent_id)
+    assert consent_li.get_attribute("data-status") == "active"
+    assert (
+        consent_li.find_element(By.CSS_SELECTOR, ".mark").get_attribute("data-mark") == "verified"
+    )
+    assert entries(driver, "query") == []
+
+    # member 2 asks; member 1 answers under the consent and logs the query on chain
+    operator = staff_token_in(Path(asker["data"]), "query_operator")
+    answer = query(asker, operator, consent_id)
+    by_name = {m["name"]: m for m in answer["members"]}
+    assert by_name[holder["name"]]["status"] == "answered", answer
+    assert [r["record_id"] for r in by_name[holder["name"]]["records"]] == ["M1-LN"]
+
+    def query_verified(d: WebDriver) -> bool:
+        load_trail(d)
+        marks = [q.find_element(By.CSS_SELECTOR, ".mark").get_attribute("data-mark")
+                 for q in entries(d, "query")]  # fmt: skip
+        if marks != ["verified"]:
+            time.sleep(1)
+        return marks == ["verified"]
+
+    until(driver, "the query verified in the page", query_verified, timeout=120)
+    (query_li,) = entries(driver, "query")
+    assert "member-2" in query_li.text and "贷款审批" in query_li.text
+    assert "flagged" not in query_li.get_attribute("class")
+    assert consent_id[:10] in query_li.find_element(By.CSS_SELECTOR, ".ref").text
+    kinds = [
+        li.get_attribute("data-kind") for li in driver.find_elements(By.CSS_SELECTOR, "li.entry")
+    ]
+    assert kinds == ["query", "consent", "binding"]  # newest first
+    wider = driver.execute_script(  # usable at phone width: nothing runs off the side
+        "const w = document.documentElement.clientWidth;"
+        "return [...document.querySelectorAll('body *')].filter(e => e.getClientRects().length"
+        " && e.getBoundingClientRect().right > w + 1).map(e => e.id || e.className || e.tagName)"
+    )
+    assert wider == [], wider
+    assert screenshot(driver, "trail", "borrower-trail.png").stat().st_size > 1000
+
+    # withdraw in one click (and a signature); member 2's next query is refused
+    consent_li = entries(driver, "consent")[0]
+    consent_li.find_element(By.CSS_SELECTOR, "button.revoke").click()
+    until(driver, "the revocation", lambda d: "授权已撤销" in text(d, "trail-status"))
+    (revocation,) = entries(driver, "revocation")
+    assert "此后依此授权的查询都会被拒绝" in revocation.text
+    assert entries(driver, "consent")[0].get_attribute("data-status") == "revoked"
+    assert entries(driver, "consent")[0].find_elements(By.CSS_SELECTOR, "button.revoke") == []
+
+    later = query(asker, operator, consent_id)
+    refused = {m["name"]: m for m in later["members"]}[holder["name"]]
+    assert refused["status"] == "refused" and refused["error"]["error"] == "consent_revoked"
+    load_trail(driver)
+    assert len(entries(driver, "query")) == 1  # the refused query was never answered
+    marks = [li.find_element(By.CSS_SELECTOR, ".mark").get_attribute("data-mark")
+             for li in driver.find_elements(By.CSS_SELECTOR, "li.entry")]  # fmt: skip
+    assert marks == ["verified"] * len(marks), marks
+    screenshot(driver, "trail", "borrower-trail-revoked.png")
+
+
+def test_the_page_reads_the_directory_and_the_chain_through_the_node_without_a_token(two) -> None:
+    holder, asker = two["members"]
+    status, directory = call_api(holder["url"] + "/v1/borrower/directory", None, method="GET")
+    assert status == 200, directory
+    assert [(m["name"], m["address"], m["status"]) for m in directory["members"]] == [
+        (holder["name"], holder["address"], "active"),
+        (asker["name"], asker["address"], "active"),
+    ]
+    assert directory["node"] == holder["address"]
+    assert [(p["number"], p["name"]) for p in directory["purposes"]][:2] == [
+        (0, "loan_application"), (1, "credit_card_application")]  # fmt: skip
+    assert directory["purposes"][0]["label"] == "贷款审批"
+
+    def rpc(method: str, params: list) -> dict[str, Any]:
+        status, answer = call_api(
+            holder["url"] + "/rpc",
+            None,
+            {"jsonrpc": "2.0", "id": 7, "method": method, "params": params},
+        )
+        assert status == 200 and answer["id"] == 7, answer
+        return answer
+
+    chain_id = int(rpc("eth_chainId", [])["result"], 16)
+    assert chain_id == directory["chain_id"]
+    code = rpc("eth_getCode", [directory["contracts"]["RecordRegistry"], "latest"])["result"]
+    assert len(code) > 1000  # the node passes reads on to anvil
+    for write in ("eth_sendTransaction", "eth_sendRawTransaction", "anvil_setBalance"):
+        assert rpc(write, [{}])["error"]["code"] == -32601, write
+    wide = rpc("eth_getLogs", [{"fromBlock": "0x0", "toBlock": hex(100_000)}])
+    assert wide["error"]["code"] == -32005
+
+
+INJECTED = """
+window.__signed = [];
+window.__refuseNext = true;
+window.ethereum = {
+  async request({ method, params }) {
+    const { Wallet } = await import("/borrower/vendor/ethers.min.js");
+    const wallet = new Wallet("%s");
+    if (method === "eth_requestAccounts") return [wallet.address.toLowerCase()];
+    if (method !== "eth_signTypedData_v4") throw Object.assign(new Error(method), { code: 4200 });
+    if (window.__refuseNext) {
+      window.__refuseNext = false;
+      throw Object.assign(new Error("User rejected the request."), { code: 4001 });
+    }
+    const typed = JSON.parse(params[1]);
+    window.__signed.push({ address: params[0], typed });
+    const types = { ...typed.types };
+    delete types.EIP712Domain;
+    return wallet.signTypedData(typed.domain, types, typed.message);
+  },
+};
+"""
+
+
+def test_an_injected_wallet_signs_with_eth_sign_typed_data_v4(two, browser) -> None:
+    driver, _ = browser
+    holder, asker = two["members"]
+    account = Account.create()
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
+                           {"source": INJECTED % account.key.hex()})  # fmt: skip
+    driver.get(holder["url"] + "/borrower/")
+    until(driver, "the wallet button", lambda d: shown(d, "use-wallet"))
+    driver.find_element(By.ID, "use-wallet").click()
+    until(driver, "not bound", lambda d: "还没有绑定" in text(d, "binding-status"))
+    assert text(driver, "address") == account.address and not shown(driver, "backup-box")
+
+    subject = {"type": "person", "id_number": person(SEQ + 1)["subject"]["id_number"]}
+    status, bound = call_api(holder["url"] + "/v1/bindings", holder["token"],
+                             {"subject": subject, "address": account.address})  # fmt: skip
+    assert status == 200, bound
+    driver.find_element(By.ID, "check-binding").click()
+    until(driver, "bound", lambda d: shown(d, "consent"))
+    Select(driver.find_element(By.ID, "member")).select_by_value(asker["address"])
+    Select(driver.find_element(By.ID, "purpose")).select_by_value("post_loan_management")
+    days = driver.find_element(By.ID, "days")
+    days.clear()
+    days.send_keys("7")
+    driver.find_element(By.ID, "preview").click()
+    until(driver, "the typed data", lambda d: shown(d, "preview-box"))
+    shown_typed = json.loads(text(driver, "typed-data"))
+    driver.find_element(By.ID, "sign-consent").click()  # the borrower cancels in the wallet
+    until(driver, "the cancel", lambda d: "您在钱包中取消了签名" in text(d, "consent-status"))
+    driver.find_element(By.ID, "sign-consent").click()
+    until(driver, "the consent registered", lambda d: "授权已登记" in text(d, "consent-status"))
+    (signed,) = driver.execute_script("return window.__signed")
+    assert signed == {"address": account.address, "typed": shown_typed}  # exactly what was shown
+    assert shown_typed["message"]["validUntil"] - shown_typed["message"]["validFrom"] == 7 * 86_400
+
+    load_trail(driver)  # the login is signed by the wallet too
+    (consent,) = entries(driver, "consent")
+    assert "贷后管理" in consent.text
+    assert consent.find_element(By.CSS_SELECTOR, ".mark").get_attribute("data-mark") == "verified"
+    assert [s["typed"]["primaryType"] for s in driver.execute_script("return window.__signed")] == [
+        "Consent", "Login"]  # fmt: skip
