@@ -29,6 +29,7 @@ _RUN_OPTIONS = {
     "max_body_mb": "MIB", "max_request_kb": "KIB", "rpc_gas_cap": "GAS",
     "rpc_evm_timeout": "SECONDS", "rpc_logs_max_blocks": "N", "log_level": "LEVEL",
     "consent_max_window": "SECONDS", "login_max_age": "SECONDS", "blacklist_retention_years": "N",
+    "store": "URL",
 }  # fmt: skip
 
 
@@ -121,6 +122,7 @@ def _run(args: argparse.Namespace) -> int:
     from node.app import create_app
     from node.chain.client import ChainError
     from node.chain.setup import prepare
+    from node.db import StoreError, check_store, safe_url
     from node.keys.store import KeystoreError, load_secrets
 
     given = {f: getattr(args, f) for f in _RUN_OPTIONS if getattr(args, f) is not None}
@@ -151,9 +153,15 @@ def _run(args: argparse.Namespace) -> int:
         except ChainError as err:
             print(f"creditchain: {err}", file=sys.stderr)
             return EXIT_BAD_INPUT
+        try:  # and so does a store that cannot be reached
+            check_store(settings.store_url)
+        except StoreError as err:
+            print(f"creditchain: {err}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         print(
             f"starting: data in {settings.data.resolve()}, "
-            f"chain {'at ' + settings.rpc if settings.rpc else 'embedded'}",
+            f"chain {'at ' + settings.rpc if settings.rpc else 'embedded'}"
+            + (f", store {safe_url(settings.store)}" if settings.store else ""),
             flush=True,
         )
         config = uvicorn.Config(

@@ -11,6 +11,11 @@ from node.receipts.verify import verify_receipt
 from tests.conftest import enterprise, node_of, person, submit
 
 
+@pytest.fixture
+def node_client(store_client):  # every test here runs on SQLite and on PostgreSQL
+    return store_client
+
+
 def _bad_check_character(id_number: str) -> str:
     last = id_number[-1]
     return id_number[:-1] + ("0" if last != "0" else "1")

@@ -75,7 +75,7 @@ def main_for(args: argparse.Namespace) -> int:
     except DataDirError as err:
         print(f"creditchain staff: {err}", file=sys.stderr)
         return 2
-    engine = make_engine(Settings(data=args.data).db_path)
+    engine = make_engine(Settings(data=args.data).store_url)
     try:
         if args.staff_command == "list":
             _list(service.list_accounts(engine=engine))
