@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pydantic import ValidationError
 
 from node import run
+from node.backup import cli as backup_cli
 from node.blacklist import cli as blacklist_cli
 from node.chain import cli as index_cli
 from node.config import settings_error
@@ -21,7 +22,7 @@ from node.staff import cli as staff_cli
 
 # in the order `creditchain --help` lists them
 COMMANDS = (run, verify_cli, consortium_cli, keys_cli, staff_cli, governance_cli, index_cli,
-            blacklist_cli)  # fmt: skip
+            blacklist_cli, backup_cli)  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
