@@ -1,6 +1,6 @@
 """`creditchain staff`: add, list, unlock, disable and enable staff accounts, straight on a
-data directory's store (safe while the node runs: SQLite in WAL mode). Every change, made or
-refused, goes into the operator log as `cli:<system user>`, as the API's do."""
+data directory's store (safe while the node runs: SQLite in WAL mode, or PostgreSQL). Every
+change, made or refused, goes into the operator log as `cli:<system user>`, as the API's do."""
 
 import argparse
 import getpass
