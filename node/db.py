@@ -38,6 +38,11 @@ class StoreError(Exception):
     """The store cannot be used; the message is one line for the operator, with no password."""
 
 
+def _unreachable(url: str, err: OperationalError) -> StoreError:
+    why = " ".join(str(err.orig or err).split())
+    return StoreError(f"cannot reach the store at {safe_url(url)}: {why}")
+
+
 def check_store(url: str) -> None:
     """Connect once to the store at `url`; StoreError saying why not."""
     if not is_postgresql(url):
@@ -47,8 +52,7 @@ def check_store(url: str) -> None:
         with engine.connect():
             pass
     except OperationalError as err:
-        why = " ".join(str(err.orig or err).split())
-        raise StoreError(f"cannot reach the store at {safe_url(url)}: {why}") from None
+        raise _unreachable(url, err) from None
     finally:
         engine.dispose()
 
@@ -57,13 +61,17 @@ def make_engine(store: Path | str) -> Engine:
     """The store's engine, its schema brought to the newest migration. `store` is the SQLite
     file's path, or a database URL: sqlite:///FILE or postgresql://USER:PASSWORD@HOST/DB."""
     url = sqlite_url(store) if isinstance(store, Path) else store
-    if is_postgresql(url):
-        engine = _postgresql_engine(url)
-    else:
-        engine = _sqlite_engine(url)
+    postgresql = is_postgresql(url)
+    engine = _postgresql_engine(url) if postgresql else _sqlite_engine(url)
     from node.migrations import upgrade
 
-    upgrade(engine)
+    try:
+        upgrade(engine)
+    except OperationalError as err:
+        engine.dispose()
+        if postgresql:  # a server down or a wrong password: one line for the operator
+            raise _unreachable(url, err) from None
+        raise
     return engine
 
 

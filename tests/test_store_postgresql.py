@@ -47,6 +47,21 @@ def test_an_unreachable_store_stops_the_node_in_one_line_without_its_password(tm
     assert "s3cret-pw" not in done.stdout + done.stderr
 
 
+def test_a_command_on_an_unreachable_store_says_so_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+):
+    monkeypatch.setenv("CREDITCHAIN_KDF_N", FAST_KDF)
+    data = str(tmp_path / "data")
+    assert main(["keys", "new", "--data", data]) == 0
+    capsys.readouterr()
+    url = f"postgresql://lender:s3cret-pw@127.0.0.1:{free_port()}/creditchain"
+    monkeypatch.setenv("CREDITCHAIN_STORE", url)
+    assert main(["staff", "list", "--data", data]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "s3cret-pw" not in err[0]
+    assert err[0].startswith("creditchain: cannot reach the store at postgresql://lender:***@")
+
+
 def test_a_store_that_is_no_database_url_is_refused_naming_the_option(tmp_path: Path, capsys):
     assert main(["run", "--data", str(tmp_path), "--store", "mysql://db/creditchain"]) == 2
     assert "--store (or CREDITCHAIN_STORE)" in capsys.readouterr().err
