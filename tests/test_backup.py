@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import create_engine
 from web3 import HTTPProvider, Web3
 
+from node.chain.compile import compile_contracts
 from node.receipts.verify import verify_receipt
 from tests.conftest import (
     REPO,
@@ -29,6 +30,7 @@ from tests.conftest import (
 
 PASSWORD = "backup-test-key-password"
 ENV = {"CREDITCHAIN_KEY_PASSWORD": PASSWORD, "CREDITCHAIN_KDF_N": "1024"}
+REGISTRY_ABI = compile_contracts()["RecordRegistry"]["abi"]
 
 
 class Node:
@@ -185,3 +187,48 @@ def test_backup_refuses_a_directory_that_holds_no_node(tmp_path: Path) -> None:
     done = creditchain("backup", "--data", str(tmp_path / "nothing"), "--to", str(tmp_path / "b"))
     assert done.returncode == 2 and "holds no node" in done.stderr
     assert not (tmp_path / "b").exists()
+
+
+def test_a_backup_taken_while_batches_are_anchored_restores_to_a_node_whose_receipts_verify(
+    tmp_path: Path,
+) -> None:
+    data, restored, backup = tmp_path / "data", tmp_path / "restored", tmp_path / "node.backup"
+    store = f"sqlite:///{data / 'node.db'}"
+    token = staff_token_in(data, "admin", store=store)
+    node = Node(data, store, token, tmp_path / "node.log", "--batch-size", "20")
+    acknowledged: list[str] = []
+    stop = threading.Event()
+
+    def feed() -> None:
+        seq = 0
+        while not stop.is_set():
+            acknowledged.extend(node.submit([person(seq + i) for i in range(25)]))
+            seq += 25
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    try:
+        wait_for(lambda: len(acknowledged) >= 100, 120, "submissions answered")
+        before_backup = list(acknowledged)
+        done = creditchain("backup", "--data", str(data), "--to", str(backup))
+    finally:
+        stop.set()
+        feeder.join(60)
+    node.stop()
+    assert done.returncode == 0, done.stderr
+    assert creditchain("restore", str(backup), "--data", str(restored)).returncode == 0
+
+    node = Node(restored, f"sqlite:///{restored / 'node.db'}", token, tmp_path / "restored.log")
+    try:
+        node.settle()
+        w3 = Web3(HTTPProvider(node.base + "/rpc"))
+        for rid in before_backup:
+            assert verify_receipt(node.receipt(rid), w3).ok, rid
+        registry = w3.eth.contract(
+            address=node.receipt(before_backup[0])["registry"], abi=REGISTRY_ABI
+        )
+        count = registry.functions.batchCount().call()
+        on_chain = sum(registry.functions.getBatch(i).call()[2] for i in range(1, count + 1))
+        assert on_chain == node.http.get("/v1/status").json()["anchored"]
+    finally:
+        node.stop()
