@@ -232,7 +232,7 @@ def restore_backup(
             progress(f"restoring the store into {safe_url(store_url)} ...")
             url, env = _pg_env(store_url)
             cmd = [_pg_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
-                   "--dbname", url, str(work / PG_DUMP)]  # fmt: skip
+                   "--single-transaction", "--dbname", url, str(work / PG_DUMP)]  # fmt: skip
             _run_pg(cmd, env, "pg_restore")
             (work / PG_DUMP).unlink()
         if data.exists():
