@@ -40,7 +40,7 @@ def start_node(settings: Settings, *, run_batcher: bool = True) -> Node:
     anchoring."""
     settings.data.mkdir(parents=True, exist_ok=True)
     secrets = load_secrets(settings.keys_dir)
-    engine = make_engine(settings.db_path)
+    engine = make_engine(settings.store_url)
     chain = connect_chain(
         data=settings.data,
         rpc=settings.rpc,

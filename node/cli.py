@@ -9,11 +9,13 @@ from importlib.metadata import PackageNotFoundError, version
 from pydantic import ValidationError
 
 from node import run
+from node.backup import cli as backup_cli
 from node.blacklist import cli as blacklist_cli
 from node.chain import cli as index_cli
-from node.config import settings_error
+from node.config import EXIT_BAD_INPUT, settings_error
 from node.consents import projection  # noqa: F401  (follows every index, `index rebuild`'s too)
 from node.consortium import cli as consortium_cli
+from node.db import StoreError
 from node.keys import cli as keys_cli
 from node.members import cli as governance_cli
 from node.receipts import cli as verify_cli
@@ -22,7 +24,7 @@ from node.staff import cli as staff_cli
 
 # in the order `creditchain --help` lists them
 COMMANDS = (run, records_cli, verify_cli, consortium_cli, keys_cli, staff_cli, governance_cli,
-            index_cli, blacklist_cli)  # fmt: skip
+            index_cli, blacklist_cli, backup_cli)  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,7 +62,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except StoreError as err:  # a command that opens a PostgreSQL store it cannot reach
+        print(f"creditchain: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return code
 
 

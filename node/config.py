@@ -22,6 +22,11 @@ class Settings(BaseSettings):
 
     data: Path = Field(Path("data"), description="data directory (store, keys, embedded chain)")
     rpc: str | None = Field(None, description="JSON-RPC URL of the chain; unset: embedded chain")
+    store: str | None = Field(
+        None,
+        description="the store's database URL, postgresql://USER:PASSWORD@HOST:PORT/DB; "
+        "unset: SQLite in DATA/node.db",
+    )
     consortium: str | None = Field(
         None,
         description="address of the Consortium contract to join on the --rpc chain; "
@@ -95,6 +100,13 @@ class Settings(BaseSettings):
         300.0, gt=0, description="seconds a borrower's signed login stays fresh"
     )
 
+    @field_validator("store")
+    @classmethod
+    def _a_store(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"(postgresql|sqlite)(\+\w+)?://", value):
+            raise ValueError("must be a database URL: postgresql://USER@HOST:PORT/DB")
+        return value
+
     @field_validator("consortium")
     @classmethod
     def _an_address(cls, value: str | None) -> str | None:
@@ -105,6 +117,11 @@ class Settings(BaseSettings):
     @property
     def db_path(self) -> Path:
         return self.data / DB_FILE
+
+    @property
+    def store_url(self) -> str:
+        """The store's database URL: --store, or SQLite in DATA/node.db."""
+        return self.store or f"sqlite:///{self.db_path}"
 
     @property
     def keys_dir(self) -> Path:

@@ -31,6 +31,7 @@ _RUN_OPTIONS = {
     "rpc_evm_timeout": "SECONDS", "rpc_logs_max_blocks": "N", "log_level": "LEVEL",
     "log_format": "FORMAT",
     "consent_max_window": "SECONDS", "login_max_age": "SECONDS", "blacklist_retention_years": "N",
+    "store": "URL",
 }  # fmt: skip
 
 
@@ -123,6 +124,7 @@ def _run(args: argparse.Namespace) -> int:
     from node.app import create_app
     from node.chain.client import ChainError
     from node.chain.setup import prepare
+    from node.db import StoreError, check_store, safe_url
     from node.keys.store import KeystoreError, load_secrets
 
     given = {f: getattr(args, f) for f in _RUN_OPTIONS if getattr(args, f) is not None}
@@ -150,9 +152,15 @@ def _run(args: argparse.Namespace) -> int:
         except ChainError as err:
             logs.say(f"creditchain: {err}", error=True)
             return EXIT_BAD_INPUT
+        try:  # and so does a store that cannot be reached
+            check_store(settings.store_url)
+        except StoreError as err:
+            logs.say(f"creditchain: {err}", error=True)
+            return EXIT_BAD_INPUT
         logs.say(
             f"starting: data in {settings.data.resolve()}, "
             f"chain {'at ' + settings.rpc if settings.rpc else 'embedded'}"
+            + (f", store {safe_url(settings.store)}" if settings.store else "")
         )
         config = uvicorn.Config(
             create_app(settings),

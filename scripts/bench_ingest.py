@@ -7,9 +7,12 @@ posts N records in submissions of 10,000, and waits until all are anchored and c
   one_tx_per_record: the same chain, one anchoring transaction per record (sign, send, wait);
   raw: validate, pseudonymise (HMAC), canonicalise, hash, encrypt and insert each record,
        no API and no chain, one core (raw_core_per_s: the same without validate+pseudonymise).
-It prints progress, the node's RSS as the store grows, and one JSON line per chain.
+It prints progress, the node's RSS as the store grows, and one JSON line per chain. With
+--store postgresql://USER@HOST:PORT/DB the node's store is PostgreSQL: a fresh database beside
+DB for each chain (the user may create databases), dropped after.
 
     .venv/bin/python scripts/bench_ingest.py [--records 200000] [--chain embedded|anvil|both]
+        [--store postgresql://...]
 """
 
 import argparse
@@ -34,6 +37,7 @@ from node.crypto.canonical import canonical_json  # noqa: E402
 from node.crypto.commitments import commitment, new_salt  # noqa: E402
 from node.crypto.encryption import Sealer, new_master_key  # noqa: E402
 from node.crypto.subjects import make_resident_id  # noqa: E402
+from node.db import is_postgresql  # noqa: E402
 from tests.conftest import (  # noqa: E402
     bearer,
     found_alone,
@@ -43,6 +47,7 @@ from tests.conftest import (  # noqa: E402
     staff_token_in,
     wait_for,
 )
+from tests.postgres_kit import drop_database, fresh_database  # noqa: E402
 
 SUBMISSION = 10_000
 
@@ -87,7 +92,7 @@ class RssSampler(threading.Thread):
             time.sleep(0.05)
 
 
-def bench_node(n: int, rpc_url: str | None, work: Path) -> tuple[float, float]:
+def bench_node(n: int, rpc_url: str | None, work: Path, store: str | None) -> tuple[float, float]:
     port = free_port()
     args = [
         sys.executable,
@@ -108,7 +113,9 @@ def bench_node(n: int, rpc_url: str | None, work: Path) -> tuple[float, float]:
     if rpc_url:  # a node joins a consortium on a shared chain: found one first
         found_alone(work / "data", rpc_url)
         args += ["--rpc", rpc_url]
-    token = staff_token_in(work / "data", "submitter")  # the bulk loader's account
+    if store:
+        args += ["--store", store]
+    token = staff_token_in(work / "data", "submitter", store=store)  # the bulk loader's account
     log = open(work / "node.log", "wb")
     proc = subprocess.Popen(args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -236,7 +243,14 @@ def main() -> int:
     p.add_argument(
         "--baseline-txs", type=int, default=100, help="transactions for the one-per-record baseline"
     )
+    p.add_argument(
+        "--store",
+        metavar="URL",
+        help="postgresql://USER@HOST:PORT/DB: run the node on PostgreSQL (default: SQLite)",
+    )
     args = p.parse_args()
+    if args.store and not is_postgresql(args.store):
+        p.error("--store must be a postgresql:// URL")
     chains = ["embedded", "anvil"] if args.chain == "both" else [args.chain]
     print(f"raw per-record work, {args.records} records, one core ...", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -253,11 +267,12 @@ def main() -> int:
             work = Path(tmp)
             anvil = None
             url = None
+            store = fresh_database(args.store) if args.store else None
             if name == "anvil":
                 anvil, url = start_anvil(work)
             try:
                 print(f"{name}: ingesting {args.records} records through the API ...", flush=True)
-                per_s, peak = bench_node(args.records, url, work)
+                per_s, peak = bench_node(args.records, url, work, store)
                 print(
                     f"{name}: one transaction per record, {args.baseline_txs} records ...",
                     flush=True,
@@ -267,6 +282,8 @@ def main() -> int:
                 if anvil:
                     anvil.terminate()
                     anvil.wait(10)
+                if store:
+                    drop_database(args.store, store)
         figures = {
             "records_per_s": round(per_s, 1),
             "one_tx_per_record_per_s": round(one_tx, 1),
@@ -277,6 +294,7 @@ def main() -> int:
             "peak_rss_mb": round(peak, 1),
             "records": args.records,
             "chain": name,
+            "store": "postgresql" if args.store else "sqlite",
         }
         print(
             f"  {name}: {per_s:,.0f} records/s = {figures['vs_one_tx']}x one-tx-per-record "

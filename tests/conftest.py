@@ -45,6 +45,7 @@ from node.crypto.subjects import make_resident_id, make_uscc
 from node.db import make_engine
 from node.keys.store import load_secrets
 from node.staff import service as staff
+from tests.postgres_kit import drop_database, fresh_database, postgresql_server
 
 REPO = Path(__file__).resolve().parent.parent
 ANVIL = anvil_binary()  # the binary itself, not the Node.js wrapper in node_modules/.bin
@@ -165,6 +166,37 @@ def node_client(tmp_path: Path) -> Iterator[TestClient]:
         yield client
 
 
+# --- the store: SQLite and PostgreSQL -----------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgresql() -> Iterator[str]:
+    """One real PostgreSQL for the session (see tests/postgres_kit.py); its admin URL."""
+    with postgresql_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty store, once SQLite (DATA/node.db's place) and once PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'data' / 'node.db'}"
+        return
+    server = request.getfixturevalue("postgresql")
+    url = fresh_database(server)
+    yield url
+    drop_database(server, url)
+
+
+@pytest.fixture
+def store_client(tmp_path: Path, store: str) -> Iterator[TestClient]:
+    """node_client, on each store in turn."""
+    app = create_app(make_settings(tmp_path / "data", store=store), run_batcher=False)
+    with TestClient(app) as client:
+        authorize(client, "admin")
+        yield client
+
+
 def node_of(client: TestClient):  # type: ignore[no-untyped-def]
     return client.app.state.node
 
@@ -182,9 +214,12 @@ def authorize(client: TestClient, role: str = "admin", name: str | None = None) 
     return token
 
 
-def staff_token_in(data: Path, role: str = "admin", name: str | None = None) -> str:
-    """A new staff account in the store under `data` (the node may be running or not)."""
-    engine = make_engine(Settings(data=data).db_path)
+def staff_token_in(
+    data: Path, role: str = "admin", name: str | None = None, store: str | None = None
+) -> str:
+    """A new staff account in the store under `data`, or at `store` (the node may be running
+    or not)."""
+    engine = make_engine(Settings(data=data, store=store).store_url)
     try:
         name = name or f"{role}-{staff.count(engine=engine) + 1}"
         return staff.add(engine=engine, name=name, role=role).token
@@ -204,6 +239,22 @@ def whole_operator_log(client: Any, page: int = 1000) -> list[dict]:
         if len(answer.json()["entries"]) < page:
             return entries
         after = answer.json()["next_after_id"]
+
+
+def refused_changes(engine: Any, statements: list[str]) -> list[str]:
+    """Run each statement in its own transaction, as anyone with the store's password could;
+    the store's refusal of each (the message its rule raised), or "done" if it let it through."""
+    from sqlalchemy.exc import DBAPIError
+
+    said = []
+    for statement in statements:
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(statement)
+            said.append("done")
+        except DBAPIError as err:
+            said.append(str(err.orig).splitlines()[0].strip())
+    return said
 
 
 def bearer(token: str) -> dict[str, str]:

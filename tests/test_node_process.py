@@ -52,11 +52,14 @@ def post_records(base: str, records: list[dict], token: str) -> dict:
 class RunningNode:
     """A node process on `data`, called by a staff account of `role` made before it starts."""
 
-    def __init__(self, data: Path, log: Path, *extra: str, role: str = "admin") -> None:
+    def __init__(
+        self, data: Path, log: Path, *extra: str, role: str = "admin", store: str | None = None
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.token = staff_token_in(data, role)
-        self.proc = start_node_process(data, self.port, *extra, log=log)
+        self.token = staff_token_in(data, role, store=store)
+        stored = ("--store", store) if store else ()
+        self.proc = start_node_process(data, self.port, *extra, *stored, log=log)
         wait_http(self.base + "/v1/chain", timeout=120, headers=bearer(self.token))
 
     def get(self, path: str) -> tuple[int, dict]:
@@ -102,13 +105,13 @@ def test_embedded_chain_keeps_anchored_batches_across_a_restart(tmp_path):
         node.stop()
 
 
-def test_sigkill_at_any_moment_loses_no_accepted_record(tmp_path):
+def test_sigkill_at_any_moment_loses_no_accepted_record(tmp_path, store):
     data, log = tmp_path / "data", tmp_path / "node.log"
     rng = random.Random(7)
     accepted: set[str] = set()
     seq = 0
     for _round in range(4):
-        node = RunningNode(data, log, "--batch-size", "40")
+        node = RunningNode(data, log, "--batch-size", "40", store=store)
         stop, answered = threading.Event(), threading.Event()
 
         def feed(
@@ -139,7 +142,7 @@ def test_sigkill_at_any_moment_loses_no_accepted_record(tmp_path):
         stop.set()
         feeder.join(60)
 
-    node = RunningNode(data, log)
+    node = RunningNode(data, log, store=store)
     try:
         status = node.settle()
         assert len(accepted) > 200

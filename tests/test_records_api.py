@@ -11,6 +11,11 @@ from node.receipts.verify import verify_receipt
 from tests.conftest import enterprise, node_of, person, submit
 
 
+@pytest.fixture
+def node_client(store_client):  # every test here runs on SQLite and on PostgreSQL
+    return store_client
+
+
 def _bad_check_character(id_number: str) -> str:
     last = id_number[-1]
     return id_number[:-1] + ("0" if last != "0" else "1")
@@ -159,6 +164,8 @@ def test_receipt_is_409_while_pending_then_verifies_against_the_chain(node_clien
     verdict = verify_receipt(receipt, node.chain.client.w3)
     assert verdict.ok, verdict.checks
     assert verdict.status == "active"
+    status = node_client.get("/v1/status").json()
+    assert (status["pending"], status["anchored"], status["batches"]) == (0, 3, 1)
 
 
 def test_correction_makes_a_new_version_and_supersedes_the_old_on_chain(node_client):

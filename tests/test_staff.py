@@ -2,7 +2,6 @@
 append-only operator log."""
 
 import json
-import sqlite3
 import subprocess
 import sys
 import urllib.error
@@ -21,6 +20,7 @@ from tests.conftest import (
     make_settings,
     node_of,
     person,
+    refused_changes,
     staff_token,
     start_node_process,
     submit,
@@ -212,24 +212,21 @@ def test_the_internal_auditor_reads_the_log_and_a_submitter_cannot(node_client):
     )
 
 
-def test_the_operator_log_refuses_update_and_delete(node_client):
-    submit(node_client, [person(1)])
-    db = sqlite3.connect(node_of(node_client).settings.db_path)
-    try:
-        assert db.execute("SELECT COUNT(*) FROM operator_log").fetchone()[0] >= 1
-        for sql in (
-            "UPDATE operator_log SET who = 'someone else'",
-            "DELETE FROM operator_log",
-        ):
-            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-                db.execute(sql)
-        db.rollback()
-        assert (
-            db.execute("SELECT COUNT(*) FROM operator_log WHERE who = 'someone else'").fetchone()[0]
-            == 0
-        )
-    finally:
-        db.close()
+def test_the_operator_log_refuses_update_and_delete(store_client):
+    submit(store_client, [person(1)])
+    engine = node_of(store_client).engine
+    count = "SELECT COUNT(*) FROM operator_log"
+    with engine.connect() as conn:
+        before = conn.exec_driver_sql(count).scalar_one()
+    assert before >= 1
+    refused = refused_changes(
+        engine, ["UPDATE operator_log SET who = 'someone else'", "DELETE FROM operator_log"]
+    )
+    assert refused == ["the operator log is append-only"] * 2
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql(count).scalar_one() == before
+        someone = "SELECT COUNT(*) FROM operator_log WHERE who = 'someone else'"
+        assert conn.exec_driver_sql(someone).scalar_one() == 0
 
 
 def test_tokens_are_not_stored_in_clear(node_client):

@@ -174,7 +174,8 @@ def counts(*, engine: Engine) -> dict[str, int]:
             "SELECT COALESCE(SUM(CASE WHEN state != 'confirmed' THEN size END), 0), "
             "COALESCE(SUM(CASE WHEN state = 'confirmed' THEN size END), 0), COUNT(*) FROM batch"
         ).one()
-    return {"pending": queued + in_flight, "anchored": anchored, "batches": batches}
+    # int(): PostgreSQL sums 64-bit integers as numeric (Decimal)
+    return {"pending": int(queued + in_flight), "anchored": int(anchored), "batches": batches}
 
 
 def backlog(*, engine: Engine) -> dict[str, float | int | None]:

@@ -22,9 +22,10 @@ MAX_APPLICANTS = 100_000
 _CHUNK = 5_000  # subject keys per lookup query
 _ENTRY = (  # by subject first: most applicants have no entry (the sweeper's index would scan)
     "SELECT id, subject_key, member, reason, listed_at, expires_at, disputed FROM "
-    "blacklist_entry INDEXED BY ix_blacklist_entry_subject_key "
-    "WHERE status = 'listed' AND expires_at > ? AND subject_key IN "
+    "blacklist_entry {by_subject}WHERE status = 'listed' AND expires_at > ? AND subject_key IN "
 )
+# SQLite is told which index to use; PostgreSQL's planner, with statistics, picks it itself
+_BY_SUBJECT = {"sqlite": "INDEXED BY ix_blacklist_entry_subject_key ", "postgresql": ""}
 
 
 def parse_applicants(body: bytes) -> list[Any]:
@@ -95,7 +96,8 @@ def check_applicants(
             members = member_statuses(conn) if now is not None else {}
             for start in range(0, len(wanted) if now is not None else 0, _CHUNK):
                 chunk = wanted[start : start + _CHUNK]
-                sql = _ENTRY + f"({', '.join('?' * len(chunk))}) ORDER BY id"
+                entry = _ENTRY.format(by_subject=_BY_SUBJECT[conn.dialect.name])
+                sql = entry + f"({', '.join('?' * len(chunk))}) ORDER BY id"
                 for row in conn.exec_driver_sql(sql, (now, *chunk)):
                     found.setdefault(row[1], []).append(_entry(row, members))
         finally:

@@ -100,7 +100,7 @@ def _check(args: argparse.Namespace) -> int:
         print(f"creditchain blacklist: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     out = args.out or args.file.with_name(args.file.name + ".answers.jsonl")
-    engine = make_engine(Settings(data=args.data).db_path)
+    engine = make_engine(Settings(data=args.data).store_url)
     try:
         answer = check_applicants(engine=engine, secret=secret, applicants=applicants,
                                   progress=_progress(len(applicants)))  # fmt: skip

@@ -15,10 +15,14 @@ from node.chain.events import COLUMNS, Event, event_from_row
 from node.chain.index import Tip
 
 CONTRACT = "Blacklist"
+_COLUMNS = (
+    "subject_key, member, reason, evidence, listed_at, expires_at, notice_id, status, "
+    "disputed, ended_by, end_reason, block_number, changed_block"
+)
 _INSERT = (
-    "INSERT OR REPLACE INTO blacklist_entry (id, subject_key, member, reason, evidence, "
-    "listed_at, expires_at, notice_id, status, disputed, ended_by, end_reason, block_number, "
-    "changed_block) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, NULL, ?, ?)"
+    f"INSERT INTO blacklist_entry (id, {_COLUMNS}) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, NULL, NULL, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS.split(", "))
 )
 
 
@@ -69,7 +73,9 @@ def _set_cursor(conn: Connection, tip: Tip) -> None:
         conn.exec_driver_sql("DELETE FROM blacklist_cursor")
         return
     conn.exec_driver_sql(
-        "INSERT OR REPLACE INTO blacklist_cursor (id, block_number, block_time) VALUES (1, ?, ?)",
+        "INSERT INTO blacklist_cursor (id, block_number, block_time) VALUES (1, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET block_number = excluded.block_number, "
+        "block_time = excluded.block_time",
         (tip.number, tip.time),
     )
 

@@ -109,7 +109,7 @@ def open_index(
             ) from None
         w3, close = embedded.w3, embedded.close
     abis = {name: c["abi"] for name, c in compile_contracts().items()}
-    engine = make_engine(settings.db_path)
+    engine = make_engine(settings.store_url)
     index = EventIndex(
         engine=engine,
         reader=ChainReader(w3, EventDecoder(saved["contracts"], abis)),

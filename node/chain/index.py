@@ -35,6 +35,10 @@ KEEP_HASHES = 1024  # blocks back whose hashes are kept to find where a reorg fo
 POLL_SECONDS = 0.2
 REMEMBERED_READS = 4096  # reads about one thing kept per index (see EventIndex._read)
 _INSERT_EVENT = f"INSERT INTO chain_event ({COLUMNS}) VALUES ({', '.join(['?'] * 12)})"
+_UPSERT_BLOCK = (
+    "INSERT INTO chain_block (number, hash) VALUES (?, ?) "
+    "ON CONFLICT (number) DO UPDATE SET hash = excluded.hash"
+)
 
 
 class Snapshot(NamedTuple):
@@ -194,10 +198,7 @@ class EventIndex(ChainLoop):
                 return  # another writer moved the index meanwhile: read from where it is
             if events:
                 conn.exec_driver_sql(_INSERT_EVENT, [e.row() for e in events])
-            conn.exec_driver_sql(
-                "INSERT OR REPLACE INTO chain_block (number, hash) VALUES (?, ?)",
-                list(blocks.items()),
-            )
+            conn.exec_driver_sql(_UPSERT_BLOCK, list(blocks.items()))
             conn.exec_driver_sql("DELETE FROM chain_block WHERE number < ?", (end - KEEP_HASHES,))
             self._project(conn, events, Tip(end, end_time))
 
@@ -243,10 +244,7 @@ class EventIndex(ChainLoop):
                 )
                 conn.exec_driver_sql("DELETE FROM chain_block WHERE number >= ?", (from_block,))
                 if below is not None:
-                    conn.exec_driver_sql(
-                        "INSERT OR REPLACE INTO chain_block (number, hash) VALUES (?, ?)",
-                        (from_block - 1, below),
-                    )
+                    conn.exec_driver_sql(_UPSERT_BLOCK, (from_block - 1, below))
                 tip = Tip(from_block - 1, below_time) if from_block > 0 else Tip(None, None)
                 self._project(conn, None, tip)
             return from_block

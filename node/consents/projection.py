@@ -18,8 +18,13 @@ def _fold(conn: Connection, e: Event) -> None:
     a = e.args
     if e.event == "Bound":
         conn.exec_driver_sql(
-            "INSERT OR REPLACE INTO consent_binding (block_number, log_index, subject_key, "
-            "borrower, member, tx_hash, block_time) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO consent_binding (block_number, log_index, subject_key, "
+            "borrower, member, tx_hash, block_time) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (block_number, log_index) DO UPDATE SET "
+            "subject_key = excluded.subject_key, borrower = excluded.borrower, "
+            "member = excluded.member, tx_hash = excluded.tx_hash, "
+            "block_time = excluded.block_time, unbound_block = NULL, unbound_log_index = NULL, "
+            "unbound_tx_hash = NULL, unbound_time = NULL, unbound_by = NULL",
             (e.block_number, e.log_index, a["subjectKey"], a["borrower"], a["member"],
              e.tx_hash, e.block_time),
         )  # fmt: skip
@@ -33,8 +38,12 @@ def _fold(conn: Connection, e: Event) -> None:
         )  # fmt: skip
     elif e.event == "ConsentRegistered":
         conn.exec_driver_sql(
-            "INSERT OR REPLACE INTO consent (consent_id, subject_key, grantee, block_number, "
-            "log_index) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO consent (consent_id, subject_key, grantee, block_number, "
+            "log_index) VALUES (?, ?, ?, ?, ?) ON CONFLICT (consent_id) DO UPDATE SET "
+            "subject_key = excluded.subject_key, grantee = excluded.grantee, "
+            "block_number = excluded.block_number, log_index = excluded.log_index, "
+            "revoked_block = NULL, revoked_log_index = NULL, revoked_at = NULL, "
+            "revoked_tx_hash = NULL",
             (a["consentId"], a["subjectKey"], a["grantee"], e.block_number, e.log_index),
         )
     elif e.event == "ConsentRevoked":

@@ -11,6 +11,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
+from node.db import WRITER_LOCK
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -19,5 +21,8 @@ def upgrade(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(HERE))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # one node migrates at a time, as on SQLite
+            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK})")
         config.attributes["connection"] = conn
         command.upgrade(config, "head")

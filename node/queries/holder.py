@@ -15,7 +15,7 @@ from node.anchoring.service import LeafPending
 from node.chain.index import EventIndex
 from node.consents import service as consents
 from node.crypto.eip712 import checksum
-from node.db import driver_rows, read_connection, read_snapshot
+from node.db import TRUE, driver_rows, read_connection, read_snapshot
 from node.members.service import member_status
 from node.peers.signing import MAX_SKEW, NonceBook, PeerRefused, ReplayedRequest, StaleRequest
 from node.queries.log import QueryEntry, QueryLog
@@ -100,8 +100,12 @@ def chain_time(conn: Connection) -> int:
 
 _SUBJECT_RECORDS = (
     "SELECT id, record_id, commitment, wrapped_key, ciphertext, leaf_id FROM record "
-    "WHERE subject_key = ? AND is_current = 1 ORDER BY id"
+    "WHERE subject_key = ? AND is_current = {true} ORDER BY id"
 )
+
+
+def _subject_records(conn: Connection) -> str:
+    return _SUBJECT_RECORDS.format(true=TRUE[conn.dialect.name])
 
 
 class ReceiptCache:
@@ -143,10 +147,10 @@ def subject_receipts(
     `conn` if given."""
     now = time.monotonic()
     if conn is not None:
-        rows = conn.exec_driver_sql(_SUBJECT_RECORDS, (subject_key,)).all()
+        rows = conn.exec_driver_sql(_subject_records(conn), (subject_key,)).all()
     else:
         with read_connection(engine) as own:
-            rows = own.exec_driver_sql(_SUBJECT_RECORDS, (subject_key,)).all()
+            rows = own.exec_driver_sql(_subject_records(own), (subject_key,)).all()
     receipts, pending = [], 0
     for row in rows:
         receipt = cache.get(row.id, now) if cache is not None else None

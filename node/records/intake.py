@@ -24,7 +24,7 @@ from node.crypto.commitments import new_salt, to_hex
 from node.crypto.encryption import Sealer
 from node.crypto.mac import KeyedHash
 from node.crypto.subjects import InvalidIdentifier, normalise, subject_key_normalised
-from node.db import write_transaction
+from node.db import TRUE, json_values, write_transaction
 from node.keys.store import NodeSecrets
 from node.records.errors import InvalidSubmission
 from node.records.rejections import holds_resident_id, rejection, validation_rejection
@@ -153,7 +153,7 @@ def _current_versions(conn: Connection, record_ids: list[str]) -> dict[str, _Hea
     """record_id -> its current version."""
     rows = conn.exec_driver_sql(
         "SELECT record_id, id, version, content_mac, commitment, leaf_id FROM record "
-        "WHERE is_current = 1 AND record_id IN (SELECT value FROM json_each(?))",
+        f"WHERE is_current = {TRUE[conn.dialect.name]} AND record_id IN ({json_values(conn)})",
         (orjson.dumps(record_ids).decode(),),
     )
     return {rid: _Head(*rest) for rid, *rest in rows}
@@ -243,7 +243,7 @@ def store_submission(*, engine: Engine, prepared: list[Sealed | dict[str, Any]])
             row_id = next_id
             next_id += 1
             rows.append(
-                (row_id, p.record_id, version, 1, p.subject_key, p.kind, p.event_date,
+                (row_id, p.record_id, version, True, p.subject_key, p.kind, p.event_date,
                  p.commitment, p.mac, p.wrapped_key, p.ciphertext, submission_id, now)
             )  # fmt: skip
             results[p.position] = {
@@ -254,7 +254,7 @@ def store_submission(*, engine: Engine, prepared: list[Sealed | dict[str, Any]])
             }
         if retired:
             conn.exec_driver_sql(
-                "UPDATE record SET is_current = 0 WHERE id = ?", [(r,) for r in retired]
+                "UPDATE record SET is_current = FALSE WHERE id = ?", [(r,) for r in retired]
             )
         if rows:
             first = append_leaves(conn, "record", [r[7] for r in rows], now)

@@ -15,6 +15,7 @@ class Record(SQLModel, table=True):
             "record_id",
             unique=True,
             sqlite_where=text("is_current = 1"),
+            postgresql_where=text("is_current"),
         ),
         Index("ix_record_subject", "subject_key"),  # a member answering a query reads by subject
     )

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from node.anchoring import service as anchoring
 from node.crypto.commitments import to_hex
-from node.db import read_connection
+from node.db import TRUE, read_connection
 from node.records.errors import RecordNotFound, SubmissionNotFound
 from node.records.intake import RecordKeys
 
@@ -46,7 +46,9 @@ def load_version(engine: Engine, record_id: str, version: int | None) -> Any:
     """The stored row of one version (the current one if `version` is None)."""
     with read_connection(engine) as conn:
         if version is None:
-            row = conn.exec_driver_sql(_SELECT_VERSION + "AND r.is_current = 1", (record_id,))
+            row = conn.exec_driver_sql(
+                _SELECT_VERSION + f"AND r.is_current = {TRUE[conn.dialect.name]}", (record_id,)
+            )
         else:
             row = conn.exec_driver_sql(_SELECT_VERSION + "AND r.version = ?", (record_id, version))
         found = row.first()

@@ -1,6 +1,6 @@
 """`creditchain staff`: add, list, unlock, disable and enable staff accounts, straight on a
-data directory's store (safe while the node runs: SQLite in WAL mode). Every change, made or
-refused, goes into the operator log as `cli:<system user>`, as the API's do."""
+data directory's store (safe while the node runs: SQLite in WAL mode, or PostgreSQL). Every
+change, made or refused, goes into the operator log as `cli:<system user>`, as the API's do."""
 
 import argparse
 import getpass
@@ -75,7 +75,7 @@ def main_for(args: argparse.Namespace) -> int:
     except DataDirError as err:
         print(f"creditchain staff: {err}", file=sys.stderr)
         return 2
-    engine = make_engine(Settings(data=args.data).db_path)
+    engine = make_engine(Settings(data=args.data).store_url)
     try:
         if args.staff_command == "list":
             _list(service.list_accounts(engine=engine))

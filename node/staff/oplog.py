@@ -25,7 +25,7 @@ _INSERT = (
     "INSERT INTO operator_log (at, who, role, action, outcome, status, client, count, target) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_AT_US = "CAST(ROUND(at * 1000000) AS INTEGER)"  # as datetime.fromtimestamp rounds it
+_AT_US = "CAST(ROUND(at * 1000000) AS BIGINT)"  # as datetime.fromtimestamp rounds it
 CLI_STATUS = 0  # the status of an entry for an action taken with the CLI, not over HTTP
 
 

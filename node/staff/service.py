@@ -16,7 +16,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -200,15 +199,13 @@ def add(*, engine: Engine, name: str, role: str) -> NewStaff:
         with write_transaction(engine) as conn:
             cur = conn.exec_driver_sql(
                 "INSERT INTO staff_account (name, role, token_hash, created_at, "
-                "failed_attempts, disabled) VALUES (?, ?, ?, ?, 0, 0)",
+                "failed_attempts, disabled) VALUES (?, ?, ?, ?, 0, FALSE) RETURNING id",
                 (name, role, _hash(secret), time.time()),
             )
-            account_id = cur.lastrowid
+            account_id = cur.scalar_one()
             tag = _tag(conn)
-    except IntegrityError as err:
-        if isinstance(err.orig, sqlite3.IntegrityError):
-            raise StaffExists(name) from None
-        raise
+    except IntegrityError:  # the name is taken: the only constraint an insert can break
+        raise StaffExists(name) from None
     return NewStaff(name, role, f"{TOKEN_PREFIX}_{tag}_{account_id}_{secret}")
 
 
@@ -266,7 +263,7 @@ def _last_active_admin(conn: Connection, account_id: int, role: str) -> bool:
     if role != ADMIN:
         return False
     others = conn.exec_driver_sql(
-        "SELECT COUNT(*) FROM staff_account WHERE role = ? AND disabled = 0 AND id != ?",
+        "SELECT COUNT(*) FROM staff_account WHERE role = ? AND disabled = FALSE AND id != ?",
         (ADMIN, account_id),
     ).scalar_one()
     return others == 0
@@ -290,7 +287,9 @@ def enable_or_raise(*, engine: Engine, name: str) -> None:
     """Accept the account's token again. StaffNotFound if there is no such account."""
     with write_transaction(engine) as conn:
         account_id, _, _ = _id_or_raise(conn, name)
-        conn.exec_driver_sql("UPDATE staff_account SET disabled = 0 WHERE id = ?", (account_id,))
+        conn.exec_driver_sql(
+            "UPDATE staff_account SET disabled = FALSE WHERE id = ?", (account_id,)
+        )
 
 
 def disable_or_raise(*, engine: Engine, name: str) -> None:
@@ -300,7 +299,7 @@ def disable_or_raise(*, engine: Engine, name: str) -> None:
         account_id, role, disabled = _id_or_raise(conn, name)
         if not disabled and _last_active_admin(conn, account_id, role):
             raise LastActiveAdmin(name)
-        conn.exec_driver_sql("UPDATE staff_account SET disabled = 1 WHERE id = ?", (account_id,))
+        conn.exec_driver_sql("UPDATE staff_account SET disabled = TRUE WHERE id = ?", (account_id,))
 
 
 def authenticate(*, engine: Engine, token: str | None, source: str, max_failures: int) -> StaffUser:
@@ -355,7 +354,7 @@ def _count_failure(
         conn.exec_driver_sql(
             "INSERT INTO staff_lockout (account_id, source, failures, last_failure_at) "
             "VALUES (?, ?, 1, ?) ON CONFLICT (account_id, source) DO UPDATE SET "
-            "failures = failures + 1, last_failure_at = excluded.last_failure_at",
+            "failures = staff_lockout.failures + 1, last_failure_at = excluded.last_failure_at",
             (account_id, source, now),
         )
         conn.exec_driver_sql(

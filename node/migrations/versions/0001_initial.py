@@ -59,7 +59,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("record", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_record_current", ["record_id"], unique=True, sqlite_where=sa.text("is_current = 1")
+            "ix_record_current",
+            ["record_id"],
+            unique=True,
+            sqlite_where=sa.text("is_current = 1"),
+            postgresql_where=sa.text("is_current"),
         )
         batch_op.create_index("ix_record_version", ["record_id", "version"], unique=True)
 
@@ -107,7 +111,7 @@ def downgrade() -> None:
     op.drop_table("submission")
     with op.batch_alter_table("record", schema=None) as batch_op:
         batch_op.drop_index("ix_record_version")
-        batch_op.drop_index("ix_record_current", sqlite_where=sa.text("is_current = 1"))
+        batch_op.drop_index("ix_record_current")
 
     op.drop_table("record")
     with op.batch_alter_table("batch", schema=None) as batch_op:

@@ -4,8 +4,9 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-24 10:00:00.000000
 
-The operator log's triggers abort any UPDATE or DELETE of its rows. A later migration that
-rebuilds the table (batch mode on SQLite copies it) must create them again.
+The operator log's triggers abort any UPDATE or DELETE of its rows (and, on PostgreSQL, a
+TRUNCATE). A later migration that rebuilds the table (batch mode on SQLite copies it) must
+create them again.
 """
 
 import sqlalchemy as sa
@@ -46,6 +47,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("operator_log", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_operator_log_who"), ["who"], unique=False)
+    if op.get_bind().dialect.name == "postgresql":
+        _refuse_changes_postgresql()
+        return
     for verb in ("UPDATE", "DELETE"):
         op.execute(
             f"CREATE TRIGGER operator_log_no_{verb.lower()} BEFORE {verb} ON operator_log "
@@ -53,9 +57,27 @@ def upgrade() -> None:
         )
 
 
+def _refuse_changes_postgresql() -> None:
+    """The same rule on PostgreSQL: one function that raises, fired before any UPDATE, DELETE
+    or TRUNCATE of the table (ALTER TABLE ADD COLUMN keeps triggers there too)."""
+    op.execute(
+        "CREATE FUNCTION operator_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'the operator log is append-only'; END $$"
+    )
+    for verb in ("UPDATE", "DELETE", "TRUNCATE"):
+        each = "STATEMENT" if verb == "TRUNCATE" else "ROW"
+        op.execute(
+            f"CREATE TRIGGER operator_log_no_{verb.lower()} BEFORE {verb} ON operator_log "
+            f"FOR EACH {each} EXECUTE FUNCTION operator_log_append_only()"
+        )
+
+
 def downgrade() -> None:
-    op.execute("DROP TRIGGER IF EXISTS operator_log_no_delete")
-    op.execute("DROP TRIGGER IF EXISTS operator_log_no_update")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION operator_log_append_only() CASCADE")  # and its triggers
+    else:
+        op.execute("DROP TRIGGER IF EXISTS operator_log_no_delete")
+        op.execute("DROP TRIGGER IF EXISTS operator_log_no_update")
     with op.batch_alter_table("operator_log", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_operator_log_who"))
     op.drop_table("operator_log")

@@ -24,7 +24,11 @@ depends_on = None
 # Rebuilding the record table copies it; its indexes (one partial) are made again after.
 _RECORD_INDEXES: tuple[tuple[str, list[str], dict[str, Any]], ...] = (
     ("ix_record_version", ["record_id", "version"], {}),
-    ("ix_record_current", ["record_id"], {"sqlite_where": sa.text("is_current = 1")}),
+    (
+        "ix_record_current",
+        ["record_id"],
+        {"sqlite_where": sa.text("is_current = 1"), "postgresql_where": sa.text("is_current")},
+    ),
 )
 
 
