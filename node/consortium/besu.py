@@ -19,6 +19,7 @@ import rlp
 from eth_keys.datatypes import PrivateKey
 
 from node.files import write_atomically
+from node.keys.store import SECP256K1_ORDER
 
 CHAIN_ID = 20251  # any id not in use by a public network; --chain-id chooses another
 BLOCK_PERIOD = 2  # seconds between blocks
@@ -34,8 +35,6 @@ RPC_PORT = 8545
 RPC_APIS = ("ETH", "NET", "WEB3", "QBFT", "TXPOOL")
 # the mixHash Besu's BFT protocols require of every block header
 BFT_MIX_HASH = "0x63746963616c2062797a616e74696e65206661756c7420746f6c6572616e6365"
-# secp256k1's group order: a private key is a value in [1, order)
-_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
 class BesuConfigError(ValueError):
@@ -164,7 +163,7 @@ def compose_file(validators: list[Validator], *, uid: int, gid: int) -> str:
 def _new_key() -> PrivateKey:
     while True:
         value = secrets.token_bytes(32)
-        if 0 < int.from_bytes(value, "big") < _ORDER:
+        if 0 < int.from_bytes(value, "big") < SECP256K1_ORDER:  # a key is in [1, order)
             return PrivateKey(value)
 
 

@@ -35,8 +35,8 @@ KDF_N_ENV = "CREDITCHAIN_KDF_N"
 KDF_N_DEFAULT = 2**15
 PASSWORD_FILE = "password"
 
-# secp256k1's group order: a keystore holds a value in [1, order), whatever the value is for
-_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+# secp256k1's group order: a private key is a value in [1, order), whatever it is for
+SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
 class KeystoreError(Exception):
@@ -147,7 +147,7 @@ def kdf_n() -> int:
 def encrypt(value: bytes, password: Password, slot: Slot) -> dict[str, Any]:
     """A v3 keystore of `value`. Only the member key's names its address: the others are no
     accounts, and their address would only invite mistaking them for one."""
-    if len(value) != 32 or not 0 < int.from_bytes(value, "big") < _ORDER:
+    if len(value) != 32 or not 0 < int.from_bytes(value, "big") < SECP256K1_ORDER:
         raise KeystoreError(f"the {slot.what} must be 32 random bytes")
     keystore = create_keyfile_json(value, password.value, kdf="scrypt", iterations=kdf_n())
     if slot is not MEMBER:
@@ -231,7 +231,7 @@ def _store(keys_dir: Path, slot: Slot, value: bytes, password: Password) -> None
 def _random_secret() -> bytes:
     while True:
         value = secrets.token_bytes(32)
-        if 0 < int.from_bytes(value, "big") < _ORDER:
+        if 0 < int.from_bytes(value, "big") < SECP256K1_ORDER:
             return value
 
 

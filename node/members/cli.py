@@ -6,7 +6,6 @@ CREDITCHAIN_TOKEN); the node proposes and votes with its member key.
 
 import argparse
 import json
-import os
 import sys
 import unicodedata
 import urllib.error
@@ -14,7 +13,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from node.config import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_UNREACHABLE, Settings
+from node.cli_args import TokenMissing, node_default, staff_token
+from node.config import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_UNREACHABLE
 
 
 def register(sub: Any) -> None:
@@ -27,7 +27,7 @@ def register(sub: Any) -> None:
         "of one of its admin staff. Exit 0 on success, 1 if the node refuses, 2 on bad input, "
         "3 if the node cannot be reached.",
     )
-    gov.set_defaults(func=main_for, resolve=_node_default)
+    gov.set_defaults(func=main_for, resolve=node_default)
     gsub = gov.add_subparsers(dest="governance_command", required=True, metavar="ACTION")
     gsub.add_parser("members", help="the consortium's members, from the chain")
     listing = gsub.add_parser("list", help="the open proposals")
@@ -48,7 +48,7 @@ def register(sub: Any) -> None:
     for parser in gsub.choices.values():
         parser.add_argument(
             "--node", metavar="URL",
-            default=None,  # filled in by _node_default, from the node's settings
+            default=None,  # filled in by node_default, from the node's settings
             help="the node's API [CREDITCHAIN_NODE] (default: the node `creditchain run` "
             "starts with the same environment: http://CREDITCHAIN_HOST:CREDITCHAIN_PORT)",
         )  # fmt: skip
@@ -67,23 +67,11 @@ class _Unreachable(Exception):
     """No creditchain node answered at --node."""
 
 
-def _node_default(args: argparse.Namespace) -> None:
-    """Without --node, the node that `creditchain run` starts with the same environment."""
-    if args.node is None:
-        args.node = os.environ.get("CREDITCHAIN_NODE") or Settings().node_url
-
-
 def _token(args: argparse.Namespace) -> str:
-    if args.token_file:
-        try:
-            token = args.token_file.read_text().strip()
-        except (OSError, UnicodeDecodeError) as err:
-            raise _BadInput(f"cannot read --token-file {args.token_file}: {err}") from None
-    else:
-        token = os.environ.get("CREDITCHAIN_TOKEN", "")
-    if not token:
-        raise _BadInput("give --token-file FILE (an admin staff token) or set CREDITCHAIN_TOKEN")
-    return token
+    try:
+        return staff_token(args, role="an admin")
+    except TokenMissing as err:
+        raise _BadInput(str(err)) from None
 
 
 def _call(args: argparse.Namespace, token: str, method: str, path: str, body: Any = None) -> Any:

@@ -3,7 +3,6 @@ submissions of up to 10,000, resumably, with a feedback file of every rejected l
 (node/records/sending.py does the work; this module is the command line)."""
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,8 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from node.config import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_UNREACHABLE, Settings
+from node.cli_args import TokenMissing, node_default, staff_token
+from node.config import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_UNREACHABLE
 from node.records.batchfile import COLUMNS, BadFile, format_of
 from node.records.intake import MAX_RECORDS_PER_SUBMISSION
 
@@ -52,25 +52,14 @@ def register(sub: Any) -> None:
                    help="the file's format (default: by its name, .csv or .jsonl)")  # fmt: skip
     p.add_argument("--feedback", metavar="FILE", type=Path, default=None,
                    help="where rejected lines go (default: FILE.rejected.csv)")  # fmt: skip
-    p.set_defaults(func=_submit, resolve=_node_default)
-
-
-def _node_default(args: argparse.Namespace) -> None:
-    if args.node is None:
-        args.node = os.environ.get("CREDITCHAIN_NODE") or Settings().node_url
+    p.set_defaults(func=_submit, resolve=node_default)
 
 
 def _token(args: argparse.Namespace) -> str:
-    if args.token_file:
-        try:
-            token = args.token_file.read_text().strip()
-        except (OSError, UnicodeDecodeError) as err:
-            raise BadFile(f"cannot read --token-file {args.token_file}: {err}") from None
-    else:
-        token = os.environ.get("CREDITCHAIN_TOKEN", "").strip()
-    if not token:
-        raise BadFile("give --token-file FILE (a submitter's staff token) or set CREDITCHAIN_TOKEN")
-    return token
+    try:
+        return staff_token(args, role="a submitter's")
+    except TokenMissing as err:
+        raise BadFile(str(err)) from None
 
 
 def _bar(console: Console) -> Progress:
