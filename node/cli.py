@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pydantic import ValidationError
 
 from node import run
+from node.audit import cli as audit_cli
 from node.backup import cli as backup_cli
 from node.blacklist import cli as blacklist_cli
 from node.chain import cli as index_cli
@@ -24,7 +25,7 @@ from node.staff import cli as staff_cli
 
 # in the order `creditchain --help` lists them
 COMMANDS = (run, records_cli, verify_cli, consortium_cli, keys_cli, staff_cli, governance_cli,
-            index_cli, blacklist_cli, backup_cli)  # fmt: skip
+            index_cli, blacklist_cli, backup_cli, audit_cli)  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -166,6 +166,87 @@ def node_client(tmp_path: Path) -> Iterator[TestClient]:
         yield client
 
 
+@contextlib.contextmanager
+def members_on_anvil(root: Path, names: list[str]) -> Iterator[tuple[str, list[TestClient]]]:
+    """Member nodes in this process on one fresh anvil chain, each called as its admin and
+    sharing one consortium secret: the first founds the consortium alone (M = 1) and admits
+    the others. The chain's URL and the clients, in the order of `names` (data dirs under
+    `root`)."""
+    env = "CREDITCHAIN_CONSORTIUM_SECRET_FILE"
+    (root / "consortium.secret").write_text(os.urandom(32).hex() + "\n")
+    before = os.environ.get(env)
+    os.environ[env] = str(root / "consortium.secret")
+    try:
+        with contextlib.ExitStack() as stack:
+            url, _ = stack.enter_context(anvil_chain())
+            first = stack.enter_context(
+                TestClient(create_app(make_settings(root / names[0], url), run_batcher=False))
+            )
+            authorize(first)
+            consortium = node_of(first).chain.addresses["Consortium"]
+            clients = [first]
+            for name in names[1:]:
+                member = load_secrets(root / name / "keys").member
+                key = PublicKey.from_secret(bytes(member.key)).format(compressed=False)
+                admitted = first.post("/v1/proposals", json={
+                    "action": "admit", "subject": member.address, "name": name,
+                    "public_key": "0x" + key.hex()})  # fmt: skip
+                assert admitted.json()["state"] == "executed", admitted.text
+                settings = make_settings(root / name, url, consortium=consortium)
+                client = stack.enter_context(TestClient(create_app(settings, run_batcher=False)))
+                authorize(client)
+                clients.append(client)
+            yield url, clients
+    finally:
+        if before is None:
+            os.environ.pop(env, None)
+        else:
+            os.environ[env] = before
+
+
+# --- Chromium, headless -------------------------------------------------------------------------
+
+CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")  # for a readable screenshot
+
+
+def install_chromium() -> None:
+    """Debian's Chromium, its WebDriver and a Chinese font, from apt, unless they are there."""
+    if CHROMIUM.exists() and DRIVER.exists() and CJK_FONT.exists():
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update"],
+                ["apt-get", "install", "-y", "--no-install-recommends", "chromium",
+                 "chromium-driver", "fonts-wqy-microhei"]):  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def headless_chromium(profile: Path, window: tuple[int, int], downloads: Path | None = None) -> Any:
+    """Headless Chromium driven by Selenium (installed first when missing); quit it after."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    install_chromium()
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync",
+                 f"--user-data-dir={profile}",
+                 f"--window-size={window[0]},{window[1]}"):  # fmt: skip
+        options.add_argument(flag)
+    if downloads is not None:
+        prefs = {"download.default_directory": str(downloads),
+                 "download.prompt_for_download": False}  # fmt: skip
+        options.add_experimental_option("prefs", prefs)
+    driver = webdriver.Chrome(service=Service(str(DRIVER)), options=options)
+    if downloads is not None:
+        driver.execute_cdp_cmd("Page.setDownloadBehavior",
+                               {"behavior": "allow", "downloadPath": str(downloads)})  # fmt: skip
+    return driver
+
+
 # --- the store: SQLite and PostgreSQL -----------------------------------------------------------
 
 

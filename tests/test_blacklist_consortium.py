@@ -4,22 +4,17 @@ list and its entries stay visible with its status, and a reorg takes a listing b
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from coincurve import PublicKey
 from fastapi.testclient import TestClient
 
 from node.app import create_app
 from node.blacklist import service
-from node.keys.store import load_secrets
 from tests.blacklist_kit import applicant, check, list_after_notice, listing, notice
-from tests.conftest import anvil_chain, authorize, make_settings, node_of, rpc, wait_for
+from tests.conftest import authorize, make_settings, members_on_anvil, node_of, rpc, wait_for
 
 SECRET_ENV = "CREDITCHAIN_CONSORTIUM_SECRET_FILE"
 
@@ -28,36 +23,8 @@ SECRET_ENV = "CREDITCHAIN_CONSORTIUM_SECRET_FILE"
 def trio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[TestClient]]:
     """Three members' nodes on one anvil chain, sharing the consortium secret: the first
     founded the consortium alone (M = 1) and admitted the other two."""
-    root = tmp_path_factory.mktemp("trio")
-    (root / "consortium.secret").write_text(secrets.token_hex(32) + "\n")
-    before = os.environ.get(SECRET_ENV)
-    os.environ[SECRET_ENV] = str(root / "consortium.secret")
-    try:
-        with contextlib.ExitStack() as stack:
-            url, _ = stack.enter_context(anvil_chain())
-            first = stack.enter_context(
-                TestClient(create_app(make_settings(root / "m1", url), run_batcher=False))
-            )
-            authorize(first)
-            consortium = node_of(first).chain.addresses["Consortium"]
-            clients = [first]
-            for name in ("m2", "m3"):
-                member = load_secrets(root / name / "keys").member
-                key = PublicKey.from_secret(bytes(member.key)).format(compressed=False)
-                admitted = first.post("/v1/proposals", json={
-                    "action": "admit", "subject": member.address, "name": name,
-                    "public_key": "0x" + key.hex()})  # fmt: skip
-                assert admitted.json()["state"] == "executed", admitted.text
-                settings = make_settings(root / name, url, consortium=consortium)
-                client = stack.enter_context(TestClient(create_app(settings, run_batcher=False)))
-                authorize(client)
-                clients.append(client)
-            yield clients
-    finally:
-        if before is None:
-            os.environ.pop(SECRET_ENV, None)
-        else:
-            os.environ[SECRET_ENV] = before
+    with members_on_anvil(tmp_path_factory.mktemp("trio"), ["m1", "m2", "m3"]) as (_, clients):
+        yield clients
 
 
 def _same_block(clients: list[TestClient]) -> int:

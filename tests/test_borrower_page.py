@@ -8,8 +8,6 @@ when missing. The trail's screenshot is left in test-artifacts/ (not committed).
 
 import base64
 import json
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,34 +15,26 @@ from typing import Any
 
 import pytest
 from eth_account import Account
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.conftest import REPO, call_api, consortium_up, person, staff_token_in, store_has
+from tests.conftest import (
+    REPO,
+    call_api,
+    consortium_up,
+    headless_chromium,
+    person,
+    staff_token_in,
+    store_has,
+)
 
-CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")  # for a readable screenshot
 ARTIFACTS = REPO / "test-artifacts"
 PHONE = (390, 844)  # CSS pixels of a common phone screen
 PASSWORD = "correct horse battery"
 SEQ = 77
-
-
-def install_chromium() -> None:
-    """Debian's Chromium, its WebDriver and a Chinese font, from apt, unless they are there."""
-    if CHROMIUM.exists() and DRIVER.exists() and CJK_FONT.exists():
-        return
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update"],
-                ["apt-get", "install", "-y", "--no-install-recommends", "chromium",
-                 "chromium-driver", "fonts-wqy-microhei"]):  # fmt: skip
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
 
 @pytest.fixture(scope="module")
@@ -55,22 +45,9 @@ def two(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[tuple[WebDriver, Path]]:
-    install_chromium()
     downloads = tmp_path / "downloads"
     downloads.mkdir()
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path / 'profile'}",
-                 f"--window-size={PHONE[0]},{PHONE[1]}"):  # fmt: skip
-        options.add_argument(flag)
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                              "download.prompt_for_download": False})  # fmt: skip
-    driver = webdriver.Chrome(service=Service(str(DRIVER)), options=options)
-    driver.execute_cdp_cmd("Page.setDownloadBehavior",
-                           {"behavior": "allow", "downloadPath": str(downloads)})  # fmt: skip
+    driver = headless_chromium(tmp_path / "profile", PHONE, downloads=downloads)
     try:
         yield driver, downloads
     finally:

@@ -31,7 +31,7 @@ class Record(SQLModel, table=True):
     content_mac: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     wrapped_key: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     ciphertext: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
-    leaf_id: int = Field(foreign_key="leaf.id")
+    leaf_id: int = Field(foreign_key="leaf.id", index=True)  # an audit export reads by leaf
     submission_id: str
     created_at: float
 

@@ -1,0 +1,144 @@
+"""The audit bundle: JSON Lines a member's node writes and an auditor reads, one line at a time.
+
+    line 1      the header: {"creditchain_audit_bundle": 1, "member", "chain_id", "registry",
+                "as_of_block", "created_at", "batches", "leaves"}
+    lines 2..   one per leaf of every batch the member anchored, in batch and leaf order:
+                {"batch", "leaf", "kind": "record" | "query", "record" (or "entry" for a query),
+                 "salt", "commitment", "status", "proof": [hashes, leaf to root]}
+                An erased record (its data key destroyed) keeps its place without clear text:
+                {"batch", "leaf", "kind": "record", "erased": true, "commitment", "status",
+                 "proof"}: no record, no salt.
+    last line   the trailer: {"trailer": {"lines", "sha256", "signature"}}: the number of lines
+                before it, the SHA-256 of their bytes (newlines included), and the member key's
+                EIP-191 signature of "creditchain audit bundle <sha256>".
+
+Hashes are 0x-hex. A record carries its subject key, never an identifier: the committed form.
+Nothing needs the whole file in memory, to write it or to read it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import orjson
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
+
+FORMAT = "creditchain_audit_bundle"
+VERSION = 1
+HEADER_FIELDS = ("member", "chain_id", "registry", "as_of_block", "created_at")
+
+
+class BundleError(ValueError):
+    """The bundle cannot be read as one: the message says where and why."""
+
+
+def _message(digest: bytes) -> Any:
+    return encode_defunct(text=f"creditchain audit bundle 0x{digest.hex()}")
+
+
+class BundleWriter:
+    """Writes a bundle line by line to a binary stream, hashing as it goes; `close` signs."""
+
+    def __init__(self, out: IO[bytes], account: LocalAccount, header: dict[str, Any]) -> None:
+        self.out, self.account = out, account
+        self._hash = hashlib.sha256()
+        self.lines = 0
+        self.write({FORMAT: VERSION, "member": account.address, **header})
+
+    def write(self, obj: dict[str, Any]) -> None:
+        line = orjson.dumps(obj) + b"\n"
+        self._hash.update(line)
+        self.out.write(line)
+        self.lines += 1
+
+    def close(self) -> str:
+        """Write the signed trailer; the bundle's SHA-256 as 0x-hex."""
+        digest = self._hash.digest()
+        signature = self.account.sign_message(_message(digest)).signature
+        trailer = {"lines": self.lines, "sha256": "0x" + digest.hex(),
+                   "signature": "0x" + bytes(signature).hex()}  # fmt: skip
+        self.out.write(orjson.dumps({"trailer": trailer}) + b"\n")
+        self.out.flush()
+        return str(trailer["sha256"])
+
+
+@dataclass
+class Trailer:
+    lines: int
+    sha256: str
+    signature: str
+
+
+class BundleReader:
+    """Reads a bundle: `header`, then `leaf_lines()` yields (line number, raw bytes) of every
+    leaf line, hashing them; afterwards `trailer` holds the trailer (None if there was none)
+    and `problems()` says what is wrong with the signature and hash."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self._hash = hashlib.sha256()
+        first = stream.readline()
+        self.bytes_read = len(first)
+        try:
+            header = orjson.loads(first)
+        except orjson.JSONDecodeError:
+            raise BundleError("line 1 is not JSON: not an audit bundle") from None
+        if not isinstance(header, dict) or header.get(FORMAT) != VERSION:
+            raise BundleError(f"line 1 is not the header of a version {VERSION} audit bundle")
+        missing = [f for f in HEADER_FIELDS if f not in header]
+        if missing:
+            raise BundleError(f"the header lacks {', '.join(missing)}")
+        self._hash.update(first)
+        self.header: dict[str, Any] = header
+        self.lines = 1
+        self.trailer: Trailer | None = None
+        self.after_trailer = 0
+
+    def leaf_lines(self) -> Iterator[tuple[int, bytes]]:
+        update, read = self._hash.update, self.stream.readline
+        while line := read():
+            self.bytes_read += len(line)
+            if line.startswith(b'{"trailer"'):
+                self._read_trailer(line)
+                continue
+            if self.trailer is not None:
+                self.after_trailer += 1
+                continue
+            update(line)
+            self.lines += 1
+            yield self.lines, line
+
+    def _read_trailer(self, line: bytes) -> None:
+        try:
+            t = orjson.loads(line)["trailer"]
+            self.trailer = Trailer(int(t["lines"]), str(t["sha256"]), str(t["signature"]))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            self.after_trailer += 1
+
+    def problems(self) -> list[str]:
+        """What is wrong with the bundle as a signed whole; empty when nothing is."""
+        if self.trailer is None:
+            return ["the bundle has no signed trailer: it was cut short or never signed"]
+        found = []
+        digest = self._hash.digest()
+        if self.after_trailer:
+            found.append(f"{self.after_trailer} line(s) after the trailer")
+        if self.trailer.lines != self.lines:
+            found.append(f"the trailer counts {self.trailer.lines} lines, the bundle has "
+                         f"{self.lines}")  # fmt: skip
+        if self.trailer.sha256.lower() != "0x" + digest.hex():
+            found.append("the bundle's bytes do not hash to the trailer's sha256: it was "
+                         "changed after it was signed")  # fmt: skip
+        try:
+            signer = Account.recover_message(_message(digest), signature=self.trailer.signature)
+        except Exception:  # a malformed signature: eth_keys raises several kinds
+            signer = None
+        if signer is None or signer.lower() != str(self.header["member"]).lower():
+            found.append(f"the trailer is not signed by the member {self.header['member']} "
+                         "over these bytes")  # fmt: skip
+        return found

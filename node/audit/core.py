@@ -1,0 +1,285 @@
+"""The verifying core: each line of a bundle checked against its member's batches on chain.
+
+Pure and fast: bytes, hashlib and orjson, no chain access and no web3 object per record. The
+chain's side comes in as plain values (`ChainBatch`, the statuses that changed), read once in
+bulk by node/audit/chainview.py. A line proves itself: its record and salt hash to a
+commitment, and its inclusion proof leads from that commitment to the root the registry holds
+for its batch. A bitmap per batch says which leaves were proven, so that what is missing is
+named leaf by leaf, with nothing kept per record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from node.crypto.canonical import canonical_json
+from node.crypto.merkle import HASH_BYTES, root_from_inclusion_proof
+
+STATUSES = ("active", "superseded", "disputed", "revoked", "expired")  # RecordRegistry's order
+EXPIRED, REVOKED = STATUSES.index("expired"), STATUSES.index("revoked")
+MAX_NAMED = 100_000  # findings named one by one in a report; beyond, only counted
+
+# Every kind of finding, with what it means, in the order a report lists them.
+FINDING_KINDS = {
+    "bundle": "the bundle itself: its format, its signature or its hash",
+    "altered": "a record whose content or proof does not lead to its batch's root on chain",
+    "missing": "a leaf of one of the member's batches that no line of the bundle proves",
+    "missing_batch": "a batch the member anchored that the bundle does not hold at all",
+    "extra": "a line that is not a leaf of the member's batches, or a second line for one",
+    "not_erased": "a record expired on chain whose clear text the bundle still carries",
+    "erased_early": "a record the bundle says is erased while on chain it is neither expired "
+    "nor revoked",
+    "status": "a status the bundle states that differs from the chain's",
+    "chain": "the member's chain of batches broken (a batch not naming the previous root)",
+    "one_sided_query": "a query one member logged that the other member did not",
+    "overdue_objection": "an objection not answered inside its deadline",
+}
+
+
+@dataclass(frozen=True)
+class ChainBatch:
+    """One of the member's batches as the registry holds it."""
+
+    batch_id: int
+    root: bytes
+    size: int
+    prev_root: bytes
+    block_number: int
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing the audit found wrong, named by where it is."""
+
+    kind: str
+    detail: str
+    batch: int | None = None
+    leaf: int | None = None
+    record_id: str | None = None
+    line: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class QuerySeen:
+    """A query log entry proven on chain, kept for the cross-check between two members."""
+
+    query_id: str
+    side: str
+    requester: str
+    holder: str
+    at: int
+    purpose: str
+    batch: int
+    leaf: int
+
+
+@dataclass
+class Findings:
+    """Findings by kind: every one counted, the first MAX_NAMED kept to be named."""
+
+    named: list[Finding] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, finding: Finding) -> None:
+        self.counts[finding.kind] += 1
+        if len(self.named) < MAX_NAMED:
+            self.named.append(finding)
+
+
+def _hex(value: Any, size: int) -> bytes:
+    if not isinstance(value, str) or len(value) != 2 + 2 * size or value[:2] not in ("0x", "0X"):
+        raise ValueError(f"not {size} bytes of 0x-hex")
+    return bytes.fromhex(value[2:])
+
+
+def _proof(hashes: Any) -> list[bytes]:
+    if not isinstance(hashes, list):
+        raise ValueError("proof is not a list")
+    joined = bytes.fromhex("".join(h[2:] for h in hashes))  # one decode for the whole path
+    if any(len(h) != 66 for h in hashes):
+        raise ValueError("a proof hash is not 32 bytes of 0x-hex")
+    return [joined[i : i + HASH_BYTES] for i in range(0, len(joined), HASH_BYTES)]
+
+
+def _root(index: Any, size: int, commitment: bytes, proof: list[bytes]) -> bytes | None:
+    if not isinstance(index, int) or isinstance(index, bool):
+        return None
+    try:
+        leaf = hashlib.sha256(b"\x00" + commitment).digest()
+        return root_from_inclusion_proof(index, size, leaf, proof)
+    except ValueError:
+        return None
+
+
+class LineChecker:
+    """Checks a bundle's leaf lines one by one against the member's batches on chain.
+
+    `statuses` holds the commitments whose status ever changed on chain (index in STATUSES);
+    every other anchored commitment is active. Call `check` for each line, then `finish`.
+    """
+
+    def __init__(self, *, batches: dict[int, ChainBatch], statuses: dict[bytes, int]) -> None:
+        self.batches = batches
+        self.statuses = statuses
+        self.findings = Findings()
+        self.proven: dict[int, bytearray] = {}  # batch id -> bitmap of proven leaves
+        self.failed: list[tuple[int, Any, Any, str | None, str]] = []
+        self.queries: list[QuerySeen] = []
+        self.records = 0  # lines proven
+        self.erased = 0
+
+    def check(self, line_no: int, raw: bytes) -> None:
+        try:
+            obj = orjson.loads(raw)
+            batch_id, index = obj["batch"], obj["leaf"]
+            kind = obj.get("kind", "record")
+            proof = _proof(obj["proof"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as err:
+            self.findings.add(Finding("extra", f"not a bundle line: {err}", line=line_no))
+            return
+        body = obj.get("record") if kind == "record" else obj.get("entry")
+        record_id = body.get("record_id") if isinstance(body, dict) else None
+        try:
+            claimed = _hex(obj["commitment"], HASH_BYTES) if "commitment" in obj else None
+            if body is not None:
+                salt = _hex(obj["salt"], 32)
+                computed = hashlib.sha256(salt + canonical_json(body)).digest()
+            elif obj.get("erased") is True and claimed is not None:
+                computed = claimed
+            else:
+                self._fail(line_no, batch_id, index, record_id, "neither clear text nor erased")
+                return
+        except (KeyError, TypeError, ValueError) as err:
+            self._fail(line_no, batch_id, index, record_id, f"malformed: {err}")
+            return
+        batch = self.batches.get(batch_id) if isinstance(batch_id, int) else None
+        if batch is None:
+            self.findings.add(Finding(
+                "extra", f"batch {batch_id} is not one of the member's batches on chain",
+                batch=batch_id if isinstance(batch_id, int) else None, line=line_no,
+                record_id=record_id,
+            ))  # fmt: skip
+            return
+        if _root(index, batch.size, computed, proof) != batch.root:
+            if claimed is not None and claimed != computed:
+                if _root(index, batch.size, claimed, proof) == batch.root:
+                    why = "its content no longer hashes to the commitment anchored at this leaf"
+                    self._fail(line_no, batch_id, index, record_id, why)
+                    return
+            self._fail(line_no, batch_id, index, record_id, "its proof does not lead to the "
+                       f"root of batch {batch_id} on chain")  # fmt: skip
+            return
+        bitmap = self.proven.get(batch_id)
+        if bitmap is None:
+            bitmap = self.proven[batch_id] = bytearray((batch.size + 7) // 8)
+        byte, bit = divmod(index, 8)
+        if bitmap[byte] >> bit & 1:
+            self.findings.add(Finding("extra", "a second line for a leaf already proven",
+                                      batch=batch_id, leaf=index, record_id=record_id,
+                                      line=line_no))  # fmt: skip
+            return
+        bitmap[byte] |= 1 << bit
+        self.records += 1
+        self._statuses(obj, body, computed, batch_id, index, record_id, line_no)
+        if kind == "query" and isinstance(body, dict):
+            self._query(body, batch_id, index)
+
+    def _statuses(
+        self, obj: dict[str, Any], body: Any, commitment: bytes, batch_id: int, index: int,
+        record_id: str | None, line_no: int,
+    ) -> None:  # fmt: skip
+        status = self.statuses.get(commitment, 0)
+
+        def found(kind: str, detail: str) -> None:
+            self.findings.add(Finding(kind, detail, batch=batch_id, leaf=index,
+                                      record_id=record_id, line=line_no))  # fmt: skip
+
+        if body is None:
+            self.erased += 1
+            if status not in (EXPIRED, REVOKED):
+                found("erased_early", f"erased, yet on chain it is {STATUSES[status]}")
+        elif status == EXPIRED:
+            found("not_erased", "expired on chain, and the bundle still carries its clear text")
+        stated = obj.get("status")
+        if stated is not None and stated != STATUSES[status]:
+            found("status", f"the bundle says {stated}, the chain {STATUSES[status]}")
+
+    def _query(self, entry: dict[str, Any], batch_id: int, index: int) -> None:
+        try:
+            self.queries.append(QuerySeen(
+                str(entry["query_id"]).lower(), str(entry["side"]),
+                str(entry["requester"]).lower(), str(entry["holder"]).lower(),
+                int(entry["at"]), str(entry.get("purpose", "")), batch_id, index,
+            ))  # fmt: skip
+        except (KeyError, TypeError, ValueError):
+            pass  # proven on chain all the same; it names no query to compare
+
+    def _fail(self, line_no: int, batch_id: Any, index: Any, record_id: str | None,
+              why: str) -> None:  # fmt: skip
+        """A line that proves nothing: named once every line is read (`finish`), as altered
+        if its leaf is proven by no other line, else as extra."""
+        self.failed.append((line_no, batch_id, index, record_id, why))
+
+    def finish(self, *, as_of_block: int | None) -> None:
+        """Name the failed lines, and every leaf and batch no line proved: the member's
+        batches anchored up to `as_of_block` (None: every batch) must all be there."""
+        altered: set[tuple[int, int]] = set()
+        for line_no, batch_id, index, record_id, why in self.failed:
+            batch = self.batches.get(batch_id) if isinstance(batch_id, int) else None
+            inside = batch is not None and isinstance(index, int) and 0 <= index < batch.size
+            if inside and not self._is_proven(batch_id, index) and (batch_id, index) not in altered:
+                altered.add((batch_id, index))
+                self.findings.add(Finding("altered", why, batch=batch_id, leaf=index,
+                                          record_id=record_id, line=line_no))  # fmt: skip
+            else:
+                self.findings.add(Finding("extra", why, batch=batch_id if isinstance(batch_id, int)
+                                          else None, leaf=index if isinstance(index, int) else None,
+                                          record_id=record_id, line=line_no))  # fmt: skip
+        for batch in sorted(self.batches.values(), key=lambda b: b.batch_id):
+            if as_of_block is not None and batch.block_number > as_of_block:
+                continue
+            bitmap = self.proven.get(batch.batch_id)
+            if bitmap is None and not any(b == batch.batch_id for b, _ in altered):
+                self.findings.add(Finding(
+                    "missing_batch", f"batch {batch.batch_id} ({batch.size} leaves, anchored in "
+                    f"block {batch.block_number}) is not in the bundle", batch=batch.batch_id,
+                ))  # fmt: skip
+                continue
+            if bitmap is not None and bitmap == _full(batch.size):
+                continue
+            for index in range(batch.size):
+                if not self._is_proven(batch.batch_id, index) and (
+                    batch.batch_id, index) not in altered:  # fmt: skip
+                    why = "no line of the bundle proves this leaf"
+                    self.findings.add(Finding("missing", why, batch=batch.batch_id, leaf=index))
+
+    def _is_proven(self, batch_id: int, index: int) -> bool:
+        bitmap = self.proven.get(batch_id)
+        return bitmap is not None and bool(bitmap[index >> 3] >> (index & 7) & 1)
+
+
+def _full(size: int) -> bytes:
+    """The bitmap of a batch whose every leaf is proven."""
+    whole, rest = divmod(size, 8)
+    return b"\xff" * whole + (bytes([(1 << rest) - 1]) if rest else b"")
+
+
+def check_batch_chain(batches: list[ChainBatch]) -> list[Finding]:
+    """The member's batches, in order, each naming the previous one's root (zero first)."""
+    found = []
+    previous = b"\x00" * 32
+    for batch in sorted(batches, key=lambda b: b.batch_id):
+        if batch.prev_root != previous:
+            found.append(Finding("chain", f"batch {batch.batch_id} names previous root "
+                                 f"0x{batch.prev_root.hex()}, not 0x{previous.hex()}",
+                                 batch=batch.batch_id))  # fmt: skip
+        previous = batch.root
+    return found
