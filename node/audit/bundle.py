@@ -1,10 +1,11 @@
 """The audit bundle: JSON Lines a member's node writes and an auditor reads, one line at a time.
 
     line 1      the header: {"creditchain_audit_bundle": 1, "member", "chain_id", "registry",
-                "as_of_block", "created_at", "batches", "leaves"}
+                "as_of_block", "created_at", "leaves_through", "batches", "leaves"}
     lines 2..   one per leaf of every batch the member anchored, in batch and leaf order:
                 {"batch", "leaf", "kind": "record" | "query", "record" (or "entry" for a query),
-                 "salt", "commitment", "status", "proof": [hashes, leaf to root]}
+                 "salt", "commitment", "status", "proof"}: "proof" is the leaf's RFC 9162
+                audit path, its hashes end to end from the leaf up in one 0x-hex string.
                 An erased record (its data key destroyed) keeps its place without clear text:
                 {"batch", "leaf", "kind": "record", "erased": true, "commitment", "status",
                  "proof"}: no record, no salt.
@@ -31,6 +32,7 @@ from eth_account.signers.local import LocalAccount
 FORMAT = "creditchain_audit_bundle"
 VERSION = 1
 HEADER_FIELDS = ("member", "chain_id", "registry", "as_of_block", "created_at")
+_TRAILER = b'{"trailer"'
 
 
 class BundleError(ValueError):
@@ -100,18 +102,40 @@ class BundleReader:
         self.after_trailer = 0
 
     def leaf_lines(self) -> Iterator[tuple[int, bytes]]:
-        update, read = self._hash.update, self.stream.readline
-        while line := read():
-            self.bytes_read += len(line)
-            if line.startswith(b'{"trailer"'):
-                self._read_trailer(line)
-                continue
-            if self.trailer is not None:
-                self.after_trailer += 1
-                continue
-            update(line)
-            self.lines += 1
-            yield self.lines, line
+        """Read in blocks of 1 MiB, each hashed whole (one call per block, not per line)."""
+        rest = b""
+        while chunk := self.stream.read(1 << 20):
+            self.bytes_read += len(chunk)
+            data = rest + chunk if rest else chunk
+            end = data.rfind(b"\n") + 1
+            rest = data[end:]
+            if end:
+                yield from self._block(data[:end])
+        if rest:  # a last line without its newline
+            yield from self._block(rest)
+
+    def _block(self, block: bytes) -> Iterator[tuple[int, bytes]]:
+        """The leaf lines of a block of whole lines, hashed; the trailer read, if here."""
+        if self.trailer is not None:
+            self.after_trailer += len(block.rstrip(b"\n").split(b"\n"))
+            return
+        if block.startswith(_TRAILER):
+            at: int | None = 0
+        else:
+            found = block.find(b"\n" + _TRAILER)
+            at = found + 1 if found >= 0 else None
+        signed = block if at is None else block[:at]
+        self._hash.update(signed)
+        lines = signed.split(b"\n")
+        if lines[-1] == b"":
+            lines.pop()  # what follows the last newline
+        first, self.lines = self.lines, self.lines + len(lines)
+        yield from enumerate(lines, first + 1)
+        if at is not None:
+            trailer, _, after = block[at:].partition(b"\n")
+            self._read_trailer(trailer)
+            if after.strip(b"\n"):
+                self.after_trailer += len(after.rstrip(b"\n").split(b"\n"))
 
     def _read_trailer(self, line: bytes) -> None:
         try:
@@ -134,11 +158,11 @@ class BundleReader:
         if self.trailer.sha256.lower() != "0x" + digest.hex():
             found.append("the bundle's bytes do not hash to the trailer's sha256: it was "
                          "changed after it was signed")  # fmt: skip
-        try:
-            signer = Account.recover_message(_message(digest), signature=self.trailer.signature)
-        except Exception:  # a malformed signature: eth_keys raises several kinds
+        try:  # the signature is over the hash the trailer states; the bytes, compared above
+            stated = bytes.fromhex(self.trailer.sha256.removeprefix("0x"))
+            signer = Account.recover_message(_message(stated), signature=self.trailer.signature)
+        except Exception:  # a malformed hash or signature: eth_keys raises several kinds
             signer = None
         if signer is None or signer.lower() != str(self.header["member"]).lower():
-            found.append(f"the trailer is not signed by the member {self.header['member']} "
-                         "over these bytes")  # fmt: skip
+            found.append(f"the trailer is not signed by the member {self.header['member']}")
         return found

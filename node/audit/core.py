@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from node.crypto.canonical import canonical_json
-from node.crypto.merkle import HASH_BYTES, root_from_inclusion_proof
+from node.crypto.merkle import HASH_BYTES
 
 STATUSES = ("active", "superseded", "disputed", "revoked", "expired")  # RecordRegistry's order
 EXPIRED, REVOKED = STATUSES.index("expired"), STATUSES.index("revoked")
@@ -100,23 +100,62 @@ def _hex(value: Any, size: int) -> bytes:
     return bytes.fromhex(value[2:])
 
 
-def _proof(hashes: Any) -> list[bytes]:
-    if not isinstance(hashes, list):
-        raise ValueError("proof is not a list")
-    joined = bytes.fromhex("".join(h[2:] for h in hashes))  # one decode for the whole path
-    if any(len(h) != 66 for h in hashes):
-        raise ValueError("a proof hash is not 32 bytes of 0x-hex")
-    return [joined[i : i + HASH_BYTES] for i in range(0, len(joined), HASH_BYTES)]
+def _proof(path: Any) -> bytes:
+    """A line's audit path: one 0x-hex string of the sibling hashes, leaf to root, end to end
+    (one decode per line, where a list of hashes would take one each)."""
+    if type(path) is not str or path[:2] != "0x" or len(path) % (2 * HASH_BYTES) != 2:
+        raise ValueError("proof is not 0x-hex of whole 32-byte hashes")
+    return bytes.fromhex(path[2:])
 
 
-def _root(index: Any, size: int, commitment: bytes, proof: list[bytes]) -> bytes | None:
-    if not isinstance(index, int) or isinstance(index, bool):
-        return None
-    try:
-        leaf = hashlib.sha256(b"\x00" + commitment).digest()
-        return root_from_inclusion_proof(index, size, leaf, proof)
-    except ValueError:
-        return None
+def root_key(size: int) -> tuple[int, int]:
+    """Where the root sits among a tree's nodes, keyed (level, index) as `proves` keys them:
+    level k of a tree of `size` leaves holds ceil(size / 2**k) nodes (merkle.level_sizes)."""
+    return (size - 1).bit_length(), 0
+
+
+def proves(
+    index: Any, size: int, commitment: bytes, path: bytes, nodes: dict[tuple[int, int], bytes]
+) -> bool:
+    """Whether `path` leads from `commitment` at leaf `index` of a tree of `size` leaves to a
+    node already proven to be in the tree: `nodes` maps (level, index) to proven nodes, and
+    holds at least the root (see `root_key`). The walk is RFC 9162 §2.1.3.2's, as
+    node/crypto/merkle.py's root_from_inclusion_proof takes it. On success, the nodes the
+    walk computed are proven too, and added: the next leaf's walk stops where it meets one,
+    so each node of a batch is hashed about once, not once per leaf beneath it (a
+    node equal to the proven one at its place leads to the same root, short of a SHA-256
+    collision). A fresh `nodes` holding the root alone makes it a plain full walk."""
+    if type(index) is not int or not 0 <= index < size or len(path) % HASH_BYTES:
+        return False
+    sha256 = hashlib.sha256
+    r = sha256(b"\x00" + commitment).digest()
+    fn, sn, level = index, size - 1, 0
+    walked: list[tuple[tuple[int, int], bytes]] = []
+    for at in range(0, len(path), HASH_BYTES):
+        if sn == 0:
+            return False
+        p = path[at : at + HASH_BYTES]
+        if fn & 1 or fn == sn:
+            r = sha256(b"\x01" + p + r).digest()
+            while not fn & 1 and fn:
+                fn >>= 1
+                sn >>= 1
+                level += 1
+        else:
+            r = sha256(b"\x01" + r + p).digest()
+        fn >>= 1
+        sn >>= 1
+        level += 1
+        known = nodes.get((level, fn))
+        if known is not None:
+            if known != r:
+                return False
+            nodes.update(walked)
+            return True
+        walked.append(((level, fn), r))
+    if size == 1 and not path:  # a one-leaf tree: the leaf hash is the root
+        return nodes.get((0, 0)) == r
+    return False
 
 
 class LineChecker:
@@ -126,8 +165,14 @@ class LineChecker:
     every other anchored commitment is active. Call `check` for each line, then `finish`.
     """
 
-    def __init__(self, *, batches: dict[int, ChainBatch], statuses: dict[bytes, int]) -> None:
+    def __init__(
+        self, *, batches: dict[int, ChainBatch], statuses: dict[bytes, int],
+        share_nodes: bool = True,
+    ) -> None:  # fmt: skip
         self.batches = batches
+        self.share_nodes = share_nodes  # False: every path walked to the root (see `proves`)
+        self._nodes_of = 0  # the batch whose proven nodes `_nodes` holds
+        self._nodes: dict[tuple[int, int], bytes] = {}
         self.statuses = statuses
         self.findings = Findings()
         self.proven: dict[int, bytearray] = {}  # batch id -> bitmap of proven leaves
@@ -148,19 +193,18 @@ class LineChecker:
         body = obj.get("record") if kind == "record" else obj.get("entry")
         record_id = body.get("record_id") if isinstance(body, dict) else None
         try:
-            claimed = _hex(obj["commitment"], HASH_BYTES) if "commitment" in obj else None
             if body is not None:
                 salt = _hex(obj["salt"], 32)
                 computed = hashlib.sha256(salt + canonical_json(body)).digest()
-            elif obj.get("erased") is True and claimed is not None:
-                computed = claimed
+            elif obj.get("erased") is True:
+                computed = _hex(obj.get("commitment"), HASH_BYTES)
             else:
                 self._fail(line_no, batch_id, index, record_id, "neither clear text nor erased")
                 return
         except (KeyError, TypeError, ValueError) as err:
             self._fail(line_no, batch_id, index, record_id, f"malformed: {err}")
             return
-        batch = self.batches.get(batch_id) if isinstance(batch_id, int) else None
+        batch = self.batches.get(batch_id) if type(batch_id) is int else None
         if batch is None:
             self.findings.add(Finding(
                 "extra", f"batch {batch_id} is not one of the member's batches on chain",
@@ -168,19 +212,21 @@ class LineChecker:
                 record_id=record_id,
             ))  # fmt: skip
             return
-        if _root(index, batch.size, computed, proof) != batch.root:
-            if claimed is not None and claimed != computed:
-                if _root(index, batch.size, claimed, proof) == batch.root:
-                    why = "its content no longer hashes to the commitment anchored at this leaf"
-                    self._fail(line_no, batch_id, index, record_id, why)
-                    return
-            self._fail(line_no, batch_id, index, record_id, "its proof does not lead to the "
-                       f"root of batch {batch_id} on chain")  # fmt: skip
+        if not proves(index, batch.size, computed, proof, self._proven_nodes(batch)):
+            why = f"its proof does not lead to the root of batch {batch_id} on chain"
+            try:
+                claimed = _hex(obj.get("commitment"), HASH_BYTES)
+            except ValueError:
+                claimed = computed
+            alone = {root_key(batch.size): batch.root}
+            if claimed != computed and proves(index, batch.size, claimed, proof, alone):
+                why = "its content no longer hashes to the commitment anchored at this leaf"
+            self._fail(line_no, batch_id, index, record_id, why)
             return
         bitmap = self.proven.get(batch_id)
         if bitmap is None:
             bitmap = self.proven[batch_id] = bytearray((batch.size + 7) // 8)
-        byte, bit = divmod(index, 8)
+        byte, bit = index >> 3, index & 7
         if bitmap[byte] >> bit & 1:
             self.findings.add(Finding("extra", "a second line for a leaf already proven",
                                       batch=batch_id, leaf=index, record_id=record_id,
@@ -188,15 +234,24 @@ class LineChecker:
             return
         bitmap[byte] |= 1 << bit
         self.records += 1
-        self._statuses(obj, body, computed, batch_id, index, record_id, line_no)
+        status = self.statuses.get(computed, 0)
+        if status or body is None or obj.get("status", "active") != "active":
+            self._statuses(obj, body, status, batch_id, index, record_id, line_no)
         if kind == "query" and isinstance(body, dict):
             self._query(body, batch_id, index)
 
+    def _proven_nodes(self, batch: ChainBatch) -> dict[tuple[int, int], bytes]:
+        """The nodes of `batch` proven so far (of one batch at a time: memory stays flat)."""
+        if not self.share_nodes or self._nodes_of != batch.batch_id:
+            self._nodes_of = batch.batch_id
+            self._nodes = {root_key(batch.size): batch.root}
+        return self._nodes
+
     def _statuses(
-        self, obj: dict[str, Any], body: Any, commitment: bytes, batch_id: int, index: int,
+        self, obj: dict[str, Any], body: Any, status: int, batch_id: int, index: int,
         record_id: str | None, line_no: int,
     ) -> None:  # fmt: skip
-        status = self.statuses.get(commitment, 0)
+        """A line whose status is not plainly active: erased, expired, or stated otherwise."""
 
         def found(kind: str, detail: str) -> None:
             self.findings.add(Finding(kind, detail, batch=batch_id, leaf=index,

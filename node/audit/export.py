@@ -100,7 +100,7 @@ def _lines(conn: Any, keys: RecordKeys, batch: Any) -> Iterator[dict[str, Any]]:
             line["erased"] = True
         line["commitment"] = _hex(commitment)
         line["status"] = statuses.get(row.id, "active")
-        line["proof"] = [_hex(h) for h in inclusion_proof(levels, index)]
+        line["proof"] = _hex(b"".join(inclusion_proof(levels, index)))
         yield line
 
 

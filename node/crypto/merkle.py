@@ -132,20 +132,21 @@ def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: list[by
         raise ValueError("leaf hash must be 32 bytes")
     fn, sn = index, size - 1
     r = leaf
+    sha256 = _sha256  # node_hash, inlined: an audit walks millions of these paths
     for p in proof:
         if len(p) != HASH_BYTES:
             raise ValueError("proof hashes must be 32 bytes")
         if sn == 0:
             raise ValueError("proof is longer than the path to the root")
         if fn & 1 or fn == sn:
-            r = node_hash(p, r)
+            r = sha256(b"\x01" + p + r).digest()
             if not fn & 1:
                 # A last node without a right sibling: climb to where it becomes a right child.
                 while not fn & 1 and fn != 0:
                     fn >>= 1
                     sn >>= 1
         else:
-            r = node_hash(r, p)
+            r = sha256(b"\x01" + r + p).digest()
         fn >>= 1
         sn >>= 1
     if sn != 0:

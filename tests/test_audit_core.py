@@ -1,0 +1,104 @@
+"""The audit's verifying core without a chain: its walk of an audit path agrees with the
+RFC 9162 reference on every tree size, whether it shares proven nodes or not, and refuses a
+wrong path; a bundle read back tells a cut or changed file from a signed one."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import orjson
+from eth_account import Account
+
+from node.audit.bundle import BundleReader, BundleWriter
+from node.audit.core import ChainBatch, LineChecker, proves, root_key
+from node.crypto.canonical import canonical_json
+from node.crypto.merkle import leaf_hash, root_from_inclusion_proof
+from tests.conftest import commitments, ref_mth, ref_path
+
+
+def test_proves_agrees_with_the_reference_on_every_tree_size() -> None:
+    for size in range(1, 71):
+        entries = commitments(size)
+        root = ref_mth(entries)
+        shared = {root_key(size): root}
+        for index in random.Random(size).sample(range(size), size):  # any order
+            path = ref_path(index, entries)
+            joined = b"".join(path)
+            assert root_from_inclusion_proof(index, size, leaf_hash(entries[index]), path) == root
+            assert proves(index, size, entries[index], joined, {root_key(size): root})
+            assert proves(index, size, entries[index], joined, shared)
+            other = b"\x01" * 32
+            assert not proves(index, size, other, joined, {root_key(size): root})
+            assert not proves(index, size, other, joined, shared)
+            if path:
+                assert not proves(index, size, entries[index], joined[:-32], {root_key(size): root})
+                bent = joined[:-1] + bytes([joined[-1] ^ 1])
+                assert not proves(index, size, entries[index], bent, {root_key(size): root})
+            assert not proves(size, size, entries[index], joined, shared)
+
+
+def _line(batch: int, leaf: int, record: dict, salt: bytes, path: list[bytes]) -> dict:
+    return {"batch": batch, "leaf": leaf, "kind": "record", "record": record,
+            "salt": "0x" + salt.hex(), "status": "active",
+            "proof": "0x" + b"".join(path).hex()}  # fmt: skip
+
+
+def _bundle(n: int = 9) -> tuple[bytes, ChainBatch]:
+    records = [{"record_id": f"R{i}", "subject_key": "0x" + "5e" * 32, "amount_cents": i}
+               for i in range(n)]  # fmt: skip
+    salts = [bytes([i]) * 32 for i in range(n)]
+    entries = [__import__("hashlib").sha256(s + canonical_json(r)).digest()
+               for s, r in zip(salts, records, strict=True)]  # fmt: skip
+    batch = ChainBatch(1, ref_mth(entries), n, b"\x00" * 32, 5)
+    out = io.BytesIO()
+    header = {"chain_id": 1, "registry": "0x" + "11" * 20, "as_of_block": 5, "created_at": 0}
+    writer = BundleWriter(out, Account.create(), header)
+    for i in range(n):
+        writer.write(_line(1, i, records[i], salts[i], ref_path(i, entries)))
+    writer.close()
+    return out.getvalue(), batch
+
+
+def _check(raw: bytes, batch: ChainBatch) -> tuple[BundleReader, LineChecker]:
+    reader = BundleReader(io.BytesIO(raw))
+    checker = LineChecker(batches={1: batch}, statuses={})
+    for n, line in reader.leaf_lines():
+        checker.check(n, line)
+    checker.finish(as_of_block=5)
+    return reader, checker
+
+
+def test_a_signed_bundle_reads_back_whole() -> None:
+    raw, batch = _bundle()
+    reader, checker = _check(raw, batch)
+    assert reader.problems() == [] and reader.lines == 10
+    assert checker.records == 9 and checker.findings.named == []
+
+
+def test_a_cut_or_changed_bundle_is_told_apart() -> None:
+    raw, batch = _bundle()
+    lines = raw.splitlines(keepends=True)
+    reader, checker = _check(b"".join(lines[:-1]), batch)  # no trailer
+    assert reader.problems() == ["the bundle has no signed trailer: it was cut short or "
+                                 "never signed"]  # fmt: skip
+    reader, checker = _check(b"".join(lines[:4] + lines[5:]), batch)  # a line taken out
+    assert reader.problems() == [
+        "the trailer counts 10 lines, the bundle has 9",
+        "the bundle's bytes do not hash to the trailer's sha256: it was changed after it was "
+        "signed",
+    ]
+    assert [(f.kind, f.leaf) for f in checker.findings.named] == [("missing", 3)]
+    reader, _ = _check(raw + lines[2], batch)  # a line after the trailer
+    assert "1 line(s) after the trailer" in reader.problems()
+
+
+def test_two_lines_for_one_leaf_name_the_second_as_extra() -> None:
+    raw, batch = _bundle()
+    lines = raw.splitlines(keepends=True)
+    twin = orjson.loads(lines[3])
+    twin["record"]["record_id"] = "R-TWIN"
+    _, checker = _check(b"".join(lines[:4]) + orjson.dumps(twin) + b"\n"
+                        + b"".join(lines[4:]), batch)  # fmt: skip
+    assert [(f.kind, f.leaf, f.record_id) for f in checker.findings.named] == [
+        ("extra", 2, "R-TWIN")]  # fmt: skip
