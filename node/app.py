@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from node import docs, openapi
 from node.anchoring.batcher import Batcher
+from node.audit import router as audit_router
 from node.blacklist import router as blacklist_router
 from node.blacklist.sweeper import ExpirySweeper
 from node.borrower_page import router as borrower_page
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None, *, run_batcher: bool = True) ->
     app.include_router(blacklist_router.router)
     app.include_router(consents_router.router)
     app.include_router(queries_router.router)
+    app.include_router(audit_router.router)
     borrower_page.install(app)
     openapi.install(app)
     docs.install(app)

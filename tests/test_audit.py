@@ -23,7 +23,15 @@ from node.cli import main
 from node.db import write_transaction
 from node.keys.store import load_secrets
 from node.queries.log import QueryEntry, write_entries
-from tests.conftest import headless_chromium, members_on_anvil, node_of, person, submit, wait_for
+from tests.conftest import (
+    headless_chromium,
+    members_on_anvil,
+    node_of,
+    person,
+    staff_token,
+    submit,
+    wait_for,
+)
 
 Q1, Q2 = "0x" + "a1" * 32, "0x" + "b2" * 32  # two queries member A made of member B
 
@@ -240,3 +248,41 @@ def test_the_html_report_names_the_same_findings_in_chromium(
     assert shown == expected
     assert summary == report["summary"]
     assert report["summary"] == {"altered": 1, "missing": 1, "not_erased": 1, "one_sided_query": 1}
+
+
+def test_the_internal_auditor_downloads_the_same_bundle_over_the_api(
+    world: dict[str, Any],
+) -> None:
+    a = world["a"]
+    auditor = {"Authorization": f"Bearer {staff_token(a, 'internal_auditor')}"}
+    answer = a.get("/v1/audit/export", headers=auditor)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("application/x-ndjson")
+    path = world["root"] / "over-api.jsonl"
+    path.write_bytes(answer.content)
+    code, report = _audit(world, path)
+    assert code == 0 and report["ok"] and report["bundles"][0]["proven"] == 14
+    submitter = {"Authorization": f"Bearer {staff_token(a, 'submitter')}"}
+    assert a.get("/v1/audit/export", headers=submitter).status_code == 403
+
+
+def test_a_bundle_that_stops_early_misses_the_batches_settled_before_it(
+    world: dict[str, Any],
+) -> None:
+    """A member cannot leave its latest batches out by claiming an earlier block: batches
+    anchored well before the bundle was made must be in it."""
+    header, lines = _read(world["clean"])
+    first = [x for x in lines if x["batch"] == lines[0]["batch"]]
+    path = world["root"] / "early.jsonl"
+    later = header["created_at"] + 3600
+    with path.open("wb") as out:
+        writer = BundleWriter(out, world["account_a"], {
+            **{k: v for k, v in header.items() if k not in (FORMAT, "member")},
+            "as_of_block": 1, "created_at": later})  # fmt: skip
+        for line in first:
+            writer.write(line)
+        writer.close()
+    code, report = _audit(world, path)
+    batches = sorted({x["batch"] for x in lines})
+    assert code == 1
+    assert _named(report) == {("missing_batch", b, None, None) for b in batches[1:]}

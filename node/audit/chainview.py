@@ -105,14 +105,14 @@ def from_rpc(
         contract = w3.eth.contract(address=address, abi=REGISTRY_ABI)
         batches = {}
         for batch_id, (block, _) in anchored.items():
-            owner, root, size, prev_root, _at = contract.functions.getBatch(batch_id).call(
+            owner, root, size, prev_root, at = contract.functions.getBatch(batch_id).call(
                 block_identifier=head
             )
             if owner.lower() != member.lower():
                 raise ChainUnreadable(detail=f"batch {batch_id}: getBatch names {owner}, its event "
                                       f"{member}: this is not a RecordRegistry")  # fmt: skip
             batches[batch_id] = ChainBatch(batch_id, bytes(root), int(size), bytes(prev_root),
-                                           block)  # fmt: skip
+                                           block, int(at))  # fmt: skip
     except ChainUnreadable:
         raise
     except (ContractLogicError, ValueError) as err:
@@ -130,7 +130,7 @@ def from_index(engine: Engine, *, chain_id: int, registry: str, member: str) -> 
     with read_snapshot(engine) as conn:
         head = conn.exec_driver_sql("SELECT MAX(number) FROM chain_block").scalar()
         rows = conn.exec_driver_sql(
-            "SELECT event, block_number, args FROM chain_event WHERE address = ? AND "
+            "SELECT event, block_number, block_time, args FROM chain_event WHERE address = ? AND "
             "event IN ('BatchAnchored', 'RecordStatusChanged') AND topic2 = ? "
             "ORDER BY block_number, log_index",
             (address, member_topic(member)),
@@ -139,13 +139,13 @@ def from_index(engine: Engine, *, chain_id: int, registry: str, member: str) -> 
         raise ChainUnreadable(detail="the node's event index is empty: let the node catch up first")
     batches: dict[int, ChainBatch] = {}
     statuses: dict[bytes, int] = {}
-    for event, block, args_json in rows:
+    for event, block, block_time, args_json in rows:
         args = json.loads(args_json)
         if event == "BatchAnchored":
             batch_id = int(args["batchId"])
             batches[batch_id] = ChainBatch(batch_id, bytes.fromhex(args["root"][2:]),
                                            int(args["size"]), bytes.fromhex(args["prevRoot"][2:]),
-                                           int(block))  # fmt: skip
+                                           int(block), int(block_time))  # fmt: skip
         else:
             statuses[bytes.fromhex(args["commitment"][2:])] = int(args["status"])
     return ChainFacts("the node's event index", chain_id, address,

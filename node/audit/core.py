@@ -22,6 +22,9 @@ from node.crypto.merkle import HASH_BYTES
 
 STATUSES = ("active", "superseded", "disputed", "revoked", "expired")  # RecordRegistry's order
 EXPIRED, REVOKED = STATUSES.index("expired"), STATUSES.index("revoked")
+# A batch anchored this long before a bundle was made belongs in it, whatever block the
+# bundle claims to stop at: the node had it confirmed by then.
+SETTLED_SECONDS = 600
 MAX_NAMED = 100_000  # findings named one by one in a report; beyond, only counted
 
 # Every kind of finding, with what it means, in the order a report lists them.
@@ -50,6 +53,7 @@ class ChainBatch:
     size: int
     prev_root: bytes
     block_number: int
+    anchored_at: int = 0  # the anchoring block's timestamp
 
 
 @dataclass(frozen=True)
@@ -283,9 +287,11 @@ class LineChecker:
         if its leaf is proven by no other line, else as extra."""
         self.failed.append((line_no, batch_id, index, record_id, why))
 
-    def finish(self, *, as_of_block: int | None) -> None:
+    def finish(self, *, as_of_block: int | None, made_at: int | None = None) -> None:
         """Name the failed lines, and every leaf and batch no line proved: the member's
-        batches anchored up to `as_of_block` (None: every batch) must all be there."""
+        batches anchored up to `as_of_block` (None: every batch) must all be there, and so
+        must those anchored SETTLED_SECONDS or more before the bundle was made (`made_at`),
+        whatever block the bundle claims to stop at."""
         altered: set[tuple[int, int]] = set()
         for line_no, batch_id, index, record_id, why in self.failed:
             batch = self.batches.get(batch_id) if isinstance(batch_id, int) else None
@@ -298,8 +304,10 @@ class LineChecker:
                 self.findings.add(Finding("extra", why, batch=batch_id if isinstance(batch_id, int)
                                           else None, leaf=index if isinstance(index, int) else None,
                                           record_id=record_id, line=line_no))  # fmt: skip
+        settled = float("-inf") if made_at is None else made_at - SETTLED_SECONDS
         for batch in sorted(self.batches.values(), key=lambda b: b.batch_id):
-            if as_of_block is not None and batch.block_number > as_of_block:
+            covered = as_of_block is None or batch.block_number <= as_of_block
+            if not covered and batch.anchored_at > settled:
                 continue
             bitmap = self.proven.get(batch.batch_id)
             if bitmap is None and not any(b == batch.batch_id for b, _ in altered):

@@ -58,8 +58,11 @@ class BundleAudit:
         }
 
 
-def audit_bundle(path: Path, facts_for: FactsFor, progress: Progress | None = None) -> BundleAudit:
-    """Check one bundle line by line; raises BundleError if it is not a bundle at all."""
+def audit_bundle(
+    path: Path, facts_for: FactsFor, progress: Progress | None = None, *, share_nodes: bool = True
+) -> BundleAudit:
+    """Check one bundle line by line; raises BundleError if it is not a bundle at all.
+    `share_nodes=False` walks every path to the root (see core.proves), for comparison."""
     size = path.stat().st_size
     with path.open("rb") as stream:
         reader = BundleReader(stream)
@@ -67,7 +70,8 @@ def audit_bundle(path: Path, facts_for: FactsFor, progress: Progress | None = No
         facts = facts_for(header)
         audit = BundleAudit(str(path), header, facts.summary(), [], Counter())
         mismatch = _mismatch(header, facts)
-        checker = LineChecker(batches=facts.batches, statuses=facts.statuses)
+        checker = LineChecker(batches=facts.batches, statuses=facts.statuses,
+                              share_nodes=share_nodes)  # fmt: skip
         for line_no, raw in reader.leaf_lines():
             checker.check(line_no, raw)
             if progress and line_no % PROGRESS_EVERY == 0:
@@ -76,7 +80,8 @@ def audit_bundle(path: Path, facts_for: FactsFor, progress: Progress | None = No
             progress(str(path), reader.bytes_read, size)
     as_of = header.get("as_of_block")
     as_of = as_of if isinstance(as_of, int) else -1  # a bundle of nothing claims no block
-    checker.finish(as_of_block=as_of)
+    made_at = header.get("created_at")
+    checker.finish(as_of_block=as_of, made_at=made_at if isinstance(made_at, int) else None)
     for problem in mismatch + reader.problems():
         checker.findings.add(Finding("bundle", problem))
     for finding in check_batch_chain(list(facts.batches.values())):
@@ -84,6 +89,8 @@ def audit_bundle(path: Path, facts_for: FactsFor, progress: Progress | None = No
     audit.findings, audit.counts = checker.findings.named, checker.findings.counts
     audit.lines, audit.proven, audit.erased = reader.lines, checker.records, checker.erased
     audit.batches_covered = sum(1 for b in facts.batches.values() if b.block_number <= as_of)
+    # the rest were anchored after the bundle's block (and, unless named missing, too late
+    # to be settled in it)
     audit.batches_after = len(facts.batches) - audit.batches_covered
     audit.queries = checker.queries
     return audit
