@@ -113,7 +113,8 @@ def _export(args: argparse.Namespace) -> int:
             )  # fmt: skip
         partial.rename(args.to)
         outcome, code = "ok", 0
-        print(f"{args.to}: {done.leaves:,} leaves of {done.batches:,} batches "
+        print(f"{args.to}: {done.leaves:,} leaves of {done.batches:,} "
+              f"batch{'' if done.batches == 1 else 'es'} "
               f"({done.erased:,} erased), sha256 {done.sha256}, signed by "
               f"{secrets.member.address}")  # fmt: skip
     except (ExportFailed, OSError) as err:
