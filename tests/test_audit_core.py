@@ -12,6 +12,7 @@ from eth_account import Account
 
 from node.audit.bundle import BundleReader, BundleWriter
 from node.audit.core import ChainBatch, LineChecker, proves, root_key
+from node.audit.objections import Objection, overdue_objections
 from node.crypto.canonical import canonical_json
 from node.crypto.merkle import leaf_hash, root_from_inclusion_proof
 from tests.conftest import commitments, ref_mth, ref_path
@@ -102,3 +103,54 @@ def test_two_lines_for_one_leaf_name_the_second_as_extra() -> None:
                         + b"".join(lines[4:]), batch)  # fmt: skip
     assert [(f.kind, f.leaf, f.record_id) for f in checker.findings.named] == [
         ("extra", 2, "R-TWIN")]  # fmt: skip
+
+
+def test_statuses_and_erasure_are_held_to_the_chain() -> None:
+    raw, batch = _bundle()
+    lines = [orjson.loads(x) for x in raw.splitlines()[1:-1]]
+    commitment = (
+        __import__("hashlib")
+        .sha256(bytes.fromhex(lines[2]["salt"][2:]) + canonical_json(lines[2]["record"]))
+        .digest()
+    )
+    erased = {k: v for k, v in lines[2].items() if k not in ("record", "salt")}
+    erased |= {"erased": True, "commitment": "0x" + commitment.hex()}
+    checker = LineChecker(batches={1: batch}, statuses={})  # every record active on chain
+    checker.check(2, orjson.dumps(erased))
+    checker.check(3, orjson.dumps({**lines[3], "status": "revoked"}))
+    checker.finish(as_of_block=None)
+    found = {(f.kind, f.leaf) for f in checker.findings.named}
+    assert {("erased_early", 2), ("status", 3)} <= found
+    for line, kinds in (({**erased, "status": "expired"}, []),
+                        ({**lines[2], "status": "expired"}, [("not_erased", 2)])):  # fmt: skip
+        expired = LineChecker(batches={1: batch}, statuses={commitment: 4})  # 4: Expired
+        expired.check(2, orjson.dumps(line))
+        assert [(f.kind, f.leaf) for f in expired.findings.named] == kinds
+
+
+def test_an_objection_answered_late_or_left_open_past_its_deadline_is_named() -> None:
+    member = "0x" + "ab" * 20
+    objections = [
+        Objection(1, member, "0x01", deadline=100, answered_at=90),
+        Objection(2, member, "0x02", deadline=100, answered_at=130),
+        Objection(3, member, "0x03", deadline=100, answered_at=None),
+        Objection(4, member, "0x04", deadline=500, answered_at=None),
+        Objection(5, "0x" + "cd" * 20, "0x05", deadline=100, answered_at=None),
+    ]
+    late = overdue_objections(objections, member=member.upper().replace("0X", "0x"), now=200)
+    assert [(f.kind, f.record_id) for f in late] == [("overdue_objection", "2"),
+                                                     ("overdue_objection", "3")]  # fmt: skip
+
+
+def test_the_command_says_what_is_wrong_by_its_exit_code(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from node.cli import main
+    from tests.conftest import free_port
+
+    raw, _ = _bundle()
+    bundle = tmp_path / "b.jsonl"
+    bundle.write_bytes(raw)
+    away = f"http://127.0.0.1:{free_port()}"
+    assert main(["audit", str(bundle), "--rpc", away]) == 3  # no chain answers
+    (tmp_path / "not.jsonl").write_text('{"hello": 1}\n')
+    assert main(["audit", str(tmp_path / "not.jsonl"), "--rpc", away]) == 2
+    assert main(["audit", str(tmp_path / "none.jsonl"), "--rpc", away]) == 2

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 from web3 import HTTPProvider, Web3
-from web3.exceptions import ContractLogicError
+from web3.exceptions import ContractLogicError, Web3RPCError
 
 from node.audit.core import STATUSES, ChainBatch
 from node.db import read_snapshot
@@ -87,7 +87,7 @@ def from_rpc(
                 logs = w3.eth.get_logs(
                     {"fromBlock": start, "toBlock": end, "address": address, "topics": topics}
                 )
-            except ValueError:  # the endpoint refuses a range this wide: halve it
+            except (Web3RPCError, ValueError):  # a range too wide for the endpoint: halve it
                 if step == 1:
                     raise
                 step = max(1, step // 2)
@@ -115,7 +115,7 @@ def from_rpc(
                                            block, int(at))  # fmt: skip
     except ChainUnreadable:
         raise
-    except (ContractLogicError, ValueError) as err:
+    except (ContractLogicError, Web3RPCError, ValueError) as err:
         raise ChainUnreadable(detail=f"the registry at {registry} answered oddly: {err}") from None
     except Exception as err:  # connection refused, timeouts: the endpoint is away
         raise ChainUnreadable(detail=f"no chain answers at {url}: {type(err).__name__}") from None
