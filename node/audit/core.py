@@ -195,7 +195,9 @@ class LineChecker:
             self.findings.add(Finding("extra", f"not a bundle line: {err}", line=line_no))
             return
         body = obj.get("record") if kind == "record" else obj.get("entry")
-        record_id = body.get("record_id") if isinstance(body, dict) else None
+        record_id = None  # what names the line: a record's id, a query's
+        if isinstance(body, dict):
+            record_id = body.get("record_id") or body.get("query_id")
         try:
             if body is not None:
                 salt = _hex(obj["salt"], 32)
