@@ -286,3 +286,22 @@ def test_a_bundle_that_stops_early_misses_the_batches_settled_before_it(
     batches = sorted({x["batch"] for x in lines})
     assert code == 1
     assert _named(report) == {("missing_batch", b, None, None) for b in batches[1:]}
+
+
+def test_a_node_exports_and_audits_on_either_store(store_client: Any, tmp_path: Path) -> None:
+    """On SQLite and on PostgreSQL: the export read from the store, the chain read from the
+    node's own event index (the embedded chain)."""
+    from node.audit.chainview import from_index
+    from node.audit.service import audit_bundle
+
+    node = node_of(store_client)
+    submit(store_client, [person(i) for i in range(1, 4)])
+    node.batcher.drain()
+    path = _export(store_client, tmp_path / "bundle.jsonl")
+    head = node.chain.client.block_number()
+    wait_for(lambda: node.index.indexed_block() == head, 30, "the index at the head")
+    chain, member = node.chain, node.chain.client.account.address
+    facts = from_index(node.engine, chain_id=chain.chain_id,
+                       registry=chain.addresses["RecordRegistry"], member=member)  # fmt: skip
+    audited = audit_bundle(path, lambda header: facts)
+    assert audited.proven == 3 and audited.findings == []
