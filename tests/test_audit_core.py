@@ -154,3 +154,15 @@ def test_the_command_says_what_is_wrong_by_its_exit_code(tmp_path) -> None:  # t
     (tmp_path / "not.jsonl").write_text('{"hello": 1}\n')
     assert main(["audit", str(tmp_path / "not.jsonl"), "--rpc", away]) == 2
     assert main(["audit", str(tmp_path / "none.jsonl"), "--rpc", away]) == 2
+
+
+def test_a_bad_option_is_named_and_nothing_is_written(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from node.cli import main
+
+    raw, _ = _bundle()
+    bundle = tmp_path / "b.jsonl"
+    bundle.write_bytes(raw)
+    for bad in (["--registry", "0x1234"], ["--blocks-per-query", "0"]):
+        assert main(["audit", str(bundle), "--rpc", "http://127.0.0.1:1", *bad]) == 2
+        assert bad[0] in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.jsonl"]

@@ -29,14 +29,12 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
+from node.audit.errors import BundleError
+
 FORMAT = "creditchain_audit_bundle"
 VERSION = 1
 HEADER_FIELDS = ("member", "chain_id", "registry", "as_of_block", "created_at")
 _TRAILER = b'{"trailer"'
-
-
-class BundleError(ValueError):
-    """The bundle cannot be read as one: the message says where and why."""
 
 
 def _message(digest: bytes) -> Any:
@@ -89,12 +87,13 @@ class BundleReader:
         try:
             header = orjson.loads(first)
         except orjson.JSONDecodeError:
-            raise BundleError("line 1 is not JSON: not an audit bundle") from None
+            raise BundleError(detail="line 1 is not JSON: not an audit bundle") from None
         if not isinstance(header, dict) or header.get(FORMAT) != VERSION:
-            raise BundleError(f"line 1 is not the header of a version {VERSION} audit bundle")
+            why = f"line 1 is not the header of a version {VERSION} audit bundle"
+            raise BundleError(detail=why)
         missing = [f for f in HEADER_FIELDS if f not in header]
         if missing:
-            raise BundleError(f"the header lacks {', '.join(missing)}")
+            raise BundleError(detail=f"the header lacks {', '.join(missing)}")
         self._hash.update(first)
         self.header: dict[str, Any] = header
         self.lines = 1

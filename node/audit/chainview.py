@@ -15,8 +15,8 @@ from web3 import HTTPProvider, Web3
 from web3.exceptions import ContractLogicError, Web3RPCError
 
 from node.audit.core import STATUSES, ChainBatch
+from node.audit.errors import ChainUnreadable
 from node.db import read_snapshot
-from node.errors import DomainError
 from node.receipts.verify import REGISTRY_ABI
 
 BATCH_ANCHORED = "0x" + Web3.keccak(
@@ -25,12 +25,6 @@ BATCH_ANCHORED = "0x" + Web3.keccak(
 STATUS_CHANGED = "0x" + Web3.keccak(
     text="RecordStatusChanged(bytes32,address,address,uint8,uint8,bytes32)"
 ).hex().removeprefix("0x")
-
-
-class ChainUnreadable(DomainError):
-    """The chain (or the index) cannot tell what the audit needs."""
-
-    code, status = "chain_unreadable", 502
 
 
 @dataclass

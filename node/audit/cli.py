@@ -3,6 +3,7 @@
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,8 @@ def _export(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from node.audit.export import ExportFailed, export_bundle
+    from node.audit.errors import ExportFailed
+    from node.audit.export import export_bundle
     from node.chain.deploy import DeployError, read_chain_file
     from node.config import DataDirError, Settings, require_node, settings_error
     from node.db import make_engine
@@ -171,8 +173,7 @@ def _audit(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
-    from node.audit.bundle import BundleError
-    from node.audit.chainview import ChainUnreadable
+    from node.audit.errors import BundleError, ChainUnreadable
     from node.audit.report import write_html, write_json
     from node.audit.service import audit
     from node.chain.deploy import DeployError
@@ -186,6 +187,13 @@ def _audit(args: argparse.Namespace) -> int:
     if missing:
         print(f"creditchain audit: no such bundle: {', '.join(missing)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.registry is not None and not re.fullmatch(r"0x[0-9a-fA-F]{40}", args.registry):
+        print("creditchain audit: --registry must be the RecordRegistry's address: 0x and 40 "
+              "hex digits", file=sys.stderr)  # fmt: skip
+        return EXIT_BAD_INPUT
+    if args.blocks_per_query < 1:
+        print("creditchain audit: --blocks-per-query must be at least 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         facts_for = _facts_source(args)
         with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
@@ -198,7 +206,10 @@ def _audit(args: argparse.Namespace) -> int:
                 bar.update(tasks[path], completed=done)
 
             report = audit(args.bundles, facts_for, progress=progress)
-    except (BundleError, DataDirError, DeployError) as err:
+    except BundleError as err:
+        print(f"creditchain audit: {err.detail}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (DataDirError, DeployError) as err:
         print(f"creditchain audit: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except ChainUnreadable as err:

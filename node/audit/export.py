@@ -24,9 +24,9 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy.engine import Engine
 
 from node.audit.bundle import BundleWriter
+from node.audit.errors import ExportFailed
 from node.crypto.merkle import inclusion_proof, root_from_levels, tree_levels
 from node.db import read_snapshot
-from node.errors import DomainError
 from node.records.intake import RecordKeys
 
 _BATCHES = (
@@ -42,12 +42,6 @@ _STATUSES = (
     "SELECT leaf_id, status FROM status_change WHERE state = 'done' "
     "AND leaf_id BETWEEN ? AND ? ORDER BY id"
 )
-
-
-class ExportFailed(DomainError):
-    """The store cannot be exported as it stands."""
-
-    code, status = "export_failed", 500
 
 
 @dataclass

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from node.audit.bundle import BundleError, BundleReader
+from node.audit.bundle import BundleReader
 from node.audit.chainview import ChainFacts
 from node.audit.core import FINDING_KINDS, Finding, LineChecker, QuerySeen, check_batch_chain
 from node.audit.objections import Objection, overdue_objections
@@ -163,4 +163,4 @@ def _side(a: BundleAudit) -> Side:
                 float(through) if isinstance(through, int | float) else None)  # fmt: skip
 
 
-__all__ = ["BundleError", "audit", "audit_bundle"]
+__all__ = ["audit", "audit_bundle"]
