@@ -2,7 +2,8 @@
 the chain alone (its RPC, or the auditor's own node's event index). A clean bundle passes;
 an altered byte, a missing record, an extra record, a missing batch and an expired record not
 erased are each found and named, even in a bundle the member signed after tampering; a query
-the requester logged and the holder did not is named; the HTML report, opened in headless
+the requester logged and the holder did not is named (the holder's bundle its query log
+alone); the HTML report, opened in headless
 Chromium, names the same findings as the JSON report."""
 
 from __future__ import annotations
@@ -84,10 +85,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                                  (expired_leaf,))  # fmt: skip
         clean = root / "a.jsonl"
         assert main(["audit-export", "--data", str(root / "a"), "--to", str(clean)]) == 0
+        b_bundle = root / "b-queries.jsonl"  # B's query log alone, its record withheld
+        assert main(["audit-export", "--data", str(root / "b"), "--to", str(b_bundle),
+                     "--queries-only"]) == 0  # fmt: skip
         head = na.chain.client.block_number()
         wait_for(lambda: nb.index.indexed_block() == head, 30, "B's index at the head")
         yield {"url": url, "root": root, "a": a, "b": b, "member_a": ma, "member_b": mb,
-               "clean": clean, "unerased": unerased, "b_bundle": _export(b, root / "b.jsonl"),
+               "clean": clean, "unerased": unerased, "b_bundle": b_bundle,
                "account_a": load_secrets(root / "a" / "keys").member}  # fmt: skip
 
 
@@ -215,6 +219,11 @@ def test_a_query_the_holder_did_not_log_is_named(world: dict[str, Any]) -> None:
     assert finding["kind"] == "one_sided_query" and finding["record_id"] == Q2
     assert world["member_a"] in finding["detail"] and world["member_b"] in finding["detail"]
     assert report["query_cross_check"]["pairs"][0]["compared"] == 3  # Q1 twice, Q2 once
+    _, b_lines = _read(world["b_bundle"])  # B's query log: its record withheld, yet proven
+    assert [x["kind"] for x in b_lines if "entry" in x] == ["query"]
+    assert [x.get("withheld") for x in b_lines if x["kind"] == "record"] == [True]
+    assert not any("record" in x or ("salt" in x and x["kind"] == "record") for x in b_lines)
+    assert report["bundles"][1]["proven"] == 2 and report["bundles"][1]["withheld"] == 1
 
 
 def test_the_html_report_names_the_same_findings_in_chromium(

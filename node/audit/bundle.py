@@ -1,14 +1,16 @@
 """The audit bundle: JSON Lines a member's node writes and an auditor reads, one line at a time.
 
     line 1      the header: {"creditchain_audit_bundle": 1, "member", "chain_id", "registry",
-                "as_of_block", "created_at", "leaves_through", "batches", "leaves"}
+                "as_of_block", "created_at", "leaves_through", "batches", "leaves",
+                "withheld"}
     lines 2..   one per leaf of every batch the member anchored, in batch and leaf order:
                 {"batch", "leaf", "kind": "record" | "query", "record" (or "entry" for a query),
                  "salt", "commitment", "status", "proof"}: "proof" is the leaf's RFC 9162
                 audit path, its hashes end to end from the leaf up in one 0x-hex string.
                 An erased record (its data key destroyed) keeps its place without clear text:
                 {"batch", "leaf", "kind": "record", "erased": true, "commitment", "status",
-                 "proof"}: no record, no salt.
+                 "proof"}: no record, no salt. A query-log bundle (header "withheld":
+                ["record"]) writes every record so, with "withheld": true for "erased".
     last line   the trailer: {"trailer": {"lines", "sha256", "signature"}}: the number of lines
                 before it, the SHA-256 of their bytes (newlines included), and the member key's
                 EIP-191 signature of "creditchain audit bundle <sha256>".

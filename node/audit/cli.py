@@ -33,6 +33,9 @@ def register(sub: Any) -> None:
     export.add_argument("--to", metavar="FILE", type=Path, required=True,
                         help="the bundle to write (must not exist yet)")  # fmt: skip
     export.add_argument("--store", metavar="URL", help=_STORE_HELP)
+    export.add_argument("--queries-only", action="store_true",
+                        help="the query log for a cross-check with another member's: every "
+                        "record withheld (its commitment and proof alone)")  # fmt: skip
     export.set_defaults(func=_export)
 
     audit = sub.add_parser(
@@ -112,6 +115,7 @@ def _export(args: argparse.Namespace) -> int:
                 engine=engine, keys=RecordKeys.from_secrets(secrets), account=secrets.member,
                 chain_id=chain_file.chain_id, registry=chain_file.contracts["RecordRegistry"],
                 out=out, progress=lambda n, total: bar.update(task, completed=n, total=total),
+                queries_only=args.queries_only,
             )  # fmt: skip
         partial.rename(args.to)
         outcome, code = "ok", 0

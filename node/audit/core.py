@@ -184,6 +184,7 @@ class LineChecker:
         self.queries: list[QuerySeen] = []
         self.records = 0  # lines proven
         self.erased = 0
+        self.withheld = 0  # records left out of a query-log bundle, commitment alone
 
     def check(self, line_no: int, raw: bytes) -> None:
         try:
@@ -202,7 +203,7 @@ class LineChecker:
             if body is not None:
                 salt = _hex(obj["salt"], 32)
                 computed = hashlib.sha256(salt + canonical_json(body)).digest()
-            elif obj.get("erased") is True:
+            elif obj.get("erased") is True or obj.get("withheld") is True:
                 computed = _hex(obj.get("commitment"), HASH_BYTES)
             else:
                 self._fail(line_no, batch_id, index, record_id, "neither clear text nor erased")
@@ -263,7 +264,9 @@ class LineChecker:
             self.findings.add(Finding(kind, detail, batch=batch_id, leaf=index,
                                       record_id=record_id, line=line_no))  # fmt: skip
 
-        if body is None:
+        if body is None and obj.get("withheld") is True:
+            self.withheld += 1  # a query-log bundle: nothing to say of its erasure
+        elif body is None:
             self.erased += 1
             if status not in (EXPIRED, REVOKED):
                 found("erased_early", f"erased, yet on chain it is {STATUSES[status]}")

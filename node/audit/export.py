@@ -57,9 +57,10 @@ def _hex(b: bytes) -> str:
 
 
 def _header(batches: Sequence[Any], leaves_through: float | None, chain_id: int,
-            registry: str) -> dict[str, Any]:  # fmt: skip
+            registry: str, withheld: bool) -> dict[str, Any]:  # fmt: skip
     last = batches[-1] if batches else None
     return {
+        "withheld": ["record"] if withheld else [],
         "chain_id": chain_id,
         "registry": registry,
         "as_of_block": last.block_number if last else None,
@@ -70,7 +71,9 @@ def _header(batches: Sequence[Any], leaves_through: float | None, chain_id: int,
     }
 
 
-def _lines(conn: Any, keys: RecordKeys, batch: Any) -> Iterator[dict[str, Any]]:
+def _lines(
+    conn: Any, keys: RecordKeys, batch: Any, withhold_records: bool
+) -> Iterator[dict[str, Any]]:
     rows = conn.exec_driver_sql(_LEAVES, (batch.first_leaf, batch.last_leaf)).all()
     statuses = dict(conn.exec_driver_sql(_STATUSES, (batch.first_leaf, batch.last_leaf)).all())
     if len(rows) != batch.size:
@@ -83,7 +86,9 @@ def _lines(conn: Any, keys: RecordKeys, batch: Any) -> Iterator[dict[str, Any]]:
     for index, row in enumerate(rows):
         line: dict[str, Any] = {"batch": batch.chain_batch_id, "leaf": index, "kind": row.kind}
         commitment = bytes(row.commitment)
-        if row.kind == "record" and row.wrapped_key is not None and row.ciphertext is not None:
+        if row.kind == "record" and withhold_records:
+            line["withheld"] = True
+        elif row.kind == "record" and row.wrapped_key is not None and row.ciphertext is not None:
             sealed = orjson.loads(keys.sealer.open(row.wrapped_key, row.ciphertext, commitment))
             line["record"] = orjson.loads(sealed["c"])  # the committed form: no identity
             line["salt"] = "0x" + sealed["s"]
@@ -107,9 +112,12 @@ def export_bundle(
     registry: str,
     out: IO[bytes],
     progress: Callable[[int, int], None] | None = None,
+    queries_only: bool = False,
 ) -> Exported:
     """Write the bundle of every leaf in a confirmed batch to `out`, signed with the member
-    key; `progress(leaves written, leaves in all)` after each batch."""
+    key; `progress(leaves written, leaves in all)` after each batch. `queries_only`: the
+    query log for a cross-check, each record withheld (its commitment alone, still proven
+    leaf by leaf, so the log is shown complete without a record's content)."""
     with read_snapshot(engine) as conn:  # one consistent view of the log, however long
         batches = conn.exec_driver_sql(_BATCHES).all()
         through = None
@@ -117,11 +125,12 @@ def export_bundle(
             through = conn.exec_driver_sql(
                 "SELECT created_at FROM leaf WHERE id = ?", (batches[-1].last_leaf,)
             ).scalar()
-        writer = BundleWriter(out, account, _header(batches, through, chain_id, registry))
+        writer = BundleWriter(out, account, _header(batches, through, chain_id, registry,
+                                                       queries_only))  # fmt: skip
         total = sum(b.size for b in batches)
         written = erased = 0
         for batch in batches:
-            for line in _lines(conn, keys, batch):
+            for line in _lines(conn, keys, batch, queries_only):
                 erased += "erased" in line
                 writer.write(line)
             written += batch.size

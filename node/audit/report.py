@@ -61,7 +61,7 @@ def render_html(report: dict[str, Any]) -> str:
         out.append('<tr><td colspan="3">none</td></tr>')
     out.append("</table>")
     out.append('<h2>Bundles</h2><table id="bundles"><tr><th>member</th><th>bundle</th>'
-               "<th>as of block</th><th>lines</th><th>proven</th><th>erased</th>"
+               "<th>as of block</th><th>lines</th><th>proven</th><th>erased</th><th>withheld</th>"
                "<th>batches covered</th><th>batches after it</th>"
                "<th>chain read</th></tr>")  # fmt: skip
     for b in report["bundles"]:
@@ -69,7 +69,7 @@ def render_html(report: dict[str, Any]) -> str:
         out.append(
             f"<tr><td><code>{_e(b['member'])}</code></td><td>{_e(b['bundle'])}</td>"
             f"<td>{_e(b['as_of_block'])}</td><td>{b['lines']}</td><td>{b['proven']}</td>"
-            f"<td>{b['erased']}</td><td>{b['batches_covered']}</td>"
+            f"<td>{b['erased']}</td><td>{b['withheld']}</td><td>{b['batches_covered']}</td>"
             f"<td>{b['batches_after_bundle']}</td><td>{_e(chain['source'])}, chain "
             f"{_e(chain['chain_id'])}, registry <code>{_e(chain['registry'])}</code>, "
             f"head block {_e(chain['head_block'])}</td></tr>"

@@ -38,6 +38,7 @@ class BundleAudit:
     lines: int = 0
     proven: int = 0
     erased: int = 0
+    withheld: int = 0
     batches_covered: int = 0
     batches_after: int = 0
     queries: list[QuerySeen] = field(default_factory=list)
@@ -51,6 +52,7 @@ class BundleAudit:
             "lines": self.lines,
             "proven": self.proven,
             "erased": self.erased,
+            "withheld": self.withheld,
             "batches_covered": self.batches_covered,
             "batches_after_bundle": self.batches_after,
             "chain": self.chain,
@@ -88,6 +90,7 @@ def audit_bundle(
         checker.findings.add(finding)
     audit.findings, audit.counts = checker.findings.named, checker.findings.counts
     audit.lines, audit.proven, audit.erased = reader.lines, checker.records, checker.erased
+    audit.withheld = checker.withheld
     audit.batches_covered = sum(1 for b in facts.batches.values() if b.block_number <= as_of)
     # the rest were anchored after the bundle's block (and, unless named missing, too late
     # to be settled in it)
