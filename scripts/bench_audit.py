@@ -82,7 +82,7 @@ def write_bundle(path: Path, records: int, size: int, seed: int) -> dict[int, Ch
     with path.open("wb") as out:
         writer = BundleWriter(out, account, {
             "chain_id": 31337, "registry": "0x" + "11" * 20, "as_of_block": records,
-            "created_at": int(time.time()), "leaves_through": time.time(),
+            "created_at": int(time.time()),
             "batches": -(-records // size), "leaves": records,
         })  # fmt: skip
         for batch_id, rows, levels in batches(records, size, seed):

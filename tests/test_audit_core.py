@@ -166,3 +166,31 @@ def test_a_bad_option_is_named_and_nothing_is_written(tmp_path, capsys) -> None:
         assert main(["audit", str(bundle), "--rpc", "http://127.0.0.1:1", *bad]) == 2
         assert bad[0] in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.jsonl"]
+
+
+def test_the_query_logs_are_compared_both_ways_up_to_the_earlier_end() -> None:
+    from node.audit.core import QuerySeen
+    from node.audit.querylog import SETTLING_SECONDS, Side, cross_check
+
+    a, b = "0x" + "aa" * 20, "0x" + "bb" * 20
+
+    def seen(query_id: str, side: str, requester: str, holder: str, at: int) -> QuerySeen:
+        return QuerySeen(query_id, side, requester, holder, at, "loan_application", 1, 0)
+
+    end = 10_000
+    side_a = Side(
+        a,
+        [
+            seen("q1", "requester", a, b, 100),
+            seen("q2", "requester", a, b, 200),
+            seen("q4", "requester", a, b, end - SETTLING_SECONDS + 1),
+        ],
+        end,
+    )
+    side_b = Side(b, [seen("q1", "holder", a, b, 100), seen("q3", "holder", a, b, 300),
+                      seen("q5", "requester", b, a, 400)], end + 5000)  # fmt: skip
+    compared, found = cross_check(side_a, side_b)
+    named = sorted((f.record_id, f.detail.split(" logged by its ")[1].split(" ")[0])
+                   for f in found)  # fmt: skip
+    assert named == [("q2", "requester"), ("q3", "holder"), ("q5", "requester")]
+    assert compared == 5  # q1 on both sides, q2, q3, q5; q4 is too close to a's end

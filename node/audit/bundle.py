@@ -1,7 +1,7 @@
 """The audit bundle: JSON Lines a member's node writes and an auditor reads, one line at a time.
 
     line 1      the header: {"creditchain_audit_bundle": 1, "member", "chain_id", "registry",
-                "as_of_block", "created_at", "leaves_through", "batches", "leaves",
+                "as_of_block", "created_at", "batches", "leaves",
                 "withheld"}
     lines 2..   one per leaf of every batch the member anchored, in batch and leaf order:
                 {"batch", "leaf", "kind": "record" | "query", "record" (or "entry" for a query),

@@ -56,18 +56,17 @@ def _hex(b: bytes) -> str:
     return "0x" + bytes(b).hex()
 
 
-def _header(batches: Sequence[Any], leaves_through: float | None, chain_id: int,
-            registry: str, withheld: bool) -> dict[str, Any]:  # fmt: skip
+def _header(batches: Sequence[Any], chain_id: int, registry: str,
+            withheld: bool) -> dict[str, Any]:  # fmt: skip
     last = batches[-1] if batches else None
     return {
-        "withheld": ["record"] if withheld else [],
         "chain_id": chain_id,
         "registry": registry,
         "as_of_block": last.block_number if last else None,
         "created_at": int(time.time()),
-        "leaves_through": leaves_through,
         "batches": len(batches),
         "leaves": sum(b.size for b in batches),
+        "withheld": ["record"] if withheld else [],
     }
 
 
@@ -120,12 +119,7 @@ def export_bundle(
     leaf by leaf, so the log is shown complete without a record's content)."""
     with read_snapshot(engine) as conn:  # one consistent view of the log, however long
         batches = conn.exec_driver_sql(_BATCHES).all()
-        through = None
-        if batches:
-            through = conn.exec_driver_sql(
-                "SELECT created_at FROM leaf WHERE id = ?", (batches[-1].last_leaf,)
-            ).scalar()
-        writer = BundleWriter(out, account, _header(batches, through, chain_id, registry,
+        writer = BundleWriter(out, account, _header(batches, chain_id, registry,
                                                        queries_only))  # fmt: skip
         total = sum(b.size for b in batches)
         written = erased = 0

@@ -10,15 +10,16 @@ from dataclasses import dataclass
 
 from node.audit.core import Finding, QuerySeen
 
-# Entries this close to the end of the earlier bundle are not compared: the other side may
-# have logged its copy after its own bundle's last batch was cut (and clocks differ a little).
+# Entries this close to the end of the earlier bundle (its last batch's anchoring time on
+# chain) are not compared: the other side may have logged its copy after its own bundle's
+# last batch was cut, and the members' clocks differ a little.
 SETTLING_SECONDS = 120
 
 
 @dataclass(frozen=True)
 class Side:
-    """One member's bundle as the cross-check needs it: proven query entries, and the time
-    its last exported leaf was written (None: it exported none)."""
+    """One member's bundle as the cross-check needs it: proven query entries, and when the
+    last batch it covers was anchored, as the chain says (None: it covers none)."""
 
     member: str
     queries: list[QuerySeen]

@@ -41,6 +41,7 @@ class BundleAudit:
     withheld: int = 0
     batches_covered: int = 0
     batches_after: int = 0
+    through: int | None = None  # when the last batch the bundle covers was anchored
     queries: list[QuerySeen] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
@@ -95,6 +96,8 @@ def audit_bundle(
     # the rest were anchored after the bundle's block (and, unless named missing, too late
     # to be settled in it)
     audit.batches_after = len(facts.batches) - audit.batches_covered
+    covered = [b.anchored_at for b in facts.batches.values() if b.block_number <= as_of]
+    audit.through = max(covered, default=None)
     audit.queries = checker.queries
     return audit
 
@@ -161,9 +164,7 @@ def audit(
 
 
 def _side(a: BundleAudit) -> Side:
-    through = a.header.get("leaves_through")
-    return Side(str(a.header.get("member")), a.queries,
-                float(through) if isinstance(through, int | float) else None)  # fmt: skip
+    return Side(str(a.header.get("member")), a.queries, a.through)
 
 
 __all__ = ["audit", "audit_bundle"]
