@@ -136,8 +136,9 @@ def _export(args: argparse.Namespace) -> int:
     return code
 
 
-def _facts_source(args: argparse.Namespace) -> Any:
-    """header -> ChainFacts, from the chain's RPC or from the node's index in --data."""
+def _facts_source(args: argparse.Namespace, shown: Any) -> Any:
+    """header -> ChainFacts, from the chain's RPC (its reading `shown(member, block, head)`)
+    or from the node's index in --data."""
     from node.audit import chainview
 
     cache: dict[tuple[str, str], Any] = {}
@@ -146,10 +147,13 @@ def _facts_source(args: argparse.Namespace) -> Any:
         def from_rpc(header: dict[str, Any]) -> Any:
             registry = args.registry or str(header["registry"])
             key = (str(header["member"]).lower(), registry.lower())
+            member = str(header["member"])
             if key not in cache:
-                cache[key] = chainview.from_rpc(args.rpc, registry=registry,
-                                                member=str(header["member"]),
-                                                blocks_per_query=args.blocks_per_query)  # fmt: skip
+                cache[key] = chainview.from_rpc(
+                    args.rpc, registry=registry, member=member,
+                    blocks_per_query=args.blocks_per_query,
+                    progress=lambda block, head: shown(member, block, head),
+                )  # fmt: skip
             return cache[key]
 
         return from_rpc
@@ -174,7 +178,7 @@ def _facts_source(args: argparse.Namespace) -> Any:
 
 def _audit(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
     from node.audit.errors import BundleError, ChainUnreadable
@@ -199,16 +203,25 @@ def _audit(args: argparse.Namespace) -> int:
         print("creditchain audit: --blocks-per-query must be at least 1", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        facts_for = _facts_source(args)
-        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                      TimeRemainingColumn(), console=console) as bar:  # fmt: skip
+        with Progress(TextColumn("{task.description}"), BarColumn(),
+                      TextColumn("{task.fields[count]}"), TimeRemainingColumn(),
+                      console=console) as bar:  # fmt: skip
             tasks: dict[str, Any] = {}
 
-            def progress(path: str, done: int, total: int) -> None:
-                if path not in tasks:
-                    tasks[path] = bar.add_task(f"checking {Path(path).name}", total=total)
-                bar.update(tasks[path], completed=done)
+            def step(name: str, done: int, total: int, count: str) -> None:
+                if name not in tasks:
+                    tasks[name] = bar.add_task(name, total=total, count=count)
+                bar.update(tasks[name], completed=done, total=total, count=count)
 
+            def chain_read(member: str, block: int, head: int) -> None:
+                step(f"reading the chain for {member[:10]}…", block + 1, head + 1,
+                     f"block {block:,} of {head:,}")  # fmt: skip
+
+            def progress(path: str, done: int, total: int) -> None:
+                step(f"checking {Path(path).name}", done, total,
+                     f"{done / 2**20:,.1f}/{total / 2**20:,.1f} MiB")  # fmt: skip
+
+            facts_for = _facts_source(args, chain_read)
             report = audit(args.bundles, facts_for, progress=progress)
     except BundleError as err:
         print(f"creditchain audit: {err.detail}", file=sys.stderr)
