@@ -23,7 +23,9 @@ from node.db import make_engine
 from node.keys.store import load_secrets
 from node.peers.signing import signed_headers
 from node.queries.log import QueryEntry, write_entries
+from node.regulator.patterns import Lookup, outside_office, stacking, volume
 from node.regulator.querylog import PEER_PATH
+from node.regulator.schemas import DAY, parse_rules
 from tests.blacklist_kit import applicant
 from tests.conftest import REPO, call_api, consortium_up, person, rpc, staff_token_in, wait_for
 
@@ -369,3 +371,55 @@ def test_a_member_log_that_does_not_check_against_the_chain_is_named(three: Any)
     assert named[b["address"]]["error"]["query_id"] == query_id
     assert named[b["address"]]["entries"] == 0
     assert named[a["address"]]["status"] == named[c["address"]]["status"] == "verified"
+
+
+# --- the pattern rules alone (no chain) ------------------------------------------------------
+
+
+def _lk(requester: str, subject: str, at: int) -> Lookup:
+    return Lookup(requester, subject, at)
+
+
+def test_office_hours_may_wrap_midnight_and_end_before_their_last_minute() -> None:
+    night_shift = parse_rules(office_hours="22:00-06:00", time_zone="UTC")
+    day = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+    outside = [
+        h
+        for h in range(24)
+        if outside_office(int((day + dt.timedelta(hours=h)).timestamp()), night_shift)
+    ]
+    assert outside == list(range(6, 22))
+    office = parse_rules()  # 09:00-18:00 Asia/Shanghai
+    at = _at(dt.date(2026, 1, 5), 17, 59)
+    assert not outside_office(at, office) and outside_office(at + 60, office)
+    assert outside_office(_at(dt.date(2026, 1, 5), 8, 59), office)
+
+
+def test_stacking_counts_members_not_lookups_within_the_window() -> None:
+    rules = parse_rules(stacking_members=3, stacking_days=1)
+    again = [_lk("A", "s", 0), _lk("A", "s", 10), _lk("A", "s", 20), _lk("B", "s", 30)]
+    assert stacking(again, rules) == []  # four lookups, two members
+    edge = [_lk("A", "s", 0), _lk("B", "s", 100), _lk("C", "s", DAY)]
+    assert stacking(edge, rules)[0]["members"] == ["A", "B", "C"]  # exactly a day apart: in
+    assert stacking([*edge[:2], _lk("C", "s", DAY + 1)], rules) == []
+
+
+def test_volume_needs_the_floor_as_well_as_the_factor() -> None:
+    members = {"A": "a", "B": "b", "C": "c"}
+    few = [_lk("A", f"s{i}", i) for i in range(9)]  # nine subjects, peers none
+    assert not any(v["flagged"] for v in volume(few, members, parse_rules()))
+    many = [*few, _lk("A", "s9", 9), _lk("B", "t", 0), _lk("C", "u", 0), _lk("C", "v", 0)]
+    rows = {v["member"]: v for v in volume(many, members, parse_rules())}
+    assert rows["A"]["flagged"] and rows["A"]["peer_median"] == 1.5
+    assert not rows["B"]["flagged"] and not rows["C"]["flagged"]
+
+
+def test_the_cli_without_a_token_or_a_node_says_so() -> None:
+    from node.cli import main
+
+    nowhere = "http://127.0.0.1:9"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("CREDITCHAIN_TOKEN", raising=False)
+        assert main(["regulator", "members", "--node", nowhere]) == 2  # no token anywhere
+        mp.setenv("CREDITCHAIN_TOKEN", "cc_x_1_secret")
+        assert main(["regulator", "patterns", "--node", nowhere]) == 3

@@ -83,10 +83,11 @@ async def query_patterns(
     node: NodeDep,
     staff: Overseer,
     since: Annotated[
-        int | None, Query(ge=0, le=2**62, description="unix seconds; default: 30 days before until")
+        int | None,
+        Query(ge=0, le=2**53 - 1, description="unix seconds; default: 30 days before until"),
     ] = None,  # fmt: skip
     until: Annotated[
-        int | None, Query(ge=0, le=2**62, description="unix seconds; default: now")
+        int | None, Query(ge=0, le=2**53 - 1, description="unix seconds; default: now")
     ] = None,  # fmt: skip
     volume_factor: Annotated[float, Query(le=1e6)] = 3.0,
     volume_min_subjects: Annotated[int, Query(le=10**9)] = 10,

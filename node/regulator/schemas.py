@@ -100,9 +100,9 @@ class QueryLogRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    since: int = Field(ge=0, le=2**63 - 1, description="first second logged (unix)")
-    until: int = Field(ge=0, le=2**63 - 1, description="the second after the last (unix)")
-    after: int = Field(0, ge=0, le=2**63 - 1, description="`next` of the previous page; 0 first")
+    since: int = Field(ge=0, le=2**53 - 1, description="first second logged (unix)")
+    until: int = Field(ge=0, le=2**53 - 1, description="the second after the last (unix)")
+    after: int = Field(0, ge=0, le=2**53 - 1, description="`next` of the previous page; 0 first")
     limit: int = Field(PAGE, ge=1, le=PAGE, description="most entries in this page")
 
 
