@@ -369,6 +369,7 @@ def test_a_member_log_that_does_not_check_against_the_chain_is_named(three: Any)
     named = {m["member"]: m for m in found["members"]}
     assert named[b["address"]]["status"] == "rejected"
     assert named[b["address"]]["error"]["query_id"] == query_id
+    assert "not the receipt's commitment" in named[b["address"]]["error"]["detail"]
     assert named[b["address"]]["entries"] == 0
     assert named[a["address"]]["status"] == named[c["address"]]["status"] == "verified"
 

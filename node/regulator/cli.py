@@ -178,7 +178,7 @@ def _lines(cmd: str, answer: Any) -> list[str]:
     ] + [f"  {o['name'] or o['member']}: {o['off_hours']} of {o['lookups']} lookups" for o in late]
     lines += [f"stacking: {len(answer['stacking'])} subject(s)"] + [
         f"  {s['subject_key']}: {len(s['members'])} members, {_when(s['first_at'])} to "
-        f"{_when(s['last_at'])}"
+        f"{_when(s['last_at'])} UTC"
         for s in answer["stacking"]
     ]
     return lines
