@@ -18,7 +18,9 @@ from zoneinfo import ZoneInfo
 import httpx
 import orjson
 import pytest
+from eth_account import Account
 
+from node.crypto import eip712
 from node.db import make_engine
 from node.keys.store import load_secrets
 from node.peers.signing import signed_headers
@@ -27,7 +29,16 @@ from node.regulator.patterns import Lookup, outside_office, stacking, volume
 from node.regulator.querylog import PEER_PATH
 from node.regulator.schemas import DAY, parse_rules
 from tests.blacklist_kit import applicant
-from tests.conftest import REPO, call_api, consortium_up, person, rpc, staff_token_in, wait_for
+from tests.conftest import (
+    REPO,
+    call_api,
+    consortium_up,
+    person,
+    rpc,
+    staff_token_in,
+    store_has,
+    wait_for,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -275,6 +286,63 @@ def test_abnormal_query_patterns_are_flagged_and_normal_ones_not(three: Any) -> 
     assert {s["subject_key"] for s in wider["stacking"]} == {stacked, spread}
     two = _patterns(c, stacking_members=2, stacking_days=1)
     assert pair in {s["subject_key"] for s in two["stacking"]}
+
+
+def test_a_real_query_between_members_counts_once_per_member_asked(three: Any) -> None:
+    """A lender's query through the API, under the borrower's consent: A logs one entry per
+    member asked, each holder one; the regulator sees each query once, one lookup of A's."""
+    a, b, c = three["members"]
+    before = _settled(c)
+    lookups = {v["member"]: v["lookups"] for v in before["volume"]}
+    borrower = Account.create()
+    subject = {"type": "person", "id_number": person(77)["subject"]["id_number"]}
+    status, bound = call_api(
+        b["url"] + "/v1/bindings", b["token"], {"subject": subject, "address": borrower.address}
+    )
+    assert status == 200, bound
+    now = int(time.time())
+    terms = {
+        "subject_key": bound["subject_key"],
+        "grantee": a["address"],
+        "purpose": "loan_application",
+        "valid_from": now - 60,
+        "valid_until": now + 86_400,
+        "nonce": "1",
+    }
+    typed = _get(b, "/v1/consents/typed-data?" + urllib.parse.urlencode(terms))[1]
+    status, relayed = call_api(
+        b["url"] + "/v1/consents",
+        None,
+        {
+            "message": typed["message"],
+            "signature": eip712.sign(typed, borrower.key),
+            "borrower": borrower.address,
+        },
+    )
+    assert status == 200, relayed
+    for m in (b, c):
+        wait_for(
+            lambda m=m: store_has(
+                m["data"], "SELECT 1 FROM consent WHERE consent_id = ?", relayed["consent_id"]
+            ),
+            30,
+            "consent indexed",
+        )
+    operator = staff_token_in(Path(a["data"]), "query_operator")
+    status, answer = call_api(
+        a["url"] + "/v1/queries",
+        operator,
+        {"subject": subject, "consent_id": relayed["consent_id"], "purpose": "loan_application"},
+    )
+    assert status == 200 and not answer["partial"], answer
+
+    after = _settled(c)
+    assert after["queries"] == before["queries"] + 2  # A asked B and C
+    assert {v["member"]: v["lookups"] for v in after["volume"]} == {
+        **lookups,
+        a["address"]: lookups[a["address"]] + 1,
+    }
+    assert all(m["status"] == "verified" for m in after["members"])
 
 
 def test_bad_rules_are_refused_naming_the_field(three: Any) -> None:
