@@ -1,7 +1,10 @@
 """The regulator view's entry points, as the routes and the peer route call them. Each view
 is open only while this node's member holds the regulator role on chain, as its event index
 has read it; every read comes from that index, except members' query logs, which the chain
-holds only as roots (querylog.py)."""
+holds only as roots (querylog.py).
+
+Open and overdue objections belong here too: they are read from the Disputes contract's
+events once the consortium has that contract; this view does not show them yet."""
 
 import time
 from typing import Any
