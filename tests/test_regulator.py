@@ -20,6 +20,7 @@ import orjson
 import pytest
 from eth_account import Account
 
+from node.blacklist.service import listing_counts
 from node.crypto import eip712
 from node.db import make_engine
 from node.keys.store import load_secrets
@@ -28,11 +29,12 @@ from node.queries.log import QueryEntry, write_entries
 from node.regulator.patterns import Lookup, outside_office, stacking, volume
 from node.regulator.querylog import PEER_PATH
 from node.regulator.schemas import DAY, parse_rules
-from tests.blacklist_kit import applicant
+from tests.blacklist_kit import applicant, list_after_notice
 from tests.conftest import (
     REPO,
     call_api,
     consortium_up,
+    node_of,
     person,
     rpc,
     staff_token_in,
@@ -492,3 +494,24 @@ def test_the_cli_without_a_token_or_a_node_says_so() -> None:
         assert main(["regulator", "members", "--node", nowhere]) == 2  # no token anywhere
         mp.setenv("CREDITCHAIN_TOKEN", "cc_x_1_secret")
         assert main(["regulator", "patterns", "--node", nowhere]) == 3
+
+
+def test_listing_counts_read_alike_from_either_store(store_client: Any) -> None:
+    """The counts the regulator's blacklist view groups, on SQLite and on PostgreSQL."""
+    first = list_after_notice(store_client, 71)
+    list_after_notice(store_client, 72)
+    list_after_notice(store_client, 73, reason="identity_theft")
+    resp = store_client.post(
+        f"/v1/blacklist/entries/{first['entry_id']}/delist", json={"reason": "error"}
+    )
+    assert resp.status_code == 200, resp.text
+    node = node_of(store_client)
+    assert node.index.catch_up(timeout=60)
+    rows, block = listing_counts(engine=node.engine)
+    me = node.chain.client.account.address
+    assert sorted(rows) == [
+        (me, "fraud", "delisted", False, 1),
+        (me, "fraud", "listed", False, 1),
+        (me, "identity_theft", "listed", False, 1),
+    ]
+    assert block is not None
