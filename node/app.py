@@ -32,6 +32,7 @@ from node.queries import router as queries_router
 from node.records import router as records_router
 from node.records.service import RecordKeys
 from node.records.workers import Preparer, default_workers
+from node.regulator import router as regulator_router
 from node.staff import router as staff_router
 from node.staff.service import count as staff_count
 
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None, *, run_batcher: bool = True) ->
     app.include_router(consents_router.router)
     app.include_router(queries_router.router)
     app.include_router(audit_router.router)
+    app.include_router(regulator_router.router)
     borrower_page.install(app)
     openapi.install(app)
     docs.install(app)

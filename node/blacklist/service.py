@@ -29,8 +29,8 @@ from node.records.reads import load_version
 
 __all__ = [
     "check_applicants", "delist", "entries_for_subject", "evidence_of", "expiry_of",
-    "get_entry", "list_subject", "notices_for_subject", "parse_applicants", "register_notice",
-    "subject_key_of",
+    "get_entry", "list_subject", "listing_counts", "notices_for_subject", "parse_applicants",
+    "register_notice", "subject_key_of",
 ]  # fmt: skip
 
 log = logging.getLogger("creditchain.blacklist")
@@ -237,3 +237,22 @@ def notices_for_subject(*, index: EventIndex, subject_key: bytes | str) -> list[
     served = {e.args["noticeId"]: e.args["id"] for e in snap.events if e.event == "Listed"}
     return [_notice(e) | {"entry_id": served.get(e.args["noticeId"])}
             for e in snap.events if e.event == "NoticeRegistered"]  # fmt: skip
+
+
+def listing_counts(*, engine: Engine) -> tuple[list[tuple[str, str, str, bool, int]], int | None]:
+    """Entries counted by listing member, reason, status, disputed flag: rows of (member,
+    reason, status, disputed, count), where status "listed" past its expiry (as of the
+    entries' block time) reads "lapsed"; and the block the entries stand at."""
+    with read_connection(engine) as conn:
+        conn.exec_driver_sql("BEGIN")
+        try:
+            block, now = _cursor(conn)
+            rows = conn.exec_driver_sql(
+                "SELECT member, reason, CASE WHEN status = ? AND expires_at <= ? THEN 'lapsed' "
+                "ELSE status END AS shown, disputed, COUNT(*) FROM blacklist_entry "
+                "GROUP BY member, reason, shown, disputed ORDER BY member, reason, shown",
+                ("listed", now or 0),
+            ).all()
+        finally:
+            conn.exec_driver_sql("COMMIT")
+    return [(r[0], r[1], r[2], bool(r[3]), int(r[4])) for r in rows], block

@@ -152,6 +152,23 @@ def entries_for_subject(engine: Engine, subject_key: str) -> list[dict[str, Any]
     return [{"entry": orjson.loads(r.entry), "salt": r.salt, "leaf_id": r.leaf_id} for r in rows]
 
 
+def entries_between(
+    engine: Engine, *, since: int, until: int, after: int = 0, limit: int = 1000
+) -> list[dict[str, Any]]:
+    """A page of this node's query log, both sides, logged at `since` <= at < `until`, in
+    row order from the row after `after`; each with its row id, salt and leaf id."""
+    with read_connection(engine) as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT id, entry, salt, leaf_id FROM query_log WHERE id > ? AND at >= ? AND at < ? "
+            "ORDER BY id LIMIT ?",
+            (after, since, until, limit),
+        ).all()
+    return [
+        {"id": r.id, "entry": orjson.loads(r.entry), "salt": bytes(r.salt), "leaf_id": r.leaf_id}
+        for r in rows
+    ]
+
+
 def query_receipt(
     engine: Engine,
     *,
@@ -174,4 +191,4 @@ def query_receipt(
     }
 
 
-__all__ = ["QueryEntry", "QueryLog", "entries_for_subject", "query_receipt"]
+__all__ = ["QueryEntry", "QueryLog", "entries_between", "entries_for_subject", "query_receipt"]
