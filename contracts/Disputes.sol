@@ -104,6 +104,7 @@ contract Disputes {
     /// @notice Objection `id` of borrower `subjectKey` against `target` (of `kind`), held by
     ///         `holder`, filed by member `filedBy` (for `borrower`, zero when the member filed
     ///         on the borrower's behalf) at `filedAt`; the holder answers before `deadline`.
+    ///         A record is leaf `leafIndex` of batch `batchId` (both 0 for an entry).
     event ObjectionFiled(
         uint256 indexed id,
         bytes32 indexed subjectKey,
@@ -114,7 +115,9 @@ contract Disputes {
         address filedBy,
         address borrower,
         uint64 filedAt,
-        uint64 deadline
+        uint64 deadline,
+        uint64 batchId,
+        uint64 leafIndex
     );
 
     /// @notice The holder answered objection `id` with `state` and `reasonHash` at
@@ -354,7 +357,8 @@ contract Disputes {
 
         id = ++_count;
         address holder;
-        if (req.kind == TargetKind.Record) {
+        bool isRecord = req.kind == TargetKind.Record;
+        if (isRecord) {
             (holder, , , , ) = _registry().getBatch(at.batchId);
         } else {
             holder = _checkEntry(req.subjectKey, uint256(req.target));
@@ -371,12 +375,12 @@ contract Disputes {
             byRegulator: false,
             deadline: deadline,
             closedAt: 0,
-            batchId: uint64(at.batchId),
-            leafIndex: at.leafIndex
+            batchId: isRecord ? uint64(at.batchId) : 0,
+            leafIndex: isRecord ? at.leafIndex : 0
         });
         _openOn[key] = id;
 
-        if (req.kind == TargetKind.Record) {
+        if (isRecord) {
             _registry().setStatus(
                 req.target, at.batchId, at.leafIndex, at.proof, RecordRegistry.RecordStatus.Disputed
             );
@@ -384,17 +388,25 @@ contract Disputes {
             _blacklist().setDisputed(uint256(req.target), true);
         }
 
+        _emitFiled(id, borrower);
+    }
+
+    /// @dev From storage: `_file` has no stack slots left for the event's twelve fields.
+    function _emitFiled(uint256 id, address borrower) private {
+        Objection storage o = _objections[id];
         emit ObjectionFiled(
             id,
-            req.subjectKey,
-            holder,
-            req.kind,
-            req.target,
-            req.reasonsHash,
+            o.subjectKey,
+            o.holder,
+            o.kind,
+            o.target,
+            o.reasonsHash,
             msg.sender,
             borrower,
-            uint64(block.timestamp),
-            deadline
+            o.filedAt,
+            o.deadline,
+            o.batchId,
+            o.leafIndex
         );
     }
 

@@ -148,6 +148,7 @@ def test_a_signed_objection_disputes_the_record_at_once_with_a_deadline_from_the
         SUBJECT, d.lender, RECORD)  # fmt: skip
     assert (event.args.borrower, event.args.filedBy) == (d.borrower.address, d.other)
     assert event.args.reasonsHash == REASONS
+    assert (event.args.batchId, event.args.leafIndex) == (d.batch_id, 2)
     assert d.state(objection_id) == OPEN
     target = (RECORD, d.leaves[2])
     assert d.disputes.functions.openObjectionOn(*target).call() == objection_id
