@@ -11,9 +11,11 @@ import secrets
 import time
 from typing import Any
 
+import pytest
 from eth_account import Account
 from fastapi.testclient import TestClient
 
+from node.cli import main as cli
 from node.crypto import eip712
 from node.receipts.verify import verify_receipt
 from tests.conftest import bind_borrower, node_of, person, staff_token, submit
@@ -165,7 +167,7 @@ def test_a_borrowers_signed_objection_left_unresolved_carries_their_statement_in
 
 
 def test_the_sla_view_counts_per_member_and_bad_requests_name_their_field(
-    node_client: TestClient,
+    node_client: TestClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _anchored(node_client, 5)
     _anchored(node_client, 6)
@@ -178,6 +180,11 @@ def test_the_sla_view_counts_per_member_and_bad_requests_name_their_field(
     (row,) = sla.json()["members"]
     assert (row["member"], row["total"], row["open"], row["answered_in_time"]) == (me, 2, 1, 1)
     assert (row["overdue"], row["overdue_open"], row["ruled"]) == (0, 0, 0)
+    assert row["name"] == "founding member"  # the embedded chain's consortium of one
+    capsys.readouterr()
+    data = str(node_of(node_client).settings.data)
+    assert cli(["disputes", "sla", "--json", "--data", data]) == 0
+    assert json.loads(capsys.readouterr().out) == sla.json()  # the same index, the same view
     listed = node_client.get("/v1/disputes", params={"state": "open"}).json()["objections"]
     assert [o["state"] for o in listed] == ["open"]
 

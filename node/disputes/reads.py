@@ -113,7 +113,12 @@ def statements_for(engine: Engine, targets: list[str]) -> dict[str, str]:
     return out
 
 
-def sla(*, engine: Engine, index: EventIndex) -> dict[str, Any]:
+def member_names(index: EventIndex) -> dict[str, str]:
+    """Every member's name by address, as far as the index has read."""
+    return {m["address"]: m["name"] for m in list_members(index=index).value}
+
+
+def sla(*, engine: Engine, names: dict[str, str] | None = None) -> dict[str, Any]:
     """Per holding member: objections open, answered in time, and overdue (open past the
     deadline, or left to a regulator's ruling), judged at the index's block time. From the
     chain's events alone: a late answer cannot exist, the contract refuses it."""
@@ -128,7 +133,7 @@ def sla(*, engine: Engine, index: EventIndex) -> dict[str, Any]:
             "FROM dispute_objection GROUP BY holder ORDER BY holder",
             (now or 0, now or 0),
         ).all()
-    names = {m["address"]: m["name"] for m in list_members(index=index).value}
+    names = names or {}
     members = [
         {"member": holder, "name": names.get(holder), "total": int(total), "open": int(open_),
          "answered_in_time": int(in_time), "overdue": int(late) + int(ruled),

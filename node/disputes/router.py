@@ -145,7 +145,7 @@ def sla(node: NodeDep, staff: AnyStaff, response: Response) -> SlaOut:
     """The regulator's view, from the chain's events alone: per holding member, objections
     open, answered before their deadline, and overdue (open past the deadline, or ruled by a
     regulator because none answered), judged at the time of the index's block."""
-    answer = reads.sla(engine=node.engine, index=node.index)
+    answer = reads.sla(engine=node.engine, names=reads.member_names(node.index))
     if answer["as_of_block"] is not None:
         response.headers[AS_OF] = str(answer["as_of_block"])
     return SlaOut(**answer)
