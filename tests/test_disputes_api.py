@@ -17,8 +17,11 @@ from fastapi.testclient import TestClient
 
 from node.cli import main as cli
 from node.crypto import eip712
+from node.queries import requester
+from node.queries.verify import BatchBook
 from node.receipts.verify import verify_receipt
 from tests.conftest import bind_borrower, node_of, person, staff_token, submit
+from tests.test_queries import World, world  # noqa: F401  (the fixture)
 
 REASONS = "这笔逾期在到期日前已经还清，附银行回单。"
 
@@ -197,3 +200,32 @@ def test_the_sla_view_counts_per_member_and_bad_requests_name_their_field(
     node_client.headers["Authorization"] = f"Bearer {staff_token(node_client, 'query_operator')}"
     refused = _object(node_client, 5)
     assert refused.status_code == 403
+
+
+def test_the_statement_is_shown_beside_the_record_at_the_holder_and_in_a_peers_answer(
+    world: World,  # noqa: F811
+) -> None:
+    client = world.client
+    subject = {"type": "person", "id_number": person(7)["subject"]["id_number"]}
+    body = {"subject": subject, "kind": "record", "record_id": "LN-7-OD", "reasons": REASONS}
+    filed = client.post("/v1/disputes", json=body)
+    assert filed.status_code == 200, filed.text
+    objection_id = filed.json()["objection_id"]
+    shown = client.get("/v1/records/LN-7-OD").json()
+    assert (shown["open_objection"], shown["statement_hash"]) == (objection_id, None)
+    unresolved = {"outcome": "unresolved", "reason": "no agreement"}
+    assert client.post(f"/v1/disputes/{objection_id}/answer", json=unresolved).status_code == 200
+
+    statement = "0x" + hashlib.sha256(REASONS.encode()).hexdigest()
+    shown = client.get("/v1/records/LN-7-OD").json()
+    assert (shown["open_objection"], shown["statement_hash"]) == (None, statement)
+    assert client.get("/v1/records/LN-7").json()["statement_hash"] is None
+
+    answer = world.ask(world.consent()).json()  # the holder answers a peer's query
+    result = {"member": answer["holder"], "answer": answer}
+    requester._check(world.node.chain, BatchBook(world.node.chain), result, world.subject,
+                     world.node.engine)  # fmt: skip
+    by_id = {r["record_id"]: r for r in result["records"]}
+    assert by_id["LN-7-OD"]["statement_hash"] == statement
+    assert by_id["LN-7-OD"]["chain_status"] == "active"
+    assert "statement_hash" not in by_id["LN-7"]

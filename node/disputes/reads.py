@@ -118,6 +118,21 @@ def member_names(index: EventIndex) -> dict[str, str]:
     return {m["address"]: m["name"] for m in list_members(index=index).value}
 
 
+def beside_record(engine: Engine, commitment: str) -> dict[str, Any]:
+    """What is shown beside a record: its open objection (None if none) and the borrower's
+    statement it carries (None if none), as of the index's block."""
+    with read_connection(engine) as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT id, state, statement_hash FROM dispute_objection WHERE kind = 'record' "
+            "AND target = ? ORDER BY id",
+            (commitment.lower(),),
+        ).all()
+    open_ = [r.id for r in rows if r.state == OPEN]
+    statements = [r.statement_hash for r in rows if r.statement_hash is not None]
+    return {"open_objection": open_[-1] if open_ else None,
+            "statement_hash": statements[-1] if statements else None}  # fmt: skip
+
+
 def sla(*, engine: Engine, names: dict[str, str] | None = None) -> dict[str, Any]:
     """Per holding member: objections open, answered in time, and overdue (open past the
     deadline, or left to a regulator's ruling), judged at the index's block time. From the
