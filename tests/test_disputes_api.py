@@ -20,6 +20,7 @@ from node.crypto import eip712
 from node.queries import requester
 from node.queries.verify import BatchBook
 from node.receipts.verify import verify_receipt
+from tests.blacklist_kit import applicant, list_after_notice
 from tests.conftest import bind_borrower, node_of, person, staff_token, submit
 from tests.test_queries import World, world  # noqa: F401  (the fixture)
 
@@ -229,3 +230,32 @@ def test_the_statement_is_shown_beside_the_record_at_the_holder_and_in_a_peers_a
     assert by_id["LN-7-OD"]["statement_hash"] == statement
     assert by_id["LN-7-OD"]["chain_status"] == "active"
     assert "statement_hash" not in by_id["LN-7"]
+
+
+def test_an_objection_to_a_blacklist_entry_flags_it_until_answered(
+    node_client: TestClient,
+) -> None:
+    entry = list_after_notice(node_client, 31)["entry_id"]
+    body = {"subject": applicant(32), "kind": "blacklist_entry", "entry_id": entry,
+            "reasons": REASONS}  # fmt: skip
+    other = node_client.post("/v1/disputes", json=body)
+    assert other.status_code == 422 and other.json()["error"] == "subject_mismatch"
+    filed = node_client.post("/v1/disputes", json={**body, "subject": applicant(31)})
+    assert filed.status_code == 200, filed.text
+    objection_id = filed.json()["objection_id"]
+    assert node_client.get(f"/v1/blacklist/entries/{entry}").json()["disputed"] is True
+    objection = node_client.get(f"/v1/disputes/{objection_id}").json()
+    assert (objection["kind"], objection["target"], objection["anchor"]) == (
+        "blacklist_entry", entry, None)  # fmt: skip
+
+    upheld = {"outcome": "upheld", "reason": "listed in error"}
+    early = node_client.post(f"/v1/disputes/{objection_id}/answer", json=upheld)
+    assert early.status_code == 409 and early.json()["error"] == "not_corrected"
+    delisted = node_client.post(f"/v1/blacklist/entries/{entry}/delist",
+                                json={"reason": "dispute_upheld"})  # fmt: skip
+    assert delisted.status_code == 200, delisted.text
+    done = node_client.post(f"/v1/disputes/{objection_id}/answer", json=upheld)
+    assert done.status_code == 200, done.text
+    shown = node_client.get(f"/v1/blacklist/entries/{entry}").json()
+    assert (shown["disputed"], shown["status"], shown["end_reason"]) == (
+        False, "delisted", "dispute_upheld")  # fmt: skip
