@@ -40,7 +40,7 @@ def _object(client: TestClient, seq: int, **kw: Any) -> Any:
     subject = {"type": "person", "id_number": person(seq)["subject"]["id_number"]}
     body = {"subject": subject, "kind": "record", "record_id": person(seq)["record_id"],
             "reasons": REASONS, **kw}  # fmt: skip
-    return client.post("/v1/disputes", json=body)
+    return client.post("/v1/disputes/objections", json=body)
 
 
 def _status(client: TestClient, receipt: dict[str, Any]) -> str:
@@ -56,7 +56,7 @@ def test_staff_objection_disputes_the_record_at_once_with_a_twenty_day_deadline(
     filed = resp.json()
     assert _status(node_client, receipt) == "disputed"
 
-    shown = node_client.get(f"/v1/disputes/{filed['objection_id']}")
+    shown = node_client.get(f"/v1/disputes/objections/{filed['objection_id']}")
     assert shown.status_code == 200
     assert int(shown.headers["X-Creditchain-As-Of-Block"]) >= filed["block_number"]
     objection = shown.json()
@@ -79,13 +79,13 @@ def test_the_holder_rejects_and_the_record_is_active_again(node_client: TestClie
     receipt = _anchored(node_client, 2)
     objection_id = _object(node_client, 2).json()["objection_id"]
     body = {"outcome": "rejected", "reason": "matches the ledger"}
-    resp = node_client.post(f"/v1/disputes/{objection_id}/answer", json=body)
+    resp = node_client.post(f"/v1/disputes/objections/{objection_id}/answer", json=body)
     assert resp.status_code == 200, resp.text
     assert _status(node_client, receipt) == "active"
-    objection = node_client.get(f"/v1/disputes/{objection_id}").json()
+    objection = node_client.get(f"/v1/disputes/objections/{objection_id}").json()
     assert objection["state"] == "rejected"
     assert objection["answer"]["in_time"] is True and objection["answer"]["by_regulator"] is False
-    closed = node_client.post(f"/v1/disputes/{objection_id}/answer",
+    closed = node_client.post(f"/v1/disputes/objections/{objection_id}/answer",
                               json={"outcome": "rejected", "reason": "x"})  # fmt: skip
     assert closed.status_code == 409 and closed.json()["error"] == "objection_closed"
 
@@ -96,7 +96,7 @@ def test_upholding_needs_the_corrected_version_which_supersedes_the_disputed_one
     receipt = _anchored(node_client, 3)
     objection_id = _object(node_client, 3).json()["objection_id"]
     body = {"outcome": "upheld", "reason": "the overdue was a posting error"}
-    early = node_client.post(f"/v1/disputes/{objection_id}/answer", json=body)
+    early = node_client.post(f"/v1/disputes/objections/{objection_id}/answer", json=body)
     assert early.status_code == 409 and early.json()["error"] == "not_corrected"
     assert early.json()["field"] == "outcome"
 
@@ -106,9 +106,9 @@ def test_upholding_needs_the_corrected_version_which_supersedes_the_disputed_one
     submit(node_client, [corrected])
     node_of(node_client).batcher.drain()  # anchors the new version, supersedes the old
     assert _status(node_client, receipt) == "superseded"
-    resp = node_client.post(f"/v1/disputes/{objection_id}/answer", json=body)
+    resp = node_client.post(f"/v1/disputes/objections/{objection_id}/answer", json=body)
     assert resp.status_code == 200, resp.text
-    assert node_client.get(f"/v1/disputes/{objection_id}").json()["state"] == "upheld"
+    assert node_client.get(f"/v1/disputes/objections/{objection_id}").json()["state"] == "upheld"
 
 
 def _login(client: TestClient, borrower: Any, subject_key: str) -> dict[str, str]:
@@ -156,7 +156,7 @@ def test_a_borrowers_signed_objection_left_unresolved_carries_their_statement_in
 
     node_client.headers["Authorization"] = staff
     unresolved = {"outcome": "unresolved", "reason": "no agreement"}
-    answered = node_client.post(f"/v1/disputes/{objection_id}/answer", json=unresolved)
+    answered = node_client.post(f"/v1/disputes/objections/{objection_id}/answer", json=unresolved)
     assert answered.status_code == 200, answered.text
     assert _status(node_client, receipt) == "active"
 
@@ -177,7 +177,9 @@ def test_the_sla_view_counts_per_member_and_bad_requests_name_their_field(
     _anchored(node_client, 6)
     first = _object(node_client, 5).json()["objection_id"]
     _object(node_client, 6)
-    node_client.post(f"/v1/disputes/{first}/answer", json={"outcome": "rejected", "reason": "r"})
+    node_client.post(
+        f"/v1/disputes/objections/{first}/answer", json={"outcome": "rejected", "reason": "r"}
+    )
     me = node_of(node_client).chain.client.account.address
     sla = node_client.get("/v1/disputes/sla")
     assert sla.status_code == 200
@@ -189,14 +191,16 @@ def test_the_sla_view_counts_per_member_and_bad_requests_name_their_field(
     data = str(node_of(node_client).settings.data)
     assert cli(["disputes", "sla", "--json", "--data", data]) == 0
     assert json.loads(capsys.readouterr().out) == sla.json()  # the same index, the same view
-    listed = node_client.get("/v1/disputes", params={"state": "open"}).json()["objections"]
+    listed = node_client.get("/v1/disputes/objections", params={"state": "open"}).json()[
+        "objections"
+    ]
     assert [o["state"] for o in listed] == ["open"]
 
     missing = _object(node_client, 7, record_id=None)
     assert missing.status_code == 422 and missing.json()["field"] == "commitment"
     unknown = _object(node_client, 7)
     assert unknown.status_code == 404 and unknown.json()["field"] == "record_id"
-    gone = node_client.get("/v1/disputes/999")
+    gone = node_client.get("/v1/disputes/objections/999")
     assert gone.status_code == 404 and gone.json()["error"] == "unknown_objection"
     node_client.headers["Authorization"] = f"Bearer {staff_token(node_client, 'query_operator')}"
     refused = _object(node_client, 5)
@@ -209,13 +213,16 @@ def test_the_statement_is_shown_beside_the_record_at_the_holder_and_in_a_peers_a
     client = world.client
     subject = {"type": "person", "id_number": person(7)["subject"]["id_number"]}
     body = {"subject": subject, "kind": "record", "record_id": "LN-7-OD", "reasons": REASONS}
-    filed = client.post("/v1/disputes", json=body)
+    filed = client.post("/v1/disputes/objections", json=body)
     assert filed.status_code == 200, filed.text
     objection_id = filed.json()["objection_id"]
     shown = client.get("/v1/records/LN-7-OD").json()
     assert (shown["open_objection"], shown["statement_hash"]) == (objection_id, None)
     unresolved = {"outcome": "unresolved", "reason": "no agreement"}
-    assert client.post(f"/v1/disputes/{objection_id}/answer", json=unresolved).status_code == 200
+    assert (
+        client.post(f"/v1/disputes/objections/{objection_id}/answer", json=unresolved).status_code
+        == 200
+    )
 
     statement = "0x" + hashlib.sha256(REASONS.encode()).hexdigest()
     shown = client.get("/v1/records/LN-7-OD").json()
@@ -238,23 +245,23 @@ def test_an_objection_to_a_blacklist_entry_flags_it_until_answered(
     entry = list_after_notice(node_client, 31)["entry_id"]
     body = {"subject": applicant(32), "kind": "blacklist_entry", "entry_id": entry,
             "reasons": REASONS}  # fmt: skip
-    other = node_client.post("/v1/disputes", json=body)
+    other = node_client.post("/v1/disputes/objections", json=body)
     assert other.status_code == 422 and other.json()["error"] == "subject_mismatch"
-    filed = node_client.post("/v1/disputes", json={**body, "subject": applicant(31)})
+    filed = node_client.post("/v1/disputes/objections", json={**body, "subject": applicant(31)})
     assert filed.status_code == 200, filed.text
     objection_id = filed.json()["objection_id"]
     assert node_client.get(f"/v1/blacklist/entries/{entry}").json()["disputed"] is True
-    objection = node_client.get(f"/v1/disputes/{objection_id}").json()
+    objection = node_client.get(f"/v1/disputes/objections/{objection_id}").json()
     assert (objection["kind"], objection["target"], objection["anchor"]) == (
         "blacklist_entry", entry, None)  # fmt: skip
 
     upheld = {"outcome": "upheld", "reason": "listed in error"}
-    early = node_client.post(f"/v1/disputes/{objection_id}/answer", json=upheld)
+    early = node_client.post(f"/v1/disputes/objections/{objection_id}/answer", json=upheld)
     assert early.status_code == 409 and early.json()["error"] == "not_corrected"
     delisted = node_client.post(f"/v1/blacklist/entries/{entry}/delist",
                                 json={"reason": "dispute_upheld"})  # fmt: skip
     assert delisted.status_code == 200, delisted.text
-    done = node_client.post(f"/v1/disputes/{objection_id}/answer", json=upheld)
+    done = node_client.post(f"/v1/disputes/objections/{objection_id}/answer", json=upheld)
     assert done.status_code == 200, done.text
     shown = node_client.get(f"/v1/blacklist/entries/{entry}").json()
     assert (shown["disputed"], shown["status"], shown["end_reason"]) == (

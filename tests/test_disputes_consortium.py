@@ -32,7 +32,7 @@ def _object_for(client: TestClient, seq: int, receipt: dict[str, Any]) -> dict[s
         "kind": "record", "commitment": receipt["commitment"], "reasons": "not my loan",
         "anchor": {k: receipt[k] for k in ("batch_id", "leaf_index", "proof")},
     }  # fmt: skip
-    resp = client.post("/v1/disputes", json=body)
+    resp = client.post("/v1/disputes/objections", json=body)
     assert resp.status_code == 200, resp.text
     return dict(resp.json())
 
@@ -61,7 +61,7 @@ def test_an_objection_disputes_the_record_on_every_node_after_the_same_block(
         ).events
         (changed,) = events
         assert (changed.args["status"], changed.block_number) == (DISPUTED, filed["block_number"])
-        shown = c.get(f"/v1/disputes/{filed['objection_id']}")
+        shown = c.get(f"/v1/disputes/objections/{filed['objection_id']}")
         assert int(shown.headers["X-Creditchain-As-Of-Block"]) == head
         seen.append(shown.json())
     assert seen[0] == seen[1] == seen[2]
@@ -83,7 +83,7 @@ def test_past_the_deadline_the_member_is_refused_and_the_regulator_rules(
     left_open = _object_for(second, 912, left_receipt)["objection_id"]
     _same_block(trio)
 
-    early = third.post(f"/v1/disputes/{ruled}/ruling", json={
+    early = third.post(f"/v1/disputes/objections/{ruled}/ruling", json={
         "outcome": "upheld", "reason": "the member did not answer",
         "proof": ruled_receipt["proof"]})  # fmt: skip
     assert early.status_code == 409 and early.json()["error"] == "deadline_not_reached"
@@ -92,16 +92,16 @@ def test_past_the_deadline_the_member_is_refused_and_the_regulator_rules(
     rpc(anvil, "evm_increaseTime", [PERIOD])
     rpc(anvil, "evm_mine")
     _same_block(trio)  # the holder's index has read the objections and the new clock
-    late = first.post(f"/v1/disputes/{ruled}/answer",
+    late = first.post(f"/v1/disputes/objections/{ruled}/answer",
                       json={"outcome": "rejected", "reason": "too late"})  # fmt: skip
     assert late.status_code == 409, late.text
     assert (late.json()["error"], late.json()["field"]) == ("deadline_passed", "objection_id")
-    not_regulator = second.post(f"/v1/disputes/{ruled}/ruling", json={
+    not_regulator = second.post(f"/v1/disputes/objections/{ruled}/ruling", json={
         "outcome": "upheld", "reason": "r", "proof": ruled_receipt["proof"]})  # fmt: skip
     assert not_regulator.status_code == 403
     assert not_regulator.json()["error"] == "not_regulator"
 
-    ruling = third.post(f"/v1/disputes/{ruled}/ruling", json={
+    ruling = third.post(f"/v1/disputes/objections/{ruled}/ruling", json={
         "outcome": "upheld", "reason": "the member did not answer",
         "proof": ruled_receipt["proof"]})  # fmt: skip
     assert ruling.status_code == 200, ruling.text
@@ -110,15 +110,17 @@ def test_past_the_deadline_the_member_is_refused_and_the_regulator_rules(
 
     holder = node_of(first).chain.client.account.address
     for c in trio:
-        shown = c.get(f"/v1/disputes/{ruled}").json()
+        shown = c.get(f"/v1/disputes/objections/{ruled}").json()
         assert shown["state"] == "upheld"
         assert shown["answer"]["by"] == regulator and shown["answer"]["by_regulator"] is True
         assert shown["answer"]["in_time"] is False and shown["answer"]["at"] >= shown["deadline"]
-        assert c.get(f"/v1/disputes/{left_open}").json()["overdue"] is True
+        assert c.get(f"/v1/disputes/objections/{left_open}").json()["overdue"] is True
         sla = c.get("/v1/disputes/sla")
         assert int(sla.headers["X-Creditchain-As-Of-Block"]) == head
         (row,) = [r for r in sla.json()["members"] if r["member"] == holder]
-        still_open = c.get("/v1/disputes", params={"state": "open", "holder": holder}).json()
+        still_open = c.get(
+            "/v1/disputes/objections", params={"state": "open", "holder": holder}
+        ).json()
         assert left_open in [o["objection_id"] for o in still_open["objections"]]
         assert all(o["overdue"] for o in still_open["objections"])  # all filed before the jump
         assert (row["open"], row["overdue_open"]) == (0, len(still_open["objections"]))

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from node.consents.schemas import ADDRESS, BYTES32
+from node.consents.schemas import ADDRESS, BYTES32, MAX_TIME
 from node.deps import Node, NodeDep
 from node.disputes import errors, reads, service
 from node.disputes.models import Outcome
@@ -31,7 +31,7 @@ from node.staff.models import ADMIN, DISPUTE_HANDLER
 router = APIRouter(prefix="/v1/disputes", tags=["disputes"])
 
 Handler = Annotated[StaffUser, Depends(require(ADMIN, DISPUTE_HANDLER))]
-ObjectionId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the objection's id on chain")]
+ObjectionId = Annotated[int, Path(ge=1, le=MAX_TIME, description="the objection's id on chain")]
 Hex32 = Annotated[str, Query(pattern=BYTES32)]
 _CHAIN: dict[int | str, dict[str, Any]] = {
     503: {"description": "not_mined: the transaction did not land; try again"}
@@ -105,7 +105,9 @@ def _target(node: Node, body: ObjectionIn) -> tuple[bytes, dict[str, Any] | None
     return bytes.fromhex(body.commitment[2:]), anchor
 
 
-@router.post("", summary="File an objection on a borrower's behalf", responses=FILE_REFUSALS)
+@router.post(
+    "/objections", summary="File an objection on a borrower's behalf", responses=FILE_REFUSALS
+)
 def file_for(body: ObjectionIn, node: NodeDep, staff: Handler, request: Request) -> Filed:
     """The member verified the borrower and files for them: the target is disputed at once.
     Only the SHA-256 of `reasons` goes on chain; the node keeps no copy."""
@@ -118,7 +120,7 @@ def file_for(body: ObjectionIn, node: NodeDep, staff: Handler, request: Request)
     return Filed(**filed)
 
 
-@router.get("", summary="Objections, from the event index", responses=_AS_OF_DOC)
+@router.get("/objections", summary="Objections, from the event index", responses=_AS_OF_DOC)
 def list_objections(
     node: NodeDep,
     staff: AnyStaff,
@@ -126,7 +128,7 @@ def list_objections(
     state: Annotated[str | None, Query(pattern="^(open|upheld|rejected|unresolved)$")] = None,
     holder: Annotated[str | None, Query(pattern=ADDRESS)] = None,
     subject_key: Hex32 | None = None,
-    after: Annotated[int, Query(ge=0, le=2**63 - 1, description="ids above this")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_TIME, description="ids above this")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> ObjectionList:
     """In id order; page with `after` set to the last id seen."""
@@ -151,7 +153,7 @@ def sla(node: NodeDep, staff: AnyStaff, response: Response) -> SlaOut:
     return SlaOut(**answer)
 
 
-@router.get("/{objection_id}", summary="One objection, from the event index",
+@router.get("/objections/{objection_id}", summary="One objection, from the event index",
             responses={**_AS_OF_DOC, 404: {"description": "unknown_objection"}})  # fmt: skip
 def get_objection(objection_id: ObjectionId, node: NodeDep, staff: AnyStaff,
                   response: Response) -> ObjectionOut:  # fmt: skip
@@ -161,7 +163,7 @@ def get_objection(objection_id: ObjectionId, node: NodeDep, staff: AnyStaff,
     return ObjectionOut(**objection)
 
 
-@router.post("/{objection_id}/answer", summary="Answer an objection before its deadline",
+@router.post("/objections/{objection_id}/answer", summary="Answer an objection before its deadline",
              responses=CLOSE_REFUSALS)  # fmt: skip
 def answer(objection_id: ObjectionId, body: AnswerIn, node: NodeDep, staff: Handler,
            request: Request) -> dict[str, Any]:  # fmt: skip
@@ -173,7 +175,7 @@ def answer(objection_id: ObjectionId, body: AnswerIn, node: NodeDep, staff: Hand
                           outcome=body.outcome, reason=body.reason)  # fmt: skip
 
 
-@router.post("/{objection_id}/ruling", summary="A regulator's ruling after the deadline",
+@router.post("/objections/{objection_id}/ruling", summary="A regulator's ruling after the deadline",
              responses=CLOSE_REFUSALS)  # fmt: skip
 def ruling(objection_id: ObjectionId, body: RulingIn, node: NodeDep, staff: Handler,
            request: Request) -> dict[str, Any]:  # fmt: skip

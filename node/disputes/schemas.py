@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from node.consents.schemas import Address, Bytes32, Signature, SubjectIn, Uint256
+from node.consents.schemas import MAX_TIME, Address, Bytes32, Signature, SubjectIn, Uint256
 from node.disputes.models import Kind, Outcome
 
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
@@ -19,8 +19,8 @@ class AnchorIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    batch_id: int = Field(ge=1, le=2**63 - 1)
-    leaf_index: int = Field(ge=0, le=2**63 - 1)
+    batch_id: int = Field(ge=1, le=MAX_TIME)
+    leaf_index: int = Field(ge=0, le=MAX_TIME)
     proof: list[Bytes32] = Field(max_length=MAX_PROOF, description="sibling hashes, leaf to root")
 
 
@@ -60,7 +60,7 @@ class ObjectionIn(BaseModel):
     record_id: str | None = Field(None, min_length=1, max_length=128)
     commitment: Bytes32 | None = None
     anchor: AnchorIn | None = None
-    entry_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    entry_id: int | None = Field(None, ge=1, le=MAX_TIME)
     reasons: Reason = Field(description="the borrower's reasons; only their hash leaves the node")
 
 
