@@ -119,7 +119,7 @@ def test_past_the_deadline_the_member_is_refused_and_the_regulator_rules(
         assert int(sla.headers["X-Creditchain-As-Of-Block"]) == head
         (row,) = [r for r in sla.json()["members"] if r["member"] == holder]
         still_open = c.get(
-            "/v1/disputes/objections", params={"state": "open", "holder": holder}
+            "/v1/disputes/objections", params={"state": "open", "holder": holder.lower()}
         ).json()
         assert left_open in [o["objection_id"] for o in still_open["objections"]]
         assert all(o["overdue"] for o in still_open["objections"])  # all filed before the jump

@@ -20,6 +20,7 @@ def register(sub: Any) -> None:
         description="Borrowers' objections and their deadlines, from the node's event index. "
         "Filing, answering and ruling go through the node's API (/v1/disputes).",
     )
+    d.set_defaults(func=_sla)  # its main action
     dsub = d.add_subparsers(dest="disputes_command", required=True, metavar="ACTION")
     sla = dsub.add_parser(
         "sla",

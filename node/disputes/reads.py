@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 
 from node.chain.index import EventIndex
+from node.crypto.eip712 import checksum
 from node.db import read_connection
 from node.disputes import errors
 from node.disputes.models import OPEN
@@ -74,6 +75,7 @@ def list_objections(
     subject_key: bytes | None = None, limit: int = 1000, after: int = 0,
 ) -> dict[str, Any]:  # fmt: skip
     """Objections in id order (after id `after`, at most `limit`), filtered as given."""
+    holder = checksum(holder) if holder is not None else None
     clauses: list[str] = ["id > ?"]
     params: list[Any] = [after]
     for name, value in (("state", state), ("holder", holder), ("subject_key", subject_key)):
