@@ -14,7 +14,7 @@ import {IConsortium} from "./IConsortium.sol";
 ///
 ///      | from               | to         | who                                             |
 ///      | ------------------ | ---------- | ----------------------------------------------- |
-///      | Active             | Superseded | the anchoring member (`supersede`)              |
+///      | Active or Disputed | Superseded | the anchoring member (`supersede`)              |
 ///      | Active             | Disputed   | a consortium contract                           |
 ///      | Disputed           | Active     | a consortium contract (objection rejected)      |
 ///      | Active or Disputed | Revoked    | a consortium contract or the anchoring member   |
@@ -22,6 +22,8 @@ import {IConsortium} from "./IConsortium.sol";
 ///
 ///      A consortium contract is one the `Consortium` registered by name (`contractName`);
 ///      the anchoring member must be active. Superseded, Revoked and Expired are final.
+///      Superseding a disputed commitment is how a member corrects a record whose objection
+///      it upholds: the corrected version is anchored, the disputed one superseded.
 contract RecordRegistry {
     /// @notice The status of one commitment. An anchored commitment with no recorded change is
     ///         `Active` (the default), so `statusOf` alone does not prove a commitment was
@@ -94,7 +96,7 @@ contract RecordRegistry {
     error NotBatchOwner(address who, uint256 batchId);
     /// @notice The proof does not show `commitment` in batch `batchId`.
     error InvalidProof(bytes32 commitment, uint256 batchId);
-    /// @notice `commitment` has status `status`, not `Active`.
+    /// @notice `commitment` has status `status`, neither `Active` nor `Disputed`.
     error StatusNotActive(bytes32 commitment, RecordStatus status);
     /// @notice The consortium address has no contract code.
     error NotAContract(address account);
@@ -150,7 +152,8 @@ contract RecordRegistry {
         emit BatchAnchored(batchId, msg.sender, root, size, prevRoot);
     }
 
-    /// @notice Marks one of the sender's anchored commitments as superseded by a correction.
+    /// @notice Marks one of the sender's anchored commitments, active or disputed, as
+    ///         superseded by a correction.
     /// @param oldCommitment The commitment being replaced.
     /// @param batchId The batch that anchored `oldCommitment`; the sender must own it.
     /// @param leafIndex The position of `oldCommitment` in that batch's tree.
@@ -169,7 +172,9 @@ contract RecordRegistry {
             revert InvalidProof(oldCommitment, batchId);
         }
         RecordStatus current = _statusOf[oldCommitment];
-        if (current != RecordStatus.Active) revert StatusNotActive(oldCommitment, current);
+        if (current != RecordStatus.Active && current != RecordStatus.Disputed) {
+            revert StatusNotActive(oldCommitment, current);
+        }
         _changeStatus(oldCommitment, batch.member, current, RecordStatus.Superseded, newCommitment);
     }
 

@@ -21,6 +21,7 @@ from node.config import Settings
 from node.consents import router as consents_router
 from node.db import make_engine
 from node.deps import Node
+from node.disputes import router as disputes_router
 from node.http_errors import install_error_handlers
 from node.keys.store import load_secrets
 from node.limits import BodyRule, KiB, MiB, RequestLimits, keep_recursion_limit
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None, *, run_batcher: bool = True) ->
     app.include_router(queries_router.router)
     app.include_router(audit_router.router)
     app.include_router(regulator_router.router)
+    app.include_router(disputes_router.router)
     borrower_page.install(app)
     openapi.install(app)
     docs.install(app)

@@ -17,6 +17,7 @@ from node.config import EXIT_BAD_INPUT, settings_error
 from node.consents import projection  # noqa: F401  (follows every index, `index rebuild`'s too)
 from node.consortium import cli as consortium_cli
 from node.db import StoreError
+from node.disputes import cli as disputes_cli
 from node.keys import cli as keys_cli
 from node.members import cli as governance_cli
 from node.receipts import cli as verify_cli
@@ -26,7 +27,7 @@ from node.staff import cli as staff_cli
 
 # in the order `creditchain --help` lists them
 COMMANDS = (run, records_cli, verify_cli, consortium_cli, keys_cli, staff_cli, governance_cli,
-            index_cli, blacklist_cli, backup_cli, audit_cli, regulator_cli)  # fmt: skip
+            index_cli, blacklist_cli, disputes_cli, backup_cli, audit_cli, regulator_cli)  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -140,6 +140,17 @@ def only_the_check_character_unsaid(ctx: CheckContext, response: Response, case:
         assert response.json()["field"] == "subject.id_number", f"refused: {response.json()}"
 
 
+def only_the_target_unsaid(ctx: CheckContext, response: Response, case: Case) -> None:
+    """What no JSON Schema can say about an objection: which fields its kind needs (a record's
+    anchor or record_id, an entry's id), whether the proof leads to a batch on chain, whether
+    the entry is about the subject, the identifier's check character. A request the
+    description allows may be refused for these, naming the field, and for nothing else."""
+    if case.meta and case.meta.generation.mode.is_positive and response.status_code == 422:
+        unsaid = ("subject.id_number", "commitment", "entry_id", "anchor", "anchor.proof",
+                  "anchor.batch_id", "target", "proof")  # fmt: skip
+        assert response.json()["field"] in unsaid, f"refused: {response.json()}"
+
+
 # operation -> (built-in check it replaces, the check that says what the operation promises)
 INSTEAD = {
     "POST /v1/records": (negative_data_rejection, records_answered_one_by_one),
@@ -148,7 +159,11 @@ INSTEAD = {
     "POST /v1/blacklist/notices": (positive_data_acceptance, only_the_rules_no_schema_says),
     "POST /v1/blacklist/entries": (positive_data_acceptance, only_the_rules_no_schema_says),
     "POST /v1/bindings": (positive_data_acceptance, only_the_check_character_unsaid),
-}
+    "POST /v1/disputes/objections": (positive_data_acceptance, only_the_target_unsaid),
+    "POST /v1/disputes/signed": (positive_data_acceptance, only_the_target_unsaid),
+    "POST /v1/disputes/objections/{objection_id}/ruling": (
+        positive_data_acceptance, only_the_target_unsaid),
+}  # fmt: skip
 
 
 @schema.parametrize()

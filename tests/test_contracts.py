@@ -604,3 +604,28 @@ def test_deploy_and_anchor_on_anvil(anvil: str, compiled: dict[str, dict]) -> No
     with pytest.raises(ContractCustomError) as info:
         registry.functions.anchorBatch(b"\x01" * 32, 1, ZERO).call({"from": stranger})
     assert info.value.data[:10] == "0x" + keccak(text="NotActiveMember(address)")[:4].hex()
+
+
+def test_anchoring_member_supersedes_a_disputed_commitment_with_its_correction(
+    chain: Chain, relay_artefact: dict
+) -> None:
+    relay = _relay(chain, relay_artefact, registered=True)
+    batch = _Batch(chain)
+    chain.send(batch.via(relay, 1, DISPUTED), chain.outsider)
+    corrected = b"\x0c" * 32
+    fn = chain.registry.functions.supersede(
+        batch.leaves[1], batch.id, 1, ref_path(1, batch.leaves), corrected
+    )
+    receipt = chain.send(fn, chain.member)
+    (event,) = chain.registry.events.RecordStatusChanged().process_receipt(receipt, DISCARD)
+    assert (event.args.previous, event.args.status, event.args.replacement) == (
+        DISPUTED,
+        SUPERSEDED,
+        corrected,
+    )
+    assert_reverts(  # a relay may not supersede: only the anchoring member corrects
+        lambda: batch.via(relay, 2, SUPERSEDED).transact({"from": chain.admin}),
+        "StatusNotAllowed(address,uint8)",
+        relay.address,
+        SUPERSEDED,
+    )

@@ -573,31 +573,31 @@ def test_contracts_change_by_m_of_n_vote(gov: Gov, relay_artefact: dict) -> None
     cons = gov.consortium.functions
     first = deploy(gov.w3, relay_artefact, sender=gov.admins[0])
     second = deploy(gov.w3, relay_artefact, sender=gov.admins[0])
-    disputes = contract_name("Disputes")
+    notary = contract_name("Notary")
 
-    receipt = gov.send(cons.proposeContract(disputes, first.address), gov.admins[0])
+    receipt = gov.send(cons.proposeContract(notary, first.address), gov.admins[0])
     (created,) = gov.events("ProposalCreated", receipt)
     proposal_id = created.args.id
     assert (created.args.action, created.args.subject) == (SET_CONTRACT, first.address)
-    assert cons.getProposedContract(proposal_id).call() == disputes
-    assert cons.contractAddress(disputes).call() == NOBODY  # one vote of two
+    assert cons.getProposedContract(proposal_id).call() == notary
+    assert cons.contractAddress(notary).call() == NOBODY  # one vote of two
     receipt = gov.vote(proposal_id, gov.admins[1])
     (event,) = gov.events("ContractSet", receipt)
     assert (event.args.name, event.args.previous, event.args.account) == (
-        disputes,
+        notary,
         NOBODY,
         first.address,
     )
-    assert cons.contractName(first.address).call() == disputes
+    assert cons.contractName(first.address).call() == notary
 
-    receipt = gov.vote(gov.propose_contract(disputes, second.address), gov.admins[2])
+    receipt = gov.vote(gov.propose_contract(notary, second.address), gov.admins[2])
     (event,) = gov.events("ContractSet", receipt)
     assert (event.args.previous, event.args.account) == (first.address, second.address)
     assert cons.contractName(first.address).call() == ZERO
-    assert cons.contractAddress(disputes).call() == second.address
+    assert cons.contractAddress(notary).call() == second.address
 
-    gov.vote(gov.propose_contract(disputes, NOBODY), gov.admins[1])
-    assert cons.contractAddress(disputes).call() == NOBODY
+    gov.vote(gov.propose_contract(notary, NOBODY), gov.admins[1])
+    assert cons.contractAddress(notary).call() == NOBODY
     assert cons.contractName(second.address).call() == ZERO
     assert cons.contractCount().call() == len(DEPLOY_LIST) + 1  # a name, once listed, stays
 
@@ -605,15 +605,15 @@ def test_contracts_change_by_m_of_n_vote(gov: Gov, relay_artefact: dict) -> None
 def test_invalid_contract_changes_are_refused(gov: Gov, relay_artefact: dict) -> None:
     cons = gov.consortium.functions
     relay = deploy(gov.w3, relay_artefact, sender=gov.admins[0])
-    disputes, reports = contract_name("Disputes"), contract_name("Reports")
+    notary, reports = contract_name("Notary"), contract_name("Reports")
     invalid = "InvalidContract(bytes32,address)"
     admin = gov.admins[0]
     for name, account in (
-        (disputes, gov.admins[1]),  # no code
+        (notary, gov.admins[1]),  # no code
         (ZERO, relay.address),  # no name
-        (disputes, gov.registry.address),  # already named RecordRegistry
-        (disputes, gov.consortium.address),  # the Consortium itself
-        (disputes, NOBODY),  # unregistering a name no contract has
+        (notary, gov.registry.address),  # already named RecordRegistry
+        (notary, gov.consortium.address),  # the Consortium itself
+        (notary, NOBODY),  # unregistering a name no contract has
     ):
         gov.reverts(cons.proposeContract(name, account), admin, invalid, name, account)
     generic = cons.propose(SET_CONTRACT, relay.address, "", "", b"")
@@ -621,12 +621,12 @@ def test_invalid_contract_changes_are_refused(gov: Gov, relay_artefact: dict) ->
         generic, admin, "InvalidAction(uint8,address,uint8)", SET_CONTRACT, relay.address, 0
     )
     member = _admitted(gov, gov.candidates[0])
-    gov.reverts(cons.proposeContract(disputes, relay.address), member, "NotAdmin(address)", member)
+    gov.reverts(cons.proposeContract(notary, relay.address), member, "NotAdmin(address)", member)
 
     # two proposals naming the same contract: the second cannot be carried out after the first
-    as_disputes = gov.propose_contract(disputes, relay.address)
+    as_notary = gov.propose_contract(notary, relay.address)
     as_reports = gov.propose_contract(reports, relay.address)
-    gov.vote(as_disputes, gov.admins[1])
+    gov.vote(as_notary, gov.admins[1])
     gov.reverts(cons.vote(as_reports), gov.admins[1], invalid, reports, relay.address)
     assert cons.contractAddress(reports).call() == NOBODY
 

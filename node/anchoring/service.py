@@ -202,3 +202,16 @@ def backlog(*, engine: Engine) -> dict[str, float | int | None]:
         "oldest_at": oldest_at,
         "confirmed_batches": last_batch - unconfirmed[0],
     }
+
+
+def leaf_at(engine: Engine, chain_batch_id: int, leaf_index: int) -> int | None:
+    """The id of this node's leaf `leaf_index` of its confirmed chain batch `chain_batch_id`;
+    None if this node did not anchor that batch (or that leaf)."""
+    with read_connection(engine) as conn:
+        row = conn.exec_driver_sql(
+            "SELECT first_leaf, size FROM batch WHERE chain_batch_id = ? AND state = 'confirmed'",
+            (chain_batch_id,),
+        ).first()
+    if row is None or not 0 <= leaf_index < row.size:
+        return None
+    return int(row.first_leaf + leaf_index)

@@ -28,12 +28,15 @@ CONSORTIUM = "Consortium"
 # Deployed after the Consortium, in this order, each constructed with the Consortium's address
 # (then its DEPLOY_ARGS) and registered in it under its own name. A new contract is one more
 # name here. Blacklist's one argument is its notice lead time in seconds; ConsentRegistry's is
-# the longest consent window in seconds (one year).
+# the longest consent window in seconds (one year); Disputes' is the seconds a member has to
+# answer an objection (20 days, 征信业管理条例 Art. 25; `found(answer_days=...)` sets another).
 CONSENT_MAX_WINDOW = 365 * 24 * 3600
-DEPLOY_LIST: tuple[str, ...] = ("RecordRegistry", "Blacklist", "ConsentRegistry")
+DISPUTE_ANSWER_DAYS = 20
+DEPLOY_LIST: tuple[str, ...] = ("RecordRegistry", "Blacklist", "ConsentRegistry", "Disputes")
 DEPLOY_ARGS: dict[str, tuple[Any, ...]] = {
     "Blacklist": (0,),
     "ConsentRegistry": (CONSENT_MAX_WINDOW,),
+    "Disputes": (DISPUTE_ANSWER_DAYS * 24 * 3600,),
 }
 CONSORTIUM_GAS = 8_000_000  # the constructor admits up to 32 founders
 SETUP_GAS = 200_000
@@ -74,9 +77,18 @@ def contract_name(name: str) -> bytes:
 
 
 def found(
-    client: ChainClient, compiled: dict[str, dict], founders: list[Founder], threshold: int
+    client: ChainClient,
+    compiled: dict[str, dict],
+    founders: list[Founder],
+    threshold: int,
+    *,
+    answer_days: int = DISPUTE_ANSWER_DAYS,
 ) -> dict[str, str]:
-    """Deploy a new consortium from `client`'s account; its contracts' addresses by name."""
+    """Deploy a new consortium from `client`'s account; its contracts' addresses by name.
+    Objections must be answered within `answer_days` days of being filed."""
+    if answer_days < 1:
+        raise DeployError("the answer period of an objection is at least one day")
+    args = {**DEPLOY_ARGS, "Disputes": (answer_days * 24 * 3600,)}
     consortium = client.deploy(
         compiled[CONSORTIUM]["abi"],
         compiled[CONSORTIUM]["bytecode"],
@@ -92,7 +104,7 @@ def found(
     for name in DEPLOY_LIST:
         artefact = compiled[name]
         addresses[name] = client.deploy(
-            artefact["abi"], artefact["bytecode"], consortium, *DEPLOY_ARGS.get(name, ())
+            artefact["abi"], artefact["bytecode"], consortium, *args.get(name, ())
         )
         _transact(client, functions.registerContract(contract_name(name), addresses[name]))
     _transact(client, functions.finishDeployment())

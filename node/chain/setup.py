@@ -16,6 +16,7 @@ from node.chain.client import ChainClient, ChainError
 from node.chain.compile import compile_contracts
 from node.chain.deploy import (
     CONSORTIUM,
+    DISPUTE_ANSWER_DAYS,
     ChainFile,
     DeployError,
     Founder,
@@ -228,6 +229,7 @@ def found_consortium(
     founders: list[Founder],
     threshold: int,
     rpc_wait: float = 30,
+    answer_days: int = DISPUTE_ANSWER_DAYS,
 ) -> tuple[int, dict[str, str]]:
     """`creditchain consortium found`: deploy a new consortium from this node's account, its
     `founders` the founding admins, and write data/chain.json; (chain id, addresses)."""
@@ -240,6 +242,6 @@ def found_consortium(
         )
     w3, _kind, _close = _open(data=data, rpc=rpc, member=member.address, rpc_wait=rpc_wait)
     client = ChainClient(w3, member)
-    addresses = found(client, compile_contracts(), founders, threshold)
+    addresses = found(client, compile_contracts(), founders, threshold, answer_days=answer_days)
     write_chain_file(chain_file, chain_id=client.chain_id, contracts=addresses)
     return client.chain_id, addresses

@@ -102,6 +102,14 @@ def _found_parser(csub: Any) -> None:
         default=None,
         help="votes a change needs (default: a majority of the founders)",
     )
+    found.add_argument(
+        "--dispute-answer-days",
+        metavar="DAYS",
+        type=int,
+        default=20,
+        help="days a member has to answer an objection before only a regulator may rule "
+        "(default: %(default)s, 征信业管理条例 Art. 25)",
+    )
 
 
 def _besu_parser(csub: Any) -> None:
@@ -184,8 +192,9 @@ def _found(args: argparse.Namespace) -> int:
         member = load_secrets(args.data / "keys").member
         founders = [Founder.of(member, args.name, args.node_url), *others]
         chain_id, addresses = found_consortium(
-            data=args.data, rpc=args.rpc, member=member, founders=founders, threshold=threshold
-        )
+            data=args.data, rpc=args.rpc, member=member, founders=founders, threshold=threshold,
+            answer_days=args.dispute_answer_days,
+        )  # fmt: skip
     except (KeystoreError, ChainError) as err:
         print(f"consortium found: {err}", file=sys.stderr)
         return 1

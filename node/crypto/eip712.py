@@ -39,6 +39,13 @@ LOGIN_FIELDS = [
     {"name": "issuedAt", "type": "uint64"},
     {"name": "nonce", "type": "bytes32"},
 ]
+OBJECTION_FIELDS = [
+    {"name": "subjectKey", "type": "bytes32"},
+    {"name": "kind", "type": "uint8"},
+    {"name": "target", "type": "bytes32"},
+    {"name": "reasonsHash", "type": "bytes32"},
+    {"name": "nonce", "type": "uint256"},
+]
 # JavaScript numbers are exact below 2**53: larger integers are handed out as decimal strings
 _SAFE = 2**53
 
@@ -85,6 +92,11 @@ def consent_typed_data(message: dict[str, Any], dom: dict[str, Any]) -> dict[str
 
 def revocation_typed_data(consent_id: str, dom: dict[str, Any]) -> dict[str, Any]:
     return typed_data("Revocation", REVOCATION_FIELDS, {"consentId": consent_id}, dom)
+
+
+def objection_typed_data(message: dict[str, Any], dom: dict[str, Any]) -> dict[str, Any]:
+    """An objection (kind 0: a record commitment, 1: a blacklist entry id as bytes32)."""
+    return typed_data("Objection", OBJECTION_FIELDS, message, dom)
 
 
 def login_typed_data(message: dict[str, Any], dom: dict[str, Any]) -> dict[str, Any]:

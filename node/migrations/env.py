@@ -7,6 +7,7 @@ import node.anchoring.models  # noqa: F401  (registers the tables)
 import node.blacklist.models  # noqa: F401
 import node.chain.models  # noqa: F401
 import node.consents.models  # noqa: F401
+import node.disputes.models  # noqa: F401
 import node.queries.models  # noqa: F401
 import node.records.models  # noqa: F401
 import node.staff.models  # noqa: F401

@@ -17,6 +17,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from node.chain.setup import Chain
+from node.disputes import reads as disputes
 from node.members.service import list_members
 from node.peers.signing import signed_headers
 from node.queries.log import QueryEntry, QueryLog
@@ -82,7 +83,19 @@ async def _ask(
     return {**result, "status": "answered", "answer": answer}
 
 
-def _check(chain: Chain, batches: BatchBook, result: dict[str, Any], subject_key: str) -> None:
+def _statements(engine: Any, answer: dict[str, Any]) -> dict[str, str]:
+    """The statements (unresolved objections) the answer's records carry, by commitment."""
+    receipts = answer.get("records")
+    if not isinstance(receipts, list):
+        return {}
+    commitments = [r["commitment"] for r in receipts
+                   if isinstance(r, dict) and isinstance(r.get("commitment"), str)]  # fmt: skip
+    return disputes.statements_for(engine, commitments)
+
+
+def _check(
+    chain: Chain, batches: BatchBook, result: dict[str, Any], subject_key: str, engine: Any
+) -> None:
     """Replace an answer by its verified records, or reject it naming the record."""
     answer = result.pop("answer", None)
     if answer is None:
@@ -90,7 +103,8 @@ def _check(chain: Chain, batches: BatchBook, result: dict[str, Any], subject_key
     try:
         result["records"] = verify_answer(chain, batches, holder=result["member"],
                                           subject_key=subject_key,
-                                          receipts=answer.get("records"))  # fmt: skip
+                                          receipts=answer.get("records"),
+                                          statements=_statements(engine, answer))  # fmt: skip
         result["as_of_block"] = answer.get("as_of_block")
     except AnswerRejected as err:
         result.update(
@@ -135,7 +149,7 @@ async def query_members(
 
     def check_all() -> None:
         for r in results:
-            _check(chain, batches, r, subject_key)
+            _check(chain, batches, r, subject_key, index.engine)
 
     await asyncio.to_thread(check_all)
     missing = [r["name"] for r in results if r["status"] != "answered"]

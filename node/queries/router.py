@@ -100,7 +100,8 @@ async def subject_trail(
     """No staff token: the borrower signs a fresh Login for this node with a bound address.
     Each item comes with what proves it: bindings and consents their chain position (block,
     transaction), queries their query log receipt (check it with `creditchain verify`);
-    `blacklist` holds the subject's blacklist entries and notices."""
+    `blacklist` holds the subject's blacklist entries and notices; `objections` their
+    objections, each with its deadline, answer or ruling, and statement."""
     await run_in_threadpool(service.borrower_login, node, subject_key=subject_key,
                             message=login, signature=signature)  # fmt: skip
     return await run_in_threadpool(service.subject_trail, node, subject_key)

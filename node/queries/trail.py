@@ -1,9 +1,9 @@
 """A borrower's trail: everything done about their subject key, each item with what proves it.
 
-Bindings, consents and blacklist notices and entries are on chain: each comes with its chain
-position (its block; bindings and consents their transaction and time too). Queries are leaves
-of this node's anchored query log: each comes with its receipt, checked against the chain alone
-by `creditchain verify` (or "pending" until its batch is confirmed).
+Bindings, consents, blacklist notices and entries, and objections are on chain: each comes
+with its chain position (its block; bindings, consents and objections their transaction too).
+Queries are leaves of this node's anchored query log: each comes with its receipt, checked
+against the chain alone by `creditchain verify` (or "pending" until its batch is confirmed).
 """
 
 from typing import Any
@@ -14,6 +14,7 @@ from node.anchoring.service import LeafPending
 from node.blacklist import service as blacklist
 from node.chain.index import EventIndex
 from node.consents import service as consents
+from node.disputes import reads as disputes
 from node.queries.log import entries_for_subject, query_receipt
 
 
@@ -50,7 +51,8 @@ def blacklist_for_subject(engine: Engine, index: EventIndex, subject_key: str) -
 def trail(
     *, engine: Engine, index: EventIndex, subject_key: str, chain_id: int, registry: str
 ) -> dict[str, Any]:
-    """Every binding, consent (and revocation), query and blacklist item about the subject."""
+    """Every binding, consent (and revocation), query, blacklist item and objection (with
+    its deadline, answer or ruling, and the statement a record carries) about the subject."""
     subject_key = subject_key.lower()
     as_of = index.indexed_block()
     return {
@@ -60,4 +62,5 @@ def trail(
         "consents": _consents(engine, subject_key),
         "queries": _queries(engine, subject_key, chain_id, registry),
         "blacklist": blacklist_for_subject(engine, index, subject_key),
+        "objections": disputes.for_subject(engine, subject_key),
     }

@@ -45,10 +45,12 @@ class BatchBook:
 
 
 def verify_answer(
-    chain: Chain, batches: BatchBook, *, holder: str, subject_key: str, receipts: Any
-) -> list[dict[str, Any]]:
+    chain: Chain, batches: BatchBook, *, holder: str, subject_key: str, receipts: Any,
+    statements: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
     """The records of a member's answer, each checked; AnswerRejected at the first that fails.
-    Each record comes back with its status on chain."""
+    Each record comes back with its status on chain, and the borrower's statement it carries
+    (`statement_hash`, from this node's own index: `statements` by commitment) if any."""
     if not isinstance(receipts, list):
         raise AnswerRejected(holder, "-", "records is not a list")
     registry = chain.addresses["RecordRegistry"]
@@ -84,4 +86,7 @@ def verify_answer(
         except (ChainError, OSError) as err:
             raise fail(f"the chain could not be asked: {type(err).__name__}") from None
         checked.append({**record, "chain_status": STATUSES[status]})
+        statement = (statements or {}).get(str(receipt["commitment"]).lower())
+        if statement is not None:
+            checked[-1]["statement_hash"] = statement
     return checked

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from node import metrics
 from node.deps import NodeDep
+from node.disputes import reads as disputes
 from node.http_errors import error_body
 from node.members.service import anchoring_paused
 from node.records import service
@@ -86,9 +87,11 @@ def get_record(
         int | None, Query(ge=1, le=2**63 - 1, description="default: the current one")
     ] = None,
 ) -> Response:
-    return _json(
-        service.get_record(engine=node.engine, keys=node.keys, record_id=record_id, version=version)
+    """With the record's open objection and the borrower's statement it carries, if any."""
+    record = service.get_record(
+        engine=node.engine, keys=node.keys, record_id=record_id, version=version
     )
+    return _json({**record, **disputes.beside_record(node.engine, record["commitment"])})
 
 
 @router.get(

@@ -184,6 +184,10 @@ class RecordOut(BaseModel):
     commitment: str
     record: dict = Field(description="the committed record: subject_key, never the identifier")
     versions: int
+    open_objection: int | None = Field(None, description="the objection it is disputed by")
+    statement_hash: str | None = Field(
+        None, description="the borrower's statement it carries (an unresolved objection)"
+    )
 
 
 class Receipt(BaseModel):
