@@ -31,6 +31,9 @@ from node.queries import router as queries_router
 from node.records import router as records_router
 from node.records.service import RecordKeys
 from node.records.workers import Preparer, default_workers
+from node.retention import router as retention_router
+from node.retention.service import retention_policy
+from node.retention.sweeper import RetentionSweeper
 from node.staff import router as staff_router
 from node.staff.service import count as staff_count
 
@@ -125,11 +128,16 @@ def create_app(settings: Settings | None = None, *, run_batcher: bool = True) ->
         app.state.call_sandbox = open_call_sandbox(app.state.node)
         node = app.state.node
         app.state.blacklist_sweeper = ExpirySweeper(engine=node.engine, chain=node.chain)
+        app.state.retention_sweeper = RetentionSweeper(
+            engine=node.engine, policy=retention_policy(settings)
+        )
         if run_batcher:
             app.state.blacklist_sweeper.start()
+            app.state.retention_sweeper.start()
         try:
             yield
         finally:
+            app.state.retention_sweeper.stop()
             app.state.blacklist_sweeper.stop()
             if app.state.call_sandbox is not None:
                 app.state.call_sandbox.close()
@@ -152,6 +160,7 @@ def create_app(settings: Settings | None = None, *, run_batcher: bool = True) ->
     app.include_router(blacklist_router.router)
     app.include_router(consents_router.router)
     app.include_router(queries_router.router)
+    app.include_router(retention_router.router)
     borrower_page.install(app)
     openapi.install(app)
     docs.install(app)

@@ -348,7 +348,7 @@ def test_every_positional_argument_and_subcommand_has_help() -> None:
 
 
 COMMANDS = {"run", "submit", "verify", "consortium", "keys", "staff", "governance", "index",
-            "blacklist", "backup", "restore"}  # fmt: skip
+            "blacklist", "retention", "backup", "restore"}  # fmt: skip
 
 
 def test_help_lists_every_command_and_each_has_its_own_help() -> None:
