@@ -24,17 +24,34 @@ class StoredVersion(NamedTuple):
     kind: str
     event_date: str
     commitment: bytes
+    settles: bytes | None  # a settled record: the commitment it settles
 
 
 def versions_after(conn: Connection, after_row: int, limit: int) -> list[StoredVersion]:
     """Stored versions with a row id above `after_row`, oldest first. Row ids are given in
     the one write transaction that stores a submission, so they only ever grow."""
     rows = conn.exec_driver_sql(
-        "SELECT id, record_id, version, leaf_id, kind, event_date, commitment FROM record "
+        "SELECT id, record_id, version, leaf_id, kind, event_date, commitment, settles "
+        "FROM record "
         "WHERE id > ? ORDER BY id LIMIT ?",
         (after_row, limit),
     ).all()
     return [StoredVersion(*r) for r in rows]
+
+
+def record_of(conn: Connection, commitment: bytes) -> tuple[str, str] | None:
+    """(record_id, kind) of the stored version with `commitment`; None if there is none."""
+    row = conn.exec_driver_sql(
+        "SELECT record_id, kind FROM record WHERE commitment = ?", (commitment,)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def event_date_of(conn: Connection, row_id: int) -> str:
+    """The event_date of stored version `row_id`."""
+    return conn.exec_driver_sql(
+        "SELECT event_date FROM record WHERE id = ?", (row_id,)
+    ).scalar_one()
 
 
 def current_rows(conn: Connection, row_ids: Sequence[int]) -> set[int]:

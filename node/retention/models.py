@@ -42,6 +42,7 @@ class RetentionEntry(SQLModel, table=True):
     erased_time: int | None = None
     erased_at: float | None = None
     expiry_requested: bool = False
+    settles_record: str | None = None  # a settlement: the record_id it settles
 
 
 class RetentionClock(SQLModel, table=True):

@@ -24,7 +24,7 @@ from node.errors import DomainError
 from node.records import erasure as records
 from node.retention.clock import chain_now
 from node.retention.models import ERASED, OPEN, SCHEDULED
-from node.retention.policy import Policy, schedule
+from node.retention.policy import NEGATIVE, OPEN_UNTIL_SETTLED, Policy, schedule
 
 SCHEDULE_STEP = 5_000  # versions scheduled per transaction
 ERASE_STEP = 200  # versions erased per transaction
@@ -50,27 +50,56 @@ def retention_policy(settings: Settings) -> Policy:
 
 
 def schedule_new(*, engine: Engine, policy: Policy, limit: int = SCHEDULE_STEP) -> int:
-    """Make the entries of versions stored since the last call; how many were made."""
+    """Make the entries of versions stored since the last call; how many were made. A
+    settlement of a default or write-off schedules the record it settles (policy.py)."""
     with write_transaction(engine) as conn:
         last = conn.exec_driver_sql(
             "SELECT COALESCE(MAX(record_row), 0) FROM retention_entry"
         ).scalar_one()
         versions = records.versions_after(conn, last, limit)
-        rows = []
         for v in versions:
-            s = schedule(policy, kind=v.kind, event_date=v.event_date)
-            rows.append((
-                v.row_id, v.record_id, v.version, v.leaf_id, v.commitment, v.kind, s.negative,
-                s.ended_on, s.expires_at, SCHEDULED if s.expires_at is not None else OPEN,
-            ))  # fmt: skip
-        if rows:
+            target = records.record_of(conn, v.settles) if v.settles else None
+            settled_on = _settled_on(conn, v.record_id) if v.kind in OPEN_UNTIL_SETTLED else None
+            s = schedule(policy, kind=v.kind, event_date=v.event_date,
+                         settles_negative=target is not None and target[1] in NEGATIVE,
+                         settled_on=settled_on)  # fmt: skip
             conn.exec_driver_sql(
                 "INSERT INTO retention_entry (record_row, record_id, version, leaf_id, "
-                "commitment, kind, negative, ended_on, expires_at, state, expiry_requested) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE)",
-                rows,
-            )
-    return len(rows)
+                "commitment, kind, negative, ended_on, expires_at, state, expiry_requested, "
+                "settles_record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?)",
+                (v.row_id, v.record_id, v.version, v.leaf_id, v.commitment, v.kind, s.negative,
+                 s.ended_on, s.expires_at, SCHEDULED if s.expires_at is not None else OPEN,
+                 target[0] if target else None),
+            )  # fmt: skip
+            if target is not None and target[1] in OPEN_UNTIL_SETTLED:
+                _settle(conn, policy, target[0])
+    return len(versions)
+
+
+def _settled_on(conn: Connection, record_id: str) -> str | None:
+    """The day the first settlement of `record_id` took effect, if it was settled."""
+    return conn.exec_driver_sql(
+        "SELECT MIN(ended_on) FROM retention_entry WHERE settles_record = ?", (record_id,)
+    ).scalar()
+
+
+def _settle(conn: Connection, policy: Policy, record_id: str) -> None:
+    """A default or write-off was settled: its versions not erased are scheduled from then."""
+    settled_on = _settled_on(conn, record_id)
+    rows = conn.exec_driver_sql(
+        "SELECT record_row, kind, ended_on FROM retention_entry WHERE record_id = ? AND state != ?",
+        (record_id, ERASED),
+    ).all()
+    for row, kind, _ in rows:
+        if kind not in OPEN_UNTIL_SETTLED:
+            continue
+        event_date = records.event_date_of(conn, row)
+        s = schedule(policy, kind=kind, event_date=event_date, settled_on=settled_on)
+        conn.exec_driver_sql(
+            "UPDATE retention_entry SET ended_on = ?, expires_at = ?, state = ? "
+            "WHERE record_row = ?",
+            (s.ended_on, s.expires_at, SCHEDULED, row),
+        )
 
 
 def _due(conn: Connection, now: int, limit: int) -> list[Any]:

@@ -1,4 +1,6 @@
-"""retention: each stored record version's schedule, and the chain's clock
+"""retention: each stored record version's schedule, the chain's clock, and settlements
+
+record.settles holds the commitment a settled record settles (ix_record_commitment finds it).
 
 Revision ID: 0012
 Revises: 0011
@@ -24,6 +26,9 @@ def BIG() -> sa.types.TypeEngine:  # noqa: N802  (a column type, as sa.Integer r
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("record") as batch:
+        batch.add_column(sa.Column("settles", sa.LargeBinary(), nullable=True))
+    op.create_index("ix_record_commitment", "record", ["commitment"])
     op.create_table(
         "retention_entry",
         sa.Column(
@@ -43,6 +48,7 @@ def upgrade() -> None:
         sa.Column("erased_time", BIG(), nullable=True),
         sa.Column("erased_at", sa.Float(), nullable=True),
         sa.Column("expiry_requested", sa.Boolean(), nullable=False),
+        sa.Column("settles_record", AutoString(), nullable=True),
     )
     op.create_index("ix_retention_entry_record_id", "retention_entry", ["record_id"])
     op.create_index("ix_retention_due", "retention_entry", ["state", "expires_at"])
@@ -59,3 +65,6 @@ def downgrade() -> None:
     op.drop_index("ix_retention_due", table_name="retention_entry")
     op.drop_index("ix_retention_entry_record_id", table_name="retention_entry")
     op.drop_table("retention_entry")
+    op.drop_index("ix_record_commitment", table_name="record")
+    with op.batch_alter_table("record") as batch:
+        batch.drop_column("settles")
