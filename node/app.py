@@ -31,7 +31,10 @@ from node.queries import router as queries_router
 from node.records import router as records_router
 from node.records.service import RecordKeys
 from node.records.workers import Preparer, default_workers
+from node.repairs import router as repairs_router
+from node.repairs.service import carry_out
 from node.retention import router as retention_router
+from node.retention.policy import Policy
 from node.retention.service import retention_policy
 from node.retention.sweeper import RetentionSweeper
 from node.staff import router as staff_router
@@ -88,6 +91,12 @@ def stop_node(node: Node) -> None:
     node.engine.dispose()
 
 
+def repair_removals(node: Node, policy: Policy) -> Callable[[], int]:
+    """The records of this member's approved repair cases, removed by the retention sweeper."""
+    me = node.chain.client.account.address
+    return lambda: carry_out(engine=node.engine, index=node.index, me=me, policy=policy)
+
+
 def open_call_sandbox(node: Node) -> CallSandbox | None:
     """Where strangers' eth_call and eth_getLogs on /rpc run: only on the embedded chain."""
     if node.chain.kind != "embedded":
@@ -128,8 +137,9 @@ def create_app(settings: Settings | None = None, *, run_batcher: bool = True) ->
         app.state.call_sandbox = open_call_sandbox(app.state.node)
         node = app.state.node
         app.state.blacklist_sweeper = ExpirySweeper(engine=node.engine, chain=node.chain)
+        policy = retention_policy(settings)
         app.state.retention_sweeper = RetentionSweeper(
-            engine=node.engine, policy=retention_policy(settings)
+            engine=node.engine, policy=policy, removals=repair_removals(node, policy)
         )
         if run_batcher:
             app.state.blacklist_sweeper.start()
@@ -161,6 +171,7 @@ def create_app(settings: Settings | None = None, *, run_batcher: bool = True) ->
     app.include_router(consents_router.router)
     app.include_router(queries_router.router)
     app.include_router(retention_router.router)
+    app.include_router(repairs_router.router)
     borrower_page.install(app)
     openapi.install(app)
     docs.install(app)

@@ -30,10 +30,11 @@ CONSORTIUM = "Consortium"
 # name here. Blacklist's one argument is its notice lead time in seconds; ConsentRegistry's is
 # the longest consent window in seconds (one year).
 CONSENT_MAX_WINDOW = 365 * 24 * 3600
-DEPLOY_LIST: tuple[str, ...] = ("RecordRegistry", "Blacklist", "ConsentRegistry")
+DEPLOY_LIST: tuple[str, ...] = ("RecordRegistry", "Blacklist", "ConsentRegistry", "RepairCases")
 DEPLOY_ARGS: dict[str, tuple[Any, ...]] = {
     "Blacklist": (0,),
     "ConsentRegistry": (CONSENT_MAX_WINDOW,),
+    "RepairCases": (True,),  # a regulator approves each repair case
 }
 CONSORTIUM_GAS = 8_000_000  # the constructor admits up to 32 founders
 SETUP_GAS = 200_000

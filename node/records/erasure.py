@@ -47,6 +47,30 @@ def record_of(conn: Connection, commitment: bytes) -> tuple[str, str] | None:
     return (row[0], row[1]) if row else None
 
 
+class Version(NamedTuple):
+    row_id: int
+    leaf_id: int
+    commitment: bytes
+    erased: bool
+
+
+_VERSION = "SELECT id, leaf_id, commitment, wrapped_key IS NULL FROM record WHERE record_id = ? "
+
+
+def current_of(conn: Connection, record_id: str) -> Version | None:
+    """The current version of `record_id`; None if there is none."""
+    row = conn.exec_driver_sql(
+        _VERSION + f"AND is_current = {TRUE[conn.dialect.name]}", (record_id,)
+    ).first()
+    return Version(row[0], row[1], row[2], bool(row[3])) if row else None
+
+
+def versions_of(conn: Connection, record_id: str) -> list[Version]:
+    """Every stored version of `record_id`, oldest first."""
+    rows = conn.exec_driver_sql(_VERSION + "ORDER BY version", (record_id,)).all()
+    return [Version(r[0], r[1], r[2], bool(r[3])) for r in rows]
+
+
 def event_date_of(conn: Connection, row_id: int) -> str:
     """The event_date of stored version `row_id`."""
     return conn.exec_driver_sql(

@@ -205,6 +205,16 @@ def list_schedule(
     }
 
 
+def entries_of(*, engine: Engine, record_id: str) -> list[dict[str, Any]]:
+    """The entries of every stored version of `record_id`."""
+    with read_connection(engine) as conn:
+        rows = conn.exec_driver_sql(
+            f"SELECT {_PUBLIC} FROM retention_entry WHERE record_id = ? ORDER BY record_row",
+            (record_id,),
+        ).all()
+    return [_public(r) for r in rows]
+
+
 def erasures(
     *, engine: Engine, index: EventIndex, after_row: int = 0, limit: int = 100
 ) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The retention sweeper: schedules each stored record version, and erases the due ones
-when the chain's time (the event index's block) reaches their expiry.
+when the chain's time (the event index's block) reaches their expiry, and the records of
+approved repair cases (node/repairs/, passed in as `removals`).
 
 It works in the store alone: the Expired marks on chain are queued in the same transaction
 as the erasure and sent by the batcher, which retries them until they land, so a crash or a
@@ -10,6 +11,7 @@ store's files are scrubbed of the old copies (service.scrub).
 
 import logging
 import threading
+from collections.abc import Callable
 
 from sqlalchemy.engine import Engine
 
@@ -23,8 +25,16 @@ class RetentionSweeper:
     """Not a ChainLoop: it never calls the chain, and a step that fails (the store busy) is
     tried again at the next interval."""
 
-    def __init__(self, *, engine: Engine, policy: Policy, interval: float = 5.0) -> None:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        policy: Policy,
+        interval: float = 5.0,
+        removals: Callable[[], int] | None = None,
+    ) -> None:
         self.engine = engine
+        self.removals = removals  # other erasures to run in the same loop (approved repairs)
         self.policy = policy
         self.interval = interval
         self.last_error: str | None = None
@@ -35,9 +45,10 @@ class RetentionSweeper:
     def step(self) -> bool:
         """Schedule new versions, erase due ones, scrub; True if anything was done."""
         scheduled = service.schedule_new(engine=self.engine, policy=self.policy)
-        erased = service.erase_due(engine=self.engine)
+        erased = self.removals() if self.removals is not None else 0
+        erased += service.erase_due(engine=self.engine)
         if erased:
-            log.info("retention: %d record version(s) expired and erased", erased)
+            log.info("retention: %d record(s) erased", erased)
             self._scrub_due = True
         if self._scrub_due:
             self._scrub_due = not service.scrub(self.engine)
