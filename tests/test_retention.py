@@ -172,3 +172,45 @@ def test_time_travel_on_anvil_erases_an_expired_record_everywhere(
             return service.clock(engine=node.engine)["time"]  # type: ignore[index]
 
         _sweep_story(client, travel)
+
+
+def _travel_embedded(node: Any, timestamp: int) -> None:
+    tester = node.chain.client.w3.provider.ethereum_tester
+    with node.chain.client.lock:
+        tester.time_travel(timestamp + 1)
+    assert node.index.catch_up(timeout=60)
+
+
+def test_the_sweeper_erases_and_schedules_on_either_store(store_client: TestClient) -> None:
+    node = node_of(store_client)
+    submit(store_client, [_clean(OVERDUE), _clean(LOAN)])
+    node.batcher.drain()
+    sweeper = RetentionSweeper(engine=node.engine, policy=Policy(5, 5))
+    sweeper.drain()
+    _travel_embedded(node, EXPIRES)
+    sweeper.drain()
+    node.batcher.drain()
+    assert node.index.catch_up(timeout=60)
+    assert store_client.get(f"/v1/records/{OVERDUE['record_id']}").status_code == 410
+    assert store_client.get(f"/v1/records/{LOAN['record_id']}").status_code == 200
+    (erased,) = store_client.get("/v1/retention/erasures").json()["entries"]
+    assert erased["on_schedule"] is True and erased["chain"]["status"] == "expired"
+    refused = store_client.get("/v1/retention/schedule", params={"state": "gone"})
+    assert refused.status_code == 422 and refused.json()["field"] == "state"
+
+
+def test_a_stop_between_the_erasure_and_the_scrub_is_scrubbed_at_the_next_start(
+    node_client: TestClient,
+) -> None:
+    node = node_of(node_client)
+    submit(node_client, [_clean(OVERDUE)])
+    (row,) = _stored(node, OVERDUE["record_id"])
+    sweeper = RetentionSweeper(engine=node.engine, policy=Policy(5, 5))
+    sweeper.drain()
+    _travel_embedded(node, EXPIRES)
+    assert service.erase_due(engine=node.engine) == 1  # the erasure commits; the node stops
+    data = node.settings.data
+    assert _files_holding(data, [row.wrapped_key]) != []  # the WAL still holds the old page
+    RetentionSweeper(engine=node.engine, policy=Policy(5, 5)).drain()  # started again
+    assert _files_holding(data, [row.wrapped_key, row.ciphertext]) == []
+    assert node_client.get(f"/v1/records/{OVERDUE['record_id']}").status_code == 410
