@@ -121,7 +121,7 @@ def _sweep_story(client: TestClient, travel: Callable[[int], int]) -> None:
     (e1, e2) = sorted(audit["entries"], key=lambda e: e["version"])
     assert e2["erased_time"] == EXPIRES and e2["on_schedule"] is True
     assert e2["chain"]["status"] == "expired" and e2["chain"]["time"] >= EXPIRES
-    assert e1["chain"]["status"] == "superseded" and e1["expiry_requested"] is False
+    assert e1["chain"]["status"] == "superseded" and e1["mark_requested"] is False
     assert audit["counts"]["erased"] == 2
 
     assert _files_holding(data, clear_texts + keys) == []

@@ -20,9 +20,10 @@ class RetentionEntry(SQLModel, table=True):
     `ended_on` is the day the adverse event ended (for a record with no negative information:
     its event_date); `expires_at` is midnight UTC of that day plus the retention years, in
     unix seconds, compared with the time of the block the event index stands at. `erased_block`
-    and `erased_time` are that block and its time at the erasure; `expiry_requested` says
-    whether the commitment was asked to be marked Expired on chain (its current version,
-    unless already removed), `reason` why it was erased."""
+    and `erased_time` are that block and its time at the erasure; `mark_requested` says
+    whether the commitment was queued to be marked on chain (Expired, or Revoked for a
+    repair; only a current version: an older one stays Superseded), `reason` why it was
+    erased (expired, repaired)."""
 
     __tablename__ = "retention_entry"
     __table_args__ = (Index("ix_retention_due", "state", "expires_at"),)
@@ -37,11 +38,11 @@ class RetentionEntry(SQLModel, table=True):
     ended_on: str | None = None
     expires_at: int | None = None
     state: str
-    reason: str | None = None  # "expired"
+    reason: str | None = None  # "expired", "repaired"
     erased_block: int | None = None
     erased_time: int | None = None
     erased_at: float | None = None
-    expiry_requested: bool = False
+    mark_requested: bool = False
     settles_record: str | None = None  # a settlement: the record_id it settles
 
 

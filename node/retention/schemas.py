@@ -26,12 +26,14 @@ class Entry(BaseModel):
     )
     expires_at: int | None = Field(description="unix seconds, by the chain's block time")
     state: Literal["open", "scheduled", "erased"]
-    reason: str | None = Field(description="why it was erased: expired")
+    reason: str | None = Field(
+        description="why it was erased: expired, or repaired (an approved repair case)"
+    )
     erased_block: int | None = Field(description="the block the index stood at when erased")
     erased_time: int | None = Field(description="that block's timestamp")
-    expiry_requested: bool = Field(
-        description="its commitment was queued to be marked Expired on chain (a current "
-        "version; an older version stays Superseded)"
+    mark_requested: bool = Field(
+        description="its commitment was queued to be marked on chain: Expired, or Revoked "
+        "when repaired (a current version; an older version stays Superseded)"
     )
 
 

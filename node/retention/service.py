@@ -30,7 +30,7 @@ SCHEDULE_STEP = 5_000  # versions scheduled per transaction
 ERASE_STEP = 200  # versions erased per transaction
 _PUBLIC = (
     "record_row, record_id, version, commitment, kind, negative, ended_on, expires_at, state, "
-    "reason, erased_block, erased_time, expiry_requested"
+    "reason, erased_block, erased_time, mark_requested"
 )
 
 
@@ -65,7 +65,7 @@ def schedule_new(*, engine: Engine, policy: Policy, limit: int = SCHEDULE_STEP) 
                          settled_on=settled_on)  # fmt: skip
             conn.exec_driver_sql(
                 "INSERT INTO retention_entry (record_row, record_id, version, leaf_id, "
-                "commitment, kind, negative, ended_on, expires_at, state, expiry_requested, "
+                "commitment, kind, negative, ended_on, expires_at, state, mark_requested, "
                 "settles_record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?)",
                 (v.row_id, v.record_id, v.version, v.leaf_id, v.commitment, v.kind, s.negative,
                  s.ended_on, s.expires_at, SCHEDULED if s.expires_at is not None else OPEN,
@@ -127,7 +127,7 @@ def erase(
         anchoring.request_status_change(conn, status=status, leaves=to_mark, now=time.time())
     conn.exec_driver_sql(
         "UPDATE retention_entry SET state = ?, reason = ?, erased_block = ?, erased_time = ?, "
-        "erased_at = ?, expiry_requested = ? WHERE record_row = ?",
+        "erased_at = ?, mark_requested = ? WHERE record_row = ?",
         [(ERASED, reason, block, block_time, time.time(), row in current and status is not None,
           row) for row in row_ids],
     )  # fmt: skip
@@ -167,7 +167,7 @@ def _public(row: Any) -> dict[str, Any]:
     out = dict(row._mapping)
     out["commitment"] = to_hex(out["commitment"])
     out["negative"] = bool(out["negative"])
-    out["expiry_requested"] = bool(out["expiry_requested"])
+    out["mark_requested"] = bool(out["mark_requested"])
     return out
 
 

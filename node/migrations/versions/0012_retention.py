@@ -47,7 +47,7 @@ def upgrade() -> None:
         sa.Column("erased_block", BIG(), nullable=True),
         sa.Column("erased_time", BIG(), nullable=True),
         sa.Column("erased_at", sa.Float(), nullable=True),
-        sa.Column("expiry_requested", sa.Boolean(), nullable=False),
+        sa.Column("mark_requested", sa.Boolean(), nullable=False),
         sa.Column("settles_record", AutoString(), nullable=True),
     )
     op.create_index("ix_retention_entry_record_id", "retention_entry", ["record_id"])
