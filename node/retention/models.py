@@ -43,7 +43,7 @@ class RetentionEntry(SQLModel, table=True):
     erased_time: int | None = None
     erased_at: float | None = None
     mark_requested: bool = False
-    settles_record: str | None = None  # a settlement: the record_id it settles
+    settles_record: str | None = Field(default=None, index=True)  # a settlement: what it settles
 
 
 class RetentionClock(SQLModel, table=True):

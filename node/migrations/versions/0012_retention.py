@@ -52,6 +52,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_retention_entry_record_id", "retention_entry", ["record_id"])
     op.create_index("ix_retention_due", "retention_entry", ["state", "expires_at"])
+    op.create_index("ix_retention_entry_settles_record", "retention_entry", ["settles_record"])
     op.create_table(
         "retention_clock",
         sa.Column("id", BIG(), primary_key=True, autoincrement=False),
@@ -62,6 +63,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("retention_clock")
+    op.drop_index("ix_retention_entry_settles_record", table_name="retention_entry")
     op.drop_index("ix_retention_due", table_name="retention_entry")
     op.drop_index("ix_retention_entry_record_id", table_name="retention_entry")
     op.drop_table("retention_entry")
