@@ -68,6 +68,10 @@ _REFUSALS: dict[str, type[RepairRefused]] = {
 }  # fmt: skip
 
 
+def _refused(name: str) -> RepairRefused:
+    return _REFUSALS[name]()
+
+
 def _contract(chain: Chain) -> Any:
     return chain.client.contract(chain.addresses[CONTRACT], chain.abis[CONTRACT])
 
@@ -76,10 +80,9 @@ def _send(chain: Chain, fn: Any) -> dict[str, Any]:
     try:
         tx = chain.client.send(fn, gas=GAS)
     except ContractRevert as err:
-        refusal = _REFUSALS.get(err.name)
-        if refusal is None:
+        if err.name not in _REFUSALS:
             raise
-        raise refusal() from None
+        raise _refused(err.name) from None
     receipt = chain.client.wait_receipt(tx, timeout=60)
     if receipt is None or receipt["status"] != 1:
         raise NotMined()
