@@ -71,6 +71,8 @@ def test_a_wrong_record_is_removed_once_a_regulator_approves_its_case(
     me = node.chain.client.account.address
     members.propose(chain=node.chain, action="grant_regulator", subject=me, index=node.index)
 
+    (waiting,) = node_client.get("/v1/repairs", params={"state": "open"}).json()["cases"]
+    assert waiting["case_id"] == 1 and waiting["member"] == me
     refused = _decide(node_client, 1, False).json()
     assert refused["state"] == "refused" and refused["decided_by"] == me
     sweeper.drain()
@@ -91,6 +93,8 @@ def test_a_wrong_record_is_removed_once_a_regulator_approves_its_case(
     commitment = bytes.fromhex(second["commitment"][2:])
     assert node.chain.registry.functions.statusOf(commitment).call() == 3  # Revoked
     assert node_client.get("/v1/repairs/2").json()["removed"] is True
+    listed = node_client.get("/v1/repairs").json()["cases"]
+    assert [(c["case_id"], c["state"]) for c in listed] == [(1, "refused"), (2, "approved")]
     (erasure,) = node_client.get("/v1/retention/erasures").json()["entries"]
     assert erasure["reason"] == "repaired" and erasure["chain"]["status"] == "revoked"
     assert erasure["on_schedule"] is None  # not a retention expiry: no schedule to keep

@@ -3,13 +3,13 @@
 Opening a case: admin or dispute handler. Deciding one: admin of a regulator's node (the
 contract checks the regulator role). Reading one: any staff account."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from node.deps import NodeDep
 from node.repairs import service
-from node.repairs.schemas import CaseOut, DecisionIn, RepairIn
+from node.repairs.schemas import CaseList, CaseOut, DecisionIn, RepairIn
 from node.retention.service import retention_policy
 from node.staff.deps import AnyStaff, StaffUser, log_target, require
 from node.staff.models import ADMIN, DISPUTE_HANDLER
@@ -50,6 +50,16 @@ def decide(case_id: CaseId, body: DecisionIn, node: NodeDep, staff: Admin) -> di
     return service.decide(engine=node.engine, chain=node.chain, index=node.index,
                           case_id=case_id, approve=body.approve,
                           reason=bytes.fromhex(body.reason_hash[2:]))  # fmt: skip
+
+
+@router.get("", summary="Every member's repair cases", response_model=CaseList)
+def list_cases(
+    node: NodeDep,
+    staff: AnyStaff,
+    state: Annotated[Literal["open", "approved", "refused"] | None, Query()] = None,
+) -> dict[str, Any]:
+    """From the event index: the open ones are what a regulator decides."""
+    return service.list_cases(index=node.index, state=state)
 
 
 @router.get("/{case_id}", summary="A repair case, as the chain holds it", response_model=CaseOut,

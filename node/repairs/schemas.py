@@ -39,3 +39,19 @@ class CaseOut(BaseModel):
     decided_block: int | None
     decided_by: str | None
     removed: bool = Field(description="the record's data key is destroyed (this node's own)")
+
+
+class CaseSummary(BaseModel):
+    case_id: int
+    member: str
+    commitment: str
+    evidence: str
+    state: Literal["open", "approved", "refused"]
+    opened_block: int
+    decided_block: int | None
+    decided_by: str | None
+
+
+class CaseList(BaseModel):
+    as_of_block: int | None
+    cases: list[CaseSummary]

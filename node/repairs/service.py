@@ -152,6 +152,14 @@ def _cases(index: EventIndex, case_id: int | None = None) -> dict[int, dict[str,
     return cases
 
 
+def list_cases(*, index: EventIndex, state: str | None = None) -> dict[str, Any]:
+    """Every member's cases (in a state, if given), oldest first, as of the index's block:
+    what a regulator's node decides from."""
+    snapshot = index.read(CONTRACT)
+    cases = [c for c in _cases(index).values() if state is None or c["state"] == state]
+    return {"as_of_block": snapshot.as_of_block, "cases": cases}
+
+
 def get_case(*, engine: Engine, index: EventIndex, case_id: int) -> dict[str, Any]:
     """A case as the event index holds it, and whether this node removed its record."""
     case = _cases(index, case_id).get(case_id)
