@@ -214,3 +214,6 @@ def test_a_stop_between_the_erasure_and_the_scrub_is_scrubbed_at_the_next_start(
     RetentionSweeper(engine=node.engine, policy=Policy(5, 5)).drain()  # started again
     assert _files_holding(data, [row.wrapped_key, row.ciphertext]) == []
     assert node_client.get(f"/v1/records/{OVERDUE['record_id']}").status_code == 410
+    (again,) = submit(node_client, [_clean(OVERDUE)])["results"]  # a batch file sent again
+    assert again["version"] == 1  # a no-op: the erased record does not come back
+    assert node_client.get(f"/v1/records/{OVERDUE['record_id']}").status_code == 410

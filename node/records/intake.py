@@ -253,11 +253,6 @@ def store_submission(*, engine: Engine, prepared: list[Sealed | dict[str, Any]])
                 raise ValueError("a record_id twice in one prepared submission")
             fresh.add(p.record_id)
             head = current.get(p.record_id)
-            if p.settles is not None and (refused := _unsettleable(conn, p)) is not None:
-                results[p.position] = {"status": "rejected", "record_id": p.record_id,
-                                       "field": "settles", "detail": refused}  # fmt: skip
-                fresh.discard(p.record_id)
-                continue
             if head is not None and hmac.compare_digest(head.mac, p.mac):
                 results[p.position] = {
                     "status": "accepted",
@@ -265,6 +260,10 @@ def store_submission(*, engine: Engine, prepared: list[Sealed | dict[str, Any]])
                     "commitment": to_hex(head.commitment),
                     "version": head.version,
                 }
+                continue
+            if p.settles is not None and (refused := _unsettleable(conn, p)) is not None:
+                results[p.position] = {"status": "rejected", "record_id": p.record_id,
+                                       "field": "settles", "detail": refused}  # fmt: skip
                 continue
             version = head.version + 1 if head else 1
             if head is not None:
