@@ -4,6 +4,8 @@ is approved as it opens. Every state is an event."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
 
+from node.cli import main as cli
 from tests.conftest import (
     ADMIT,
     GRANT_REGULATOR,
@@ -100,3 +103,16 @@ def test_without_required_approval_a_case_is_approved_as_it_opens(
     (decided,) = kit.cases.events.CaseDecided().process_receipt(receipt, errors=DISCARD)
     assert decided.args.approved is True and decided.args.by == kit.lender
     assert kit.cases.functions.getCase(1).call()[3] == APPROVED
+
+
+def test_the_founders_choose_whether_a_regulator_approves_repairs(
+    anvil: str, tmp_path: Path, compiled: dict[str, dict]
+) -> None:
+    w3 = Web3(Web3.HTTPProvider(anvil))
+    for choice, required in (("none", False), ("regulator", True)):
+        data = tmp_path / choice
+        assert cli(["consortium", "found", "--rpc", anvil, "--data", str(data),
+                    "--repair-approval", choice]) == 0  # fmt: skip
+        address = json.loads((data / "chain.json").read_text())["contracts"]["RepairCases"]
+        cases = w3.eth.contract(address=address, abi=compiled["RepairCases"]["abi"])
+        assert cases.functions.approvalRequired().call() is required

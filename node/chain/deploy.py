@@ -75,9 +75,15 @@ def contract_name(name: str) -> bytes:
 
 
 def found(
-    client: ChainClient, compiled: dict[str, dict], founders: list[Founder], threshold: int
+    client: ChainClient,
+    compiled: dict[str, dict],
+    founders: list[Founder],
+    threshold: int,
+    args: dict[str, tuple[Any, ...]] | None = None,
 ) -> dict[str, str]:
-    """Deploy a new consortium from `client`'s account; its contracts' addresses by name."""
+    """Deploy a new consortium from `client`'s account; its contracts' addresses by name.
+    `args` replaces DEPLOY_ARGS of the contracts it names (e.g. RepairCases' approval)."""
+    deploy_args = {**DEPLOY_ARGS, **(args or {})}
     consortium = client.deploy(
         compiled[CONSORTIUM]["abi"],
         compiled[CONSORTIUM]["bytecode"],
@@ -93,7 +99,7 @@ def found(
     for name in DEPLOY_LIST:
         artefact = compiled[name]
         addresses[name] = client.deploy(
-            artefact["abi"], artefact["bytecode"], consortium, *DEPLOY_ARGS.get(name, ())
+            artefact["abi"], artefact["bytecode"], consortium, *deploy_args.get(name, ())
         )
         _transact(client, functions.registerContract(contract_name(name), addresses[name]))
     _transact(client, functions.finishDeployment())

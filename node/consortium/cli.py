@@ -102,6 +102,13 @@ def _found_parser(csub: Any) -> None:
         default=None,
         help="votes a change needs (default: a majority of the founders)",
     )
+    found.add_argument(
+        "--repair-approval",
+        choices=("regulator", "none"),
+        default="regulator",
+        help="who approves a credit repair case before a wrong record is removed: a "
+        "regulator, or none (approved as it opens) (default: regulator)",
+    )
 
 
 def _besu_parser(csub: Any) -> None:
@@ -184,8 +191,9 @@ def _found(args: argparse.Namespace) -> int:
         member = load_secrets(args.data / "keys").member
         founders = [Founder.of(member, args.name, args.node_url), *others]
         chain_id, addresses = found_consortium(
-            data=args.data, rpc=args.rpc, member=member, founders=founders, threshold=threshold
-        )
+            data=args.data, rpc=args.rpc, member=member, founders=founders,
+            threshold=threshold, repair_approval=args.repair_approval == "regulator",
+        )  # fmt: skip
     except (KeystoreError, ChainError) as err:
         print(f"consortium found: {err}", file=sys.stderr)
         return 1
