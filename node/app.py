@@ -34,6 +34,12 @@ from node.records import router as records_router
 from node.records.service import RecordKeys
 from node.records.workers import Preparer, default_workers
 from node.regulator import router as regulator_router
+from node.repairs import router as repairs_router
+from node.repairs.service import carry_out
+from node.retention import router as retention_router
+from node.retention.policy import Policy
+from node.retention.service import retention_policy
+from node.retention.sweeper import RetentionSweeper
 from node.staff import router as staff_router
 from node.staff.service import count as staff_count
 
@@ -88,6 +94,12 @@ def stop_node(node: Node) -> None:
     node.engine.dispose()
 
 
+def repair_removals(node: Node, policy: Policy) -> Callable[[], int]:
+    """The records of this member's approved repair cases, removed by the retention sweeper."""
+    me = node.chain.client.account.address
+    return lambda: carry_out(engine=node.engine, index=node.index, me=me, policy=policy)
+
+
 def open_call_sandbox(node: Node) -> CallSandbox | None:
     """Where strangers' eth_call and eth_getLogs on /rpc run: only on the embedded chain."""
     if node.chain.kind != "embedded":
@@ -128,11 +140,17 @@ def create_app(settings: Settings | None = None, *, run_batcher: bool = True) ->
         app.state.call_sandbox = open_call_sandbox(app.state.node)
         node = app.state.node
         app.state.blacklist_sweeper = ExpirySweeper(engine=node.engine, chain=node.chain)
+        policy = retention_policy(settings)
+        app.state.retention_sweeper = RetentionSweeper(
+            engine=node.engine, policy=policy, removals=repair_removals(node, policy)
+        )
         if run_batcher:
             app.state.blacklist_sweeper.start()
+            app.state.retention_sweeper.start()
         try:
             yield
         finally:
+            app.state.retention_sweeper.stop()
             app.state.blacklist_sweeper.stop()
             if app.state.call_sandbox is not None:
                 app.state.call_sandbox.close()
@@ -158,6 +176,8 @@ def create_app(settings: Settings | None = None, *, run_batcher: bool = True) ->
     app.include_router(audit_router.router)
     app.include_router(regulator_router.router)
     app.include_router(disputes_router.router)
+    app.include_router(retention_router.router)
+    app.include_router(repairs_router.router)
     borrower_page.install(app)
     openapi.install(app)
     docs.install(app)

@@ -23,11 +23,13 @@ from node.members import cli as governance_cli
 from node.receipts import cli as verify_cli
 from node.records import cli as records_cli
 from node.regulator import cli as regulator_cli
+from node.retention import cli as retention_cli
 from node.staff import cli as staff_cli
 
 # in the order `creditchain --help` lists them
 COMMANDS = (run, records_cli, verify_cli, consortium_cli, keys_cli, staff_cli, governance_cli,
-            index_cli, blacklist_cli, disputes_cli, backup_cli, audit_cli, regulator_cli)  # fmt: skip
+            index_cli, blacklist_cli, disputes_cli, retention_cli, backup_cli, audit_cli,
+            regulator_cli)  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -70,6 +70,21 @@ class Settings(BaseSettings):
         description="years from the day an adverse event ended until its blacklist entry "
         "expires (征信业管理条例 Art. 16)",
     )
+    retention_negative_years: int = Field(
+        5,
+        ge=1,
+        le=10,
+        description="years from the day an adverse event ended until a record of negative "
+        "information (overdue, default, written_off, the settlement of one) is erased "
+        "(征信业管理条例 Art. 16)",
+    )
+    retention_other_years: int = Field(
+        5,
+        ge=1,
+        le=30,
+        description="years from its event_date until a record with no negative information "
+        "is erased",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="how much the node logs: debug, info, warning or error"
     )

@@ -76,7 +76,7 @@ def make_engine(store: Path | str) -> Engine:
 
 
 def _sqlite_engine(url: str) -> Engine:
-    """Connections that use WAL, wait on locks and enforce foreign keys."""
+    """Connections that use WAL, wait on locks, enforce foreign keys and zero freed bytes."""
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -88,6 +88,9 @@ def _sqlite_engine(url: str) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
+        # freed bytes are overwritten with zeros, so an erased record's destroyed data key
+        # leaves no copy in the file's free space (node/retention/)
+        cur.execute("PRAGMA secure_delete=ON")
         cur.close()
 
     return engine

@@ -31,7 +31,7 @@ _RUN_OPTIONS = {
     "rpc_evm_timeout": "SECONDS", "rpc_logs_max_blocks": "N", "log_level": "LEVEL",
     "log_format": "FORMAT",
     "consent_max_window": "SECONDS", "login_max_age": "SECONDS", "blacklist_retention_years": "N",
-    "store": "URL",
+    "store": "URL", "retention_negative_years": "N", "retention_other_years": "N",
 }  # fmt: skip
 
 

@@ -348,7 +348,8 @@ def test_every_positional_argument_and_subcommand_has_help() -> None:
 
 
 COMMANDS = {"run", "submit", "verify", "consortium", "keys", "staff", "governance", "index",
-            "blacklist", "disputes", "backup", "restore", "audit-export", "audit", "regulator"}  # fmt: skip
+            "blacklist", "disputes", "retention", "backup", "restore", "audit-export", "audit",
+            "regulator"}  # fmt: skip
 
 
 def test_help_lists_every_command_and_each_has_its_own_help() -> None:

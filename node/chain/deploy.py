@@ -32,11 +32,14 @@ CONSORTIUM = "Consortium"
 # answer an objection (20 days, 征信业管理条例 Art. 25; `found(answer_days=...)` sets another).
 CONSENT_MAX_WINDOW = 365 * 24 * 3600
 DISPUTE_ANSWER_DAYS = 20
-DEPLOY_LIST: tuple[str, ...] = ("RecordRegistry", "Blacklist", "ConsentRegistry", "Disputes")
+DEPLOY_LIST: tuple[str, ...] = (
+    "RecordRegistry", "Blacklist", "ConsentRegistry", "Disputes", "RepairCases"
+)  # fmt: skip
 DEPLOY_ARGS: dict[str, tuple[Any, ...]] = {
     "Blacklist": (0,),
     "ConsentRegistry": (CONSENT_MAX_WINDOW,),
     "Disputes": (DISPUTE_ANSWER_DAYS * 24 * 3600,),
+    "RepairCases": (True,),  # a regulator approves each repair case
 }
 CONSORTIUM_GAS = 8_000_000  # the constructor admits up to 32 founders
 SETUP_GAS = 200_000
@@ -83,12 +86,14 @@ def found(
     threshold: int,
     *,
     answer_days: int = DISPUTE_ANSWER_DAYS,
+    args: dict[str, tuple[Any, ...]] | None = None,
 ) -> dict[str, str]:
     """Deploy a new consortium from `client`'s account; its contracts' addresses by name.
-    Objections must be answered within `answer_days` days of being filed."""
+    Objections must be answered within `answer_days` days of being filed; `args` replaces
+    DEPLOY_ARGS of the contracts it names (e.g. RepairCases' approval)."""
     if answer_days < 1:
         raise DeployError("the answer period of an objection is at least one day")
-    args = {**DEPLOY_ARGS, "Disputes": (answer_days * 24 * 3600,)}
+    deploy_args = {**DEPLOY_ARGS, "Disputes": (answer_days * 24 * 3600,), **(args or {})}
     consortium = client.deploy(
         compiled[CONSORTIUM]["abi"],
         compiled[CONSORTIUM]["bytecode"],
@@ -104,7 +109,7 @@ def found(
     for name in DEPLOY_LIST:
         artefact = compiled[name]
         addresses[name] = client.deploy(
-            artefact["abi"], artefact["bytecode"], consortium, *args.get(name, ())
+            artefact["abi"], artefact["bytecode"], consortium, *deploy_args.get(name, ())
         )
         _transact(client, functions.registerContract(contract_name(name), addresses[name]))
     _transact(client, functions.finishDeployment())

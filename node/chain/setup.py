@@ -230,6 +230,7 @@ def found_consortium(
     threshold: int,
     rpc_wait: float = 30,
     answer_days: int = DISPUTE_ANSWER_DAYS,
+    repair_approval: bool = True,
 ) -> tuple[int, dict[str, str]]:
     """`creditchain consortium found`: deploy a new consortium from this node's account, its
     `founders` the founding admins, and write data/chain.json; (chain id, addresses)."""
@@ -242,6 +243,7 @@ def found_consortium(
         )
     w3, _kind, _close = _open(data=data, rpc=rpc, member=member.address, rpc_wait=rpc_wait)
     client = ChainClient(w3, member)
-    addresses = found(client, compile_contracts(), founders, threshold, answer_days=answer_days)
+    addresses = found(client, compile_contracts(), founders, threshold, answer_days=answer_days,
+                      args={"RepairCases": (repair_approval,)})  # fmt: skip
     write_chain_file(chain_file, chain_id=client.chain_id, contracts=addresses)
     return client.chain_id, addresses

@@ -110,6 +110,13 @@ def _found_parser(csub: Any) -> None:
         help="days a member has to answer an objection before only a regulator may rule "
         "(default: %(default)s, 征信业管理条例 Art. 25)",
     )
+    found.add_argument(
+        "--repair-approval",
+        choices=("regulator", "none"),
+        default="regulator",
+        help="who approves a credit repair case before a wrong record is removed: a "
+        "regulator, or none (approved as it opens) (default: regulator)",
+    )
 
 
 def _besu_parser(csub: Any) -> None:
@@ -194,6 +201,7 @@ def _found(args: argparse.Namespace) -> int:
         chain_id, addresses = found_consortium(
             data=args.data, rpc=args.rpc, member=member, founders=founders, threshold=threshold,
             answer_days=args.dispute_answer_days,
+            repair_approval=args.repair_approval == "regulator",
         )  # fmt: skip
     except (KeystoreError, ChainError) as err:
         print(f"consortium found: {err}", file=sys.stderr)

@@ -15,11 +15,13 @@ from node.anchoring.service import LeafPending
 from node.chain.index import EventIndex
 from node.consents import service as consents
 from node.crypto.eip712 import checksum
+from node.crypto.hexutil import to_hex
 from node.db import TRUE, driver_rows, read_connection, read_snapshot
 from node.members.service import member_status
 from node.peers.signing import MAX_SKEW, NonceBook, PeerRefused, ReplayedRequest, StaleRequest
 from node.queries.log import QueryEntry, QueryLog
 from node.queries.schemas import PeerQuery
+from node.records.erasure import is_erased
 from node.records.intake import RecordKeys
 from node.records.receipts import receipt_of_row
 
@@ -141,9 +143,10 @@ def subject_receipts(
     registry: str,
     cache: ReceiptCache | None = None,
     conn: Connection | None = None,
-) -> tuple[list[dict[str, Any]], int]:
-    """A receipt for each current anchored record about the subject, and how many are not
-    anchored yet (those are not sent: nobody could check them). The records are listed on
+) -> tuple[list[dict[str, Any]], int, list[str]]:
+    """A receipt for each current anchored record about the subject, how many are not
+    anchored yet (those are not sent: nobody could check them), and the commitments of those
+    erased (their data keys destroyed: nothing of them is sent). The records are listed on
     `conn` if given."""
     now = time.monotonic()
     if conn is not None:
@@ -151,8 +154,11 @@ def subject_receipts(
     else:
         with read_connection(engine) as own:
             rows = own.exec_driver_sql(_subject_records(own), (subject_key,)).all()
-    receipts, pending = [], 0
+    receipts, pending, erased = [], 0, []
     for row in rows:
+        if is_erased(row):  # never from the cache: an erased record is not sent again
+            erased.append(to_hex(row.commitment))
+            continue
         receipt = cache.get(row.id, now) if cache is not None else None
         if receipt is None:
             try:
@@ -165,7 +171,7 @@ def subject_receipts(
             if cache is not None:
                 cache.put(row.id, receipt, now)
         receipts.append(receipt)
-    return receipts, pending  # fmt: skip
+    return receipts, pending, erased  # fmt: skip
 
 
 def prepare_answer(
@@ -189,7 +195,7 @@ def prepare_answer(
         as_of = index.indexed_block(conn)
         consent = check_query(conn=conn, index=index, query=query, requester=requester,
                               nonces=nonces, now=now)  # fmt: skip
-        records, pending = subject_receipts(
+        records, pending, erased = subject_receipts(
             engine=engine, keys=keys, subject_key=consent.subject_key, chain_id=chain_id,
             registry=registry, cache=cache, conn=conn,
         )  # fmt: skip
@@ -199,7 +205,7 @@ def prepare_answer(
         requester=checksum(requester), holder=holder, at=int(now),
     )  # fmt: skip
     answer = {"holder": holder, "query_id": entry.query_id, "as_of_block": as_of,
-              "records": records, "pending": pending}  # fmt: skip
+              "records": records, "pending": pending, "erased": erased}  # fmt: skip
     return answer, entry
 
 

@@ -34,6 +34,11 @@ class PeerAnswer(BaseModel):
         description="a receipt (record, salt, proof, ...) for each current anchored record"
     )
     pending: int = Field(description="records about the subject not yet anchored (not sent)")
+    erased: list[str] = Field(
+        default_factory=list,
+        description="commitments of records about the subject that were erased (retention "
+        "ended, or removed as wrong): their content is gone and is not sent",
+    )
 
 
 class QuerySubject(BaseModel):

@@ -42,3 +42,14 @@ class NotAnchored(RecordsError):
 
     def context(self) -> dict[str, Any]:
         return {"state": self.state}
+
+
+class RecordErased(RecordsError):
+    """The record's data key was destroyed (its retention ended, or it was removed as wrong):
+    its commitment stays on chain, its content can never be read again."""
+
+    code, status = "record_erased", 410
+
+    def __init__(self, record_id: str) -> None:
+        detail = "the record was erased: its data key is destroyed, only its commitment stays"
+        super().__init__(record_id, detail=detail)

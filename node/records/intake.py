@@ -28,7 +28,7 @@ from node.db import TRUE, json_values, write_transaction
 from node.keys.store import NodeSecrets
 from node.records.errors import InvalidSubmission
 from node.records.rejections import holds_resident_id, rejection, validation_rejection
-from node.records.schemas import RecordIn
+from node.records.schemas import NEGATIVE_KINDS, RecordIn
 
 _RECORD = TypeAdapter(RecordIn)
 _RECORDS = TypeAdapter(list[RecordIn])
@@ -66,6 +66,7 @@ class Sealed(NamedTuple):
     commitment: bytes
     wrapped_key: bytes
     ciphertext: bytes
+    settles: bytes | None = None  # the commitment a settled record settles
 
 
 def committed_form(rec: RecordIn, skey: str) -> dict[str, Any]:
@@ -93,6 +94,8 @@ def committed_form(rec: RecordIn, skey: str) -> dict[str, Any]:
         value = getattr(rec, name)
         if value is not None:
             out[name] = value.isoformat()
+    if rec.settles is not None:
+        out["settles"] = rec.settles
     return out
 
 
@@ -136,6 +139,7 @@ def prepare(
         com,
         wrapped,
         ct,
+        bytes.fromhex(rec.settles[2:]) if rec.settles else None,
     )
 
 
@@ -161,9 +165,30 @@ def _current_versions(conn: Connection, record_ids: list[str]) -> dict[str, _Hea
 
 _INSERT = (
     "INSERT INTO record (id, record_id, version, is_current, subject_key, kind, event_date, "
-    "commitment, content_mac, wrapped_key, ciphertext, submission_id, created_at, leaf_id) "
-    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    "commitment, content_mac, wrapped_key, ciphertext, submission_id, created_at, settles, "
+    "leaf_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
+
+
+def _unsettleable(conn: Connection, p: Sealed) -> str | None:
+    """Why `p` cannot settle the record it names, or None: it must be this member's current
+    version of a negative record about the same subject, stored before and not erased."""
+    row = conn.exec_driver_sql(
+        "SELECT subject_key, kind, is_current, wrapped_key IS NULL FROM record "
+        "WHERE commitment = ?",
+        (p.settles,),
+    ).first()
+    if row is None:
+        return "no record of this member has that commitment (settle a record stored before)"
+    if row[0] != p.subject_key:
+        return "the record it settles is about another subject"
+    if row[1] not in {k.value for k in NEGATIVE_KINDS}:
+        return "only an overdue, default or written_off record is settled"
+    if not row[2]:
+        return "that version was corrected since: settle its current version"
+    if row[3]:
+        return "that record was erased"
+    return None
 
 
 def parse_submission(body: bytes) -> list[Any]:
@@ -236,6 +261,10 @@ def store_submission(*, engine: Engine, prepared: list[Sealed | dict[str, Any]])
                     "version": head.version,
                 }
                 continue
+            if p.settles is not None and (refused := _unsettleable(conn, p)) is not None:
+                results[p.position] = {"status": "rejected", "record_id": p.record_id,
+                                       "field": "settles", "detail": refused}  # fmt: skip
+                continue
             version = head.version + 1 if head else 1
             if head is not None:
                 retired.append(head.row_id)
@@ -244,7 +273,8 @@ def store_submission(*, engine: Engine, prepared: list[Sealed | dict[str, Any]])
             next_id += 1
             rows.append(
                 (row_id, p.record_id, version, True, p.subject_key, p.kind, p.event_date,
-                 p.commitment, p.mac, p.wrapped_key, p.ciphertext, submission_id, now)
+                 p.commitment, p.mac, p.wrapped_key, p.ciphertext, submission_id, now,
+                 p.settles)
             )  # fmt: skip
             results[p.position] = {
                 "status": "accepted",

@@ -18,6 +18,7 @@ class Record(SQLModel, table=True):
             postgresql_where=text("is_current"),
         ),
         Index("ix_record_subject", "subject_key"),  # a member answering a query reads by subject
+        Index("ix_record_commitment", "commitment"),  # a settlement names what it settles
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -31,6 +32,7 @@ class Record(SQLModel, table=True):
     content_mac: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     wrapped_key: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     ciphertext: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    settles: bytes | None = Field(default=None, sa_column=Column(LargeBinary))  # a commitment
     leaf_id: int = Field(foreign_key="leaf.id", index=True)  # an audit export reads by leaf
     submission_id: str
     created_at: float

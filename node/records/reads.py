@@ -13,7 +13,8 @@ from sqlalchemy.engine import Engine
 from node.anchoring import service as anchoring
 from node.crypto.commitments import to_hex
 from node.db import TRUE, read_connection
-from node.records.errors import RecordNotFound, SubmissionNotFound
+from node.records.erasure import is_erased
+from node.records.errors import RecordErased, RecordNotFound, SubmissionNotFound
 from node.records.intake import RecordKeys
 
 
@@ -58,7 +59,10 @@ def load_version(engine: Engine, record_id: str, version: int | None) -> Any:
 
 
 def open_sealed(keys: RecordKeys, row: Any) -> dict[str, Any]:
-    """The row's plaintext: committed form "c", salt "s", identity "i"."""
+    """The row's plaintext: committed form "c", salt "s", identity "i"; RecordErased if its
+    data key was destroyed."""
+    if is_erased(row):
+        raise RecordErased(row.record_id)
     plaintext = keys.sealer.open(row.wrapped_key, row.ciphertext, row.commitment)
     return orjson.loads(plaintext)
 

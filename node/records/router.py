@@ -78,7 +78,20 @@ def get_submission(
     return _json(service.get_submission(engine=node.engine, submission_id=submission_id))
 
 
-@router.get("/records/{record_id}", summary="One record as committed", response_model=RecordOut)
+_ERASED: dict[int | str, dict[str, Any]] = {
+    410: {
+        "description": "erased: its retention ended (or it was removed as wrong) and "
+        "its data key was destroyed; only its commitment stays"
+    }
+}
+
+
+@router.get(
+    "/records/{record_id}",
+    summary="One record as committed",
+    response_model=RecordOut,
+    responses=_ERASED,
+)
 def get_record(
     record_id: RecordIdPath,
     staff: Reader,
@@ -108,7 +121,8 @@ def get_record(
                     )
                 }
             },
-        }
+        },
+        **_ERASED,
     },
 )
 def get_receipt(

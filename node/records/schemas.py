@@ -130,6 +130,14 @@ class RecordIn(BaseModel):
             "when the borrower was told of this negative information; not in the future"
         ),
     )
+    settles: Annotated[str, Strict(), StringConstraints(pattern=r"^0x[0-9a-f]{64}$")] | None = (
+        Field(
+            None,
+            description="a settled record only: the commitment (0x and 64 lower-case hex digits) "
+            "of this member's current record of the same subject that it settles (overdue, "
+            "default or written_off), stored before; that record stays as it is",
+        )
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> "RecordIn":
@@ -142,6 +150,8 @@ class RecordIn(BaseModel):
             raise ValueError("notice_date: must not lie in the future")
         if self.date_of_first_delinquency and self.date_of_first_delinquency > self.event_date:
             raise ValueError("date_of_first_delinquency: must not be after event_date")
+        if self.settles is not None and self.kind != Kind.settled:
+            raise ValueError("settles: only a settled record settles another")
         return self
 
 

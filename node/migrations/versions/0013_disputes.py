@@ -1,7 +1,7 @@
 """disputes: the objections derived from the Disputes contract's events
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-03 03:00:00.000000
 
 The table is derived: with no cursor row the projection rebuilds it from chain_event on the
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlmodel.sql.sqltypes import AutoString
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Credit repair (信用修复): cases that remove wrong records, approved by a regulator."""
