@@ -31,6 +31,7 @@ from node.queries import router as queries_router
 from node.records import router as records_router
 from node.records.service import RecordKeys
 from node.records.workers import Preparer, default_workers
+from node.reports import router as reports_router
 from node.staff import router as staff_router
 from node.staff.service import count as staff_count
 
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None, *, run_batcher: bool = True) ->
     app.include_router(blacklist_router.router)
     app.include_router(consents_router.router)
     app.include_router(queries_router.router)
+    app.include_router(reports_router.router)
     borrower_page.install(app)
     openapi.install(app)
     docs.install(app)

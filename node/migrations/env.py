@@ -9,6 +9,7 @@ import node.chain.models  # noqa: F401
 import node.consents.models  # noqa: F401
 import node.queries.models  # noqa: F401
 import node.records.models  # noqa: F401
+import node.reports.models  # noqa: F401
 import node.staff.models  # noqa: F401
 
 connection = context.config.attributes["connection"]
