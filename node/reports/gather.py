@@ -64,6 +64,14 @@ def verify_queries(
     return items
 
 
+def _shown_as_committed(holder: str, items: list[Any], receipts: list[Any]) -> None:
+    """Each item's record is the one its (checked) receipt commits to."""
+    for item, receipt in zip(items, receipts, strict=True):
+        if item.get("record") != receipt["record"]:
+            record_id = str(receipt["record"].get("record_id", "?"))
+            raise AnswerRejected(holder, record_id, "the record shown is not the one committed")
+
+
 def check_section(
     chain: Chain, batches: BatchBook, result: dict[str, Any], subject_key: str
 ) -> None:
@@ -71,17 +79,21 @@ def check_section(
     answer = result.pop("answer", None)
     if answer is None:
         return
-    receipts = answer.get("records")
+    holder = result["member"]
+    items = answer.get("records")  # each {record, chain_status, receipt}: the receipt is checked
+    receipts = ([i.get("receipt") if isinstance(i, dict) else None for i in items]
+                if isinstance(items, list) else items)  # fmt: skip
     try:
-        checked = verify_answer(chain, batches, holder=result["member"], subject_key=subject_key,
+        checked = verify_answer(chain, batches, holder=holder, subject_key=subject_key,
                                 receipts=receipts)  # fmt: skip
-        queries = verify_queries(chain, batches, holder=result["member"],
-                                 subject_key=subject_key, items=answer.get("queries"))  # fmt: skip
+        assert isinstance(items, list) and isinstance(receipts, list)
+        _shown_as_committed(holder, items, receipts)
+        queries = verify_queries(chain, batches, holder=holder, subject_key=subject_key,
+                                 items=answer.get("queries"))  # fmt: skip
     except AnswerRejected as err:
         result.update(status="rejected", error={"error": err.code, "detail": err.detail,
                                                 "record_id": err.record_id})  # fmt: skip
         return
-    assert isinstance(receipts, list)
     result.update(
         as_of_block=answer.get("as_of_block"),
         records=[{"record": r["record"], "chain_status": c["chain_status"], "receipt": r}
