@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import orjson
@@ -20,9 +21,17 @@ from web3 import HTTPProvider, Web3
 from node.chain.setup import Chain, connect_chain
 from node.crypto import eip712
 from node.keys.store import load_secrets
+from node.queries.verify import AnswerRejected, BatchBook
 from node.receipts.verify import verify_receipt
-from node.reports.gather import PEER_PATH, gather, peer_request
-from tests.conftest import call_api, consortium_up, person, store_has, wait_for
+from node.reports.gather import PEER_PATH, gather, peer_request, verify_queries
+from tests.conftest import (
+    call_api,
+    consortium_up,
+    person,
+    staff_token_in,
+    store_has,
+    wait_for,
+)
 
 RULE = "征信业管理条例 Art. 17"
 
@@ -94,12 +103,43 @@ def _given(member: dict[str, Any], key: str) -> int:
         return int(conn.execute(sql, (key,)).fetchone()[0])
 
 
-def test_the_report_gathers_the_records_of_the_other_members_each_checked(three):
+def _queried(three: dict[str, Any], borrower: LocalAccount, key: str, seq: int) -> None:
+    """The first member queries the others about person `seq` under the borrower's consent;
+    returns once each other member's query log entry is anchored (its trail has a receipt)."""
+    first = three["members"][0]
+    now = int(time.time())
+    params = {"subject_key": key, "grantee": first["address"], "purpose": "loan_application",
+              "valid_from": now - 60, "valid_until": now + 86_400, "nonce": str(seq)}  # fmt: skip
+    status, typed = call_api(first["url"] + "/v1/consents/typed-data?" + urlencode(params), None,
+                             method="GET")  # fmt: skip
+    assert status == 200, typed
+    status, relayed = call_api(first["url"] + "/v1/consents", None, {
+        "message": typed["message"], "signature": eip712.sign(typed, borrower.key),
+        "borrower": borrower.address})  # fmt: skip
+    assert status == 200, relayed
+    consent = relayed["consent_id"]
+    for m in three["members"]:
+        wait_for(lambda m=m: store_has(m["data"], "SELECT 1 FROM consent WHERE consent_id = ?",
+                                       consent), timeout=30, what="consent indexed")  # fmt: skip
+    operator = staff_token_in(Path(first["data"]), "query_operator")
+    subject = {"type": "person", "id_number": person(seq)["subject"]["id_number"]}
+    status, answer = call_api(first["url"] + "/v1/queries", operator, {
+        "subject": subject, "consent_id": consent, "purpose": "loan_application"})  # fmt: skip
+    assert status == 200 and answer["partial"] is False, answer
+    for m in three["members"][1:]:
+        wait_for(lambda m=m: store_has(m["data"], "SELECT 1 FROM query_log q JOIN batch b ON "
+                                       "q.leaf_id BETWEEN b.first_leaf AND b.last_leaf "
+                                       "WHERE q.subject_key = ? AND b.state = 'confirmed'", key),
+                 timeout=60, what="the query anchored")  # fmt: skip
+
+
+def test_the_report_gathers_the_records_of_the_other_members_each_checked(three, gatherer_chain):
     first, second, third = three["members"]
     seq = 71
     held = {first["name"]: _hold(first, 0, seq), second["name"]: _hold(second, 1, seq, 2),
             third["name"]: _hold(third, 2, seq)}  # fmt: skip
     borrower, key = _bind(three, seq)
+    _queried(three, borrower, key, seq)
 
     status, report = _report(first, key, _signed(first, key, borrower, "consortium"))
     assert status == 200, report
@@ -116,6 +156,22 @@ def test_the_report_gathers_the_records_of_the_other_members_each_checked(three)
             verdict = verify_receipt(item["receipt"], w3)  # a stranger's check agrees
             assert verdict.ok and verdict.status == "active", verdict.checks
         assert section["free_reports"]["used"] == 1 and section["free_reports"]["left"] == 1
+        if section["name"] == first["name"]:  # the asker: one entry per member it asked
+            assert sorted(q["holder"] for q in section["queries"]) == sorted(
+                [second["address"], third["address"]]
+            )
+            continue
+        (query,) = section["queries"]  # the member's own log: the query it answered
+        assert (query["side"], query["requester"]) == ("holder", first["address"])
+        assert verify_receipt(query["receipt"], w3).ok
+        for altered in (
+            {**query, "purpose": "guarantee_review"},  # shown as another purpose
+            {**query, "receipt": {**query["receipt"], "salt": "0x" + "00" * 32}},
+        ):
+            with pytest.raises(AnswerRejected) as caught:
+                verify_queries(gatherer_chain, BatchBook(gatherer_chain), holder=section["member"],
+                               subject_key=key, items=[altered])  # fmt: skip
+            assert caught.value.record_id == f"query {query['query_id']}"
     assert [b["address"] for b in report["bindings"]] == [borrower.address]
     assert all(_given(m, key) == 1 for m in three["members"])
 
