@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from node.crypto import eip712
 from node.crypto.subjects import make_resident_id
 from node.db import read_connection, write_transaction
-from node.receipts.verify import verify_receipt
+from node.receipts.verify import STATUSES, verify_receipt
 from node.reports import quota
 from node.reports.errors import FreeReportsUsed
 from tests.conftest import bind_borrower, node_of, person, submit
@@ -60,7 +60,9 @@ class Borrower:
 
 
 @pytest.fixture
-def borrower(node_client: TestClient) -> Borrower:
+def borrower(store_client: TestClient) -> Borrower:
+    """A borrower with two records at a node on each store (SQLite, PostgreSQL)."""
+    node_client = store_client
     records = [person(SEQ, record_id="RP-1", account_id="RP-AC1"),
                person(SEQ, record_id="RP-2", account_id="RP-AC2", kind="loan_opened",
                       days_past_due=None),
@@ -175,3 +177,21 @@ def test_the_count_is_per_calendar_year_in_china_standard_time(node_client):
         claim(new_year - 1, 3)
     assert refused.value.next_free_at == int(new_year)
     assert claim(new_year, 4).used == 1  # 00:00 on 1 January: a new year's first
+
+
+def test_each_record_carries_its_status_on_chain_as_the_index_read_it(borrower):
+    """The holder revokes one of its records on chain: the next report shows it revoked."""
+    first = borrower.ask(borrower.request()).json()["members"][0]["records"]
+    receipt = next(r["receipt"] for r in first if r["record"]["record_id"] == "RP-1")
+    chain = borrower.node.chain
+    revoked = STATUSES.index("revoked")
+    tx = chain.client.send(chain.registry.functions.setStatus(
+        bytes.fromhex(receipt["commitment"][2:]), receipt["batch_id"], receipt["leaf_index"],
+        [bytes.fromhex(h[2:]) for h in receipt["proof"]], revoked), gas=500_000)  # fmt: skip
+    assert chain.client.wait_receipt(tx)["status"] == 1
+    borrower.node.index.catch_up()
+
+    report = borrower.ask(borrower.request()).json()
+    statuses = {r["record"]["record_id"]: r["chain_status"]
+                for r in report["members"][0]["records"]}  # fmt: skip
+    assert statuses == {"RP-1": "revoked", "RP-2": "active"}
