@@ -40,6 +40,7 @@ from node.retention import router as retention_router
 from node.retention.policy import Policy
 from node.retention.service import retention_policy
 from node.retention.sweeper import RetentionSweeper
+from node.reports import router as reports_router
 from node.staff import router as staff_router
 from node.staff.service import count as staff_count
 
@@ -178,6 +179,7 @@ def create_app(settings: Settings | None = None, *, run_batcher: bool = True) ->
     app.include_router(disputes_router.router)
     app.include_router(retention_router.router)
     app.include_router(repairs_router.router)
+    app.include_router(reports_router.router)
     borrower_page.install(app)
     openapi.install(app)
     docs.install(app)

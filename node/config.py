@@ -114,6 +114,13 @@ class Settings(BaseSettings):
     login_max_age: float = Field(
         300.0, gt=0, description="seconds a borrower's signed login stays fresh"
     )
+    free_reports_per_year: int = Field(
+        2,
+        ge=0,
+        le=366,
+        description="reports a borrower gets free from this member each calendar year, "
+        "China Standard Time (征信业管理条例 Art. 17)",
+    )
 
     @field_validator("store")
     @classmethod

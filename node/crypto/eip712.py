@@ -103,6 +103,13 @@ def login_typed_data(message: dict[str, Any], dom: dict[str, Any]) -> dict[str, 
     return typed_data("Login", LOGIN_FIELDS, message, dom)
 
 
+def report_typed_data(message: dict[str, Any], dom: dict[str, Any]) -> dict[str, Any]:
+    """ReportRequest(subjectKey, node, issuedAt, nonce): the Login's fields under its own
+    name, so that a wallet shows the borrower they are asking for their report (which the
+    named node gathers from every member), and no login can be taken for one."""
+    return typed_data("ReportRequest", LOGIN_FIELDS, message, dom)
+
+
 def _signable(data: dict[str, Any]) -> SignableMessage:
     return encode_typed_data(full_message=data)
 

@@ -10,6 +10,7 @@ import node.consents.models  # noqa: F401
 import node.disputes.models  # noqa: F401
 import node.queries.models  # noqa: F401
 import node.records.models  # noqa: F401
+import node.reports.models  # noqa: F401
 import node.retention.models  # noqa: F401
 import node.staff.models  # noqa: F401
 

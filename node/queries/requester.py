@@ -49,23 +49,25 @@ def peer_request(
     return body, {**headers, "Content-Type": "application/json"}
 
 
-async def _ask(
+async def ask_member(
     http: httpx.AsyncClient,
-    chain: Chain,
     member: dict[str, Any],
-    query: dict[str, Any],
+    *,
+    path: str,
+    body: bytes,
+    headers: dict[str, str],
     timeout: float,
 ) -> dict[str, Any]:
-    """One member's answer as it came (not yet checked), or why there is none."""
+    """One member's answer to `body` POSTed to `path` on its node with `headers` (signed
+    with this node's member key), as it came (not yet checked); or why there is none: its
+    status is answered, refused, timeout or unreachable."""
     result: dict[str, Any] = {"member": member["address"], "name": member["name"],
                               "records": [], "as_of_block": None, "error": None}  # fmt: skip
     if not member["node_url"]:
         return {**result, "status": "unreachable",
                 "error": {"error": "unreachable", "detail": "no node URL on chain"}}  # fmt: skip
-    body, headers = peer_request(chain.client.account, chain_id=chain.chain_id,
-                                 consortium=chain.addresses["Consortium"], **query)  # fmt: skip
     try:
-        resp = await http.post(member["node_url"].rstrip("/") + PEER_PATH, content=body,
+        resp = await http.post(member["node_url"].rstrip("/") + path, content=body,
                                headers=headers, timeout=timeout)  # fmt: skip
     except httpx.TimeoutException:
         return {**result, "status": "timeout", "error": {"error": "timeout",
@@ -81,6 +83,20 @@ async def _ask(
         error = answer if isinstance(answer, dict) else {"error": f"http_{resp.status_code}"}
         return {**result, "status": "refused", "error": error}
     return {**result, "status": "answered", "answer": answer}
+
+
+async def _ask(
+    http: httpx.AsyncClient,
+    chain: Chain,
+    member: dict[str, Any],
+    query: dict[str, Any],
+    timeout: float,
+) -> dict[str, Any]:
+    """One member's answer to a query as it came (not yet checked), or why there is none."""
+    body, headers = peer_request(chain.client.account, chain_id=chain.chain_id,
+                                 consortium=chain.addresses["Consortium"], **query)  # fmt: skip
+    return await ask_member(http, member, path=PEER_PATH, body=body, headers=headers,
+                            timeout=timeout)  # fmt: skip
 
 
 def _statements(engine: Any, answer: dict[str, Any]) -> dict[str, str]:

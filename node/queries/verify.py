@@ -53,7 +53,6 @@ def verify_answer(
     (`statement_hash`, from this node's own index: `statements` by commitment) if any."""
     if not isinstance(receipts, list):
         raise AnswerRejected(holder, "-", "records is not a list")
-    registry = chain.addresses["RecordRegistry"]
     checked = []
     for receipt in receipts:
         record = receipt.get("record") if isinstance(receipt, dict) else None
@@ -69,17 +68,10 @@ def verify_answer(
         assert isinstance(record, dict)
         if record.get("subject_key", "").lower() != subject_key.lower():
             raise fail("the record is about another subject")
-        if receipt["chain_id"] != chain.chain_id or receipt["registry"].lower() != registry.lower():
-            raise fail("the receipt names another chain or registry")
+        why = anchor_mismatch(chain, batches, holder=holder, receipt=receipt, root=root)
+        if why is not None:
+            raise fail(why)
         try:
-            batch = batches.get(receipt["batch_id"])
-            if batch is None:
-                raise fail(f"batch {receipt['batch_id']} is not on the chain")
-            member, on_chain_root, size = batch
-            if on_chain_root != root or size != receipt["tree_size"]:
-                raise fail(f"batch {receipt['batch_id']} on chain has root {to_hex(on_chain_root)}")
-            if member.lower() != holder.lower():
-                raise fail(f"batch {receipt['batch_id']} was anchored by {member}, not the holder")
             status = chain.client.call(
                 chain.registry.functions.statusOf(from_hex(receipt["commitment"]))
             )
@@ -90,3 +82,26 @@ def verify_answer(
         if statement is not None:
             checked[-1]["statement_hash"] = statement
     return checked
+
+
+def anchor_mismatch(
+    chain: Chain, batches: BatchBook, *, holder: str, receipt: dict[str, Any], root: bytes
+) -> str | None:
+    """Why a receipt whose proof walks to `root` is not one of `holder`'s anchored leaves on
+    this chain (another chain or registry, no such batch, another root or size, another
+    anchoring member); None if it is."""
+    registry = chain.addresses["RecordRegistry"]
+    if receipt["chain_id"] != chain.chain_id or receipt["registry"].lower() != registry.lower():
+        return "the receipt names another chain or registry"
+    try:
+        batch = batches.get(receipt["batch_id"])
+    except (ChainError, OSError) as err:
+        return f"the chain could not be asked: {type(err).__name__}"
+    if batch is None:
+        return f"batch {receipt['batch_id']} is not on the chain"
+    member, on_chain_root, size = batch
+    if on_chain_root != root or size != receipt["tree_size"]:
+        return f"batch {receipt['batch_id']} on chain has root {to_hex(on_chain_root)}"
+    if member.lower() != holder.lower():
+        return f"batch {receipt['batch_id']} was anchored by {member}, not the holder"
+    return None
