@@ -36,11 +36,11 @@ from node.records.workers import Preparer, default_workers
 from node.regulator import router as regulator_router
 from node.repairs import router as repairs_router
 from node.repairs.service import carry_out
+from node.reports import router as reports_router
 from node.retention import router as retention_router
 from node.retention.policy import Policy
 from node.retention.service import retention_policy
 from node.retention.sweeper import RetentionSweeper
-from node.reports import router as reports_router
 from node.staff import router as staff_router
 from node.staff.service import count as staff_count
 
