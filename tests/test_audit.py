@@ -3,7 +3,7 @@ the chain alone (its RPC, or the auditor's own node's event index). A clean bund
 an altered byte, a missing record, an extra record, a missing batch and an expired record not
 erased are each found and named, even in a bundle the member signed after tampering; a query
 the requester logged and the holder did not is named (the holder's bundle its query log
-alone); the HTML report, opened in headless
+alone); an objection left unanswered past its deadline is named; the HTML report, opened in headless
 Chromium, names the same findings as the JSON report."""
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from tests.conftest import (
     members_on_anvil,
     node_of,
     person,
+    rpc,
     staff_token,
     submit,
     wait_for,
@@ -295,6 +296,38 @@ def test_a_bundle_that_stops_early_misses_the_batches_settled_before_it(
     batches = sorted({x["batch"] for x in lines})
     assert code == 1
     assert _named(report) == {("missing_batch", b, None, None) for b in batches[1:]}
+
+
+def test_an_objection_left_unanswered_past_its_deadline_is_named(world: dict[str, Any]) -> None:
+    """B objects, for the borrower, to one of A's records; A does not answer. Inside the
+    deadline the audit checks the objection and finds nothing late; once the chain's clock
+    has passed the deadline, both chain reads name it. (Last in the module: it moves anvil's
+    clock.)"""
+    a, b = world["a"], world["b"]
+    receipt = a.get("/v1/records/LN-000003-2025-06/receipt").json()
+    filed = b.post("/v1/disputes/objections", json={
+        "subject": {"type": "person", "id_number": person(3)["subject"]["id_number"]},
+        "kind": "record", "commitment": receipt["commitment"], "reasons": "not my loan",
+        "anchor": {k: receipt[k] for k in ("batch_id", "leaf_index", "proof")},
+    })  # fmt: skip
+    assert filed.status_code == 200, filed.text
+    objection = filed.json()["objection_id"]
+    code, report = _audit(world, world["clean"])
+    assert report["objections"]["checked"] and report["objections"]["objections"] == 1
+    assert "overdue_objection" not in report["summary"]
+    assert report["summary"] == {"status": 1}  # the record is disputed now, not as exported
+
+    rpc(world["url"], "evm_increaseTime", [20 * 24 * 3600 + 60])
+    rpc(world["url"], "evm_mine")
+    nb = node_of(b)
+    head = nb.chain.client.block_number()
+    wait_for(lambda: nb.index.indexed_block() == head, 30, "B's index at the new clock")
+    for via in ("rpc", "index"):
+        code, report = _audit(world, world["clean"], via=via)
+        late = [f for f in report["findings"] if f["kind"] == "overdue_objection"]
+        assert code == 1 and len(late) == 1, (via, report["findings"])
+        assert late[0]["record_id"] == str(objection)
+        assert receipt["commitment"] in late[0]["detail"] and "unanswered" in late[0]["detail"]
 
 
 def test_a_node_exports_and_audits_on_either_store(store_client: Any, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from web3.exceptions import ContractLogicError, Web3RPCError
 
 from node.audit.core import STATUSES, ChainBatch
 from node.audit.errors import ChainUnreadable
+from node.audit.objections import Objection, objections_from_index, objections_from_rpc
 from node.db import read_snapshot
 from node.receipts.verify import REGISTRY_ABI
 
@@ -38,11 +39,16 @@ class ChainFacts:
     head: int
     batches: dict[int, ChainBatch]
     statuses: dict[bytes, int]
+    # the objections against the member's records and entries (None: the consortium has no
+    # Disputes contract), judged at `head_time`, the head block's time
+    objections: list[Objection] | None = None
+    head_time: int | None = None
 
     def summary(self) -> dict[str, Any]:
         return {"source": self.source, "chain_id": self.chain_id, "registry": self.registry,
                 "member": self.member, "head_block": self.head, "batches": len(self.batches),
-                "status_changes": len(self.statuses)}  # fmt: skip
+                "status_changes": len(self.statuses), "objections":
+                None if self.objections is None else len(self.objections)}  # fmt: skip
 
 
 def member_topic(member: str) -> str:
@@ -107,6 +113,9 @@ def from_rpc(
                                       f"{member}: this is not a RecordRegistry")  # fmt: skip
             batches[batch_id] = ChainBatch(batch_id, bytes(root), int(size), bytes(prev_root),
                                            block, int(at))  # fmt: skip
+        head_time = int(w3.eth.get_block(head)["timestamp"])
+        objections = objections_from_rpc(w3, registry=address, member=member, head=head,
+                                         blocks_per_query=blocks_per_query)  # fmt: skip
     except ChainUnreadable:
         raise
     except (ContractLogicError, Web3RPCError, ValueError) as err:
@@ -114,7 +123,7 @@ def from_rpc(
     except Exception as err:  # connection refused, timeouts: the endpoint is away
         raise ChainUnreadable(detail=f"no chain answers at {url}: {type(err).__name__}") from None
     return ChainFacts(f"JSON-RPC {url}", chain_id, address, Web3.to_checksum_address(member),
-                      head, batches, statuses)  # fmt: skip
+                      head, batches, statuses, objections, head_time)  # fmt: skip
 
 
 def from_index(engine: Engine, *, chain_id: int, registry: str, member: str) -> ChainFacts:
@@ -123,6 +132,7 @@ def from_index(engine: Engine, *, chain_id: int, registry: str, member: str) -> 
     address = Web3.to_checksum_address(registry)
     with read_snapshot(engine) as conn:
         head = conn.exec_driver_sql("SELECT MAX(number) FROM chain_block").scalar()
+        objections, head_time = objections_from_index(conn, member=member)
         rows = conn.exec_driver_sql(
             "SELECT event, block_number, block_time, args FROM chain_event WHERE address = ? AND "
             "event IN ('BatchAnchored', 'RecordStatusChanged') AND topic2 = ? "
@@ -143,7 +153,8 @@ def from_index(engine: Engine, *, chain_id: int, registry: str, member: str) -> 
         else:
             statuses[bytes.fromhex(args["commitment"][2:])] = int(args["status"])
     return ChainFacts("the node's event index", chain_id, address,
-                      Web3.to_checksum_address(member), int(head), batches, statuses)  # fmt: skip
+                      Web3.to_checksum_address(member), int(head), batches, statuses,
+                      objections, None if head_time is None else int(head_time))  # fmt: skip
 
 
 __all__ = ["STATUSES", "ChainFacts", "ChainUnreadable", "from_index", "from_rpc"]

@@ -45,9 +45,10 @@ def register(sub: Any) -> None:
         "trusting nothing the member says: every record's commitment and proof against its "
         "batch's root in the RecordRegistry; every batch of the member present (up to the "
         "bundle's block), every leaf of each accounted for, the chain of previous roots "
-        "unbroken; statuses as on chain; records expired on chain erased; the bundle signed "
-        "by the member. Given two or more bundles, their query logs are compared: a query one "
-        "side logged and the other did not is named. The chain is read through --rpc (an "
+        "unbroken; statuses as on chain; records expired on chain erased; objections against "
+        "the member answered before their deadlines; the bundle signed by the member. Given "
+        "two or more bundles, their query logs are compared: a query one side logged "
+        "and the other did not is named. The chain is read through --rpc (an "
         "outsider with no node) or through the event index of the node in --data. Exit 0 if "
         "nothing was found, 1 if something was, 2 on bad input, 3 if the chain cannot be read.",
     )

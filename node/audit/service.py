@@ -17,7 +17,7 @@ from typing import Any
 from node.audit.bundle import BundleReader
 from node.audit.chainview import ChainFacts
 from node.audit.core import FINDING_KINDS, Finding, LineChecker, QuerySeen, check_batch_chain
-from node.audit.objections import Objection, overdue_objections
+from node.audit.objections import overdue_objections
 from node.audit.querylog import Side, cross_check
 
 PROGRESS_EVERY = 20_000  # lines between two progress reports
@@ -43,6 +43,7 @@ class BundleAudit:
     batches_after: int = 0
     through: int | None = None  # when the last batch the bundle covers was anchored
     queries: list[QuerySeen] = field(default_factory=list)
+    objections: int | None = None  # against the member, as read; None: none could be read
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -89,6 +90,11 @@ def audit_bundle(
         checker.findings.add(Finding("bundle", problem))
     for finding in check_batch_chain(list(facts.batches.values())):
         checker.findings.add(finding)
+    if facts.objections is not None:
+        audit.objections = len(facts.objections)
+        now = facts.head_time if facts.head_time is not None else int(time.time())
+        for finding in overdue_objections(facts.objections, member=facts.member, now=now):
+            checker.findings.add(finding)
     audit.findings, audit.counts = checker.findings.named, checker.findings.counts
     audit.lines, audit.proven, audit.erased = reader.lines, checker.records, checker.erased
     audit.withheld = checker.withheld
@@ -121,7 +127,6 @@ def audit(
     facts_for: FactsFor,
     *,
     progress: Progress | None = None,
-    objections: list[Objection] | None = None,
 ) -> dict[str, Any]:
     """Audit every bundle, cross-check the query logs of every two; the report."""
     started = time.time()
@@ -136,17 +141,16 @@ def audit(
         pairs.append({"members": [a.header.get("member"), b.header.get("member")],
                       "compared": compared, "one_sided": len(one_sided)})  # fmt: skip
         findings += [{"member": None, **f.as_dict()} for f in one_sided]
+    unread = [str(a.header.get("member")) for a in audits if a.objections is None]
     objection_part: dict[str, Any] = {
-        "checked": objections is not None,
-        "detail": "objections answered inside their deadlines"
-        if objections is not None
-        else "not checked: the chain read holds no disputes contract's events",
+        "checked": not unread,
+        "objections": sum(a.objections or 0 for a in audits),
+        "detail": "objections answered inside their deadlines, judged at the chain's head: "
+        f"{sum(a.objections or 0 for a in audits):,} against the audited members"
+        if not unread
+        else "not checked for " + ", ".join(unread) + ": the chain read holds no Disputes "
+        "contract's events",
     }
-    if objections is not None:
-        for a in audits:
-            member = str(a.header.get("member"))
-            late = overdue_objections(objections, member=member, now=int(started))
-            findings += [{"member": member, **f.as_dict()} for f in late]
     totals: Counter[str] = Counter(f["kind"] for f in findings)
     for a in audits:  # beyond MAX_NAMED a kind is counted, not named
         totals.update(a.counts - Counter(f.kind for f in a.findings))
