@@ -1,8 +1,9 @@
 """The regulator's view on a three-member consortium on anvil: the third member is granted
 the regulator role by vote; its node sees the members, their anchoring and their listings
 from its event index, and gathers every member's query log (checked against the chain) to
-flag abnormal query patterns. A node without the role is refused, by its own API and by the
-other members' nodes."""
+flag abnormal query patterns, and counts the objections against each member, open and
+overdue. A node without the role is refused, by its own API and by the other members'
+nodes."""
 
 import datetime as dt
 import secrets
@@ -112,7 +113,7 @@ def _at(day: dt.date, hour: int, minute: int = 0) -> int:
 
 def test_a_node_without_the_regulator_role_is_refused_by_its_own_api(three: Any) -> None:
     a = three["members"][0]
-    for view in ("members", "anchoring", "blacklist", "patterns"):
+    for view in ("members", "anchoring", "blacklist", "objections", "patterns"):
         status, answer = _get(a, f"/v1/regulator/{view}")
         assert (status, answer["error"]) == (403, "node_not_regulator"), (view, answer)
 
@@ -422,7 +423,7 @@ def test_the_cli_prints_the_views(three: Any) -> None:
 
 
 def test_a_member_log_that_does_not_check_against_the_chain_is_named(three: Any) -> None:
-    """Last: it alters B's stored log. An entry changed after it was anchored no longer
+    """Next to last: it alters B's stored log. An entry changed after it was anchored no longer
     hashes to its commitment; B's whole log is left out, naming the entry."""
     a, b, c = three["members"]
     with sqlite3.connect(f"{b['data']}/node.db") as conn:
@@ -442,6 +443,53 @@ def test_a_member_log_that_does_not_check_against_the_chain_is_named(three: Any)
     assert "not the receipt's commitment" in named[b["address"]]["error"]["detail"]
     assert named[b["address"]]["entries"] == 0
     assert named[a["address"]]["status"] == named[c["address"]]["status"] == "verified"
+
+
+def test_open_and_overdue_objections_per_member(three: Any) -> None:
+    """Last of the chain tests: it moves anvil's clock. B objects, for the borrower, to one
+    of A's records; the regulator sees it open against A, then, once the chain's clock has
+    passed the deadline with no answer, overdue, listed, and so does its CLI."""
+    a, b, c = three["members"]
+    record = person(150, record_id="REG-A-OBJ")
+    status, answer = call_api(a["url"] + "/v1/records", a["token"], {"records": [record]})
+    assert status == 200 and answer["accepted"] == 1, answer
+    wait_for(lambda: _get(a, "/v1/records/REG-A-OBJ/receipt")[0] == 200, 60, "anchored")
+    receipt = _get(a, "/v1/records/REG-A-OBJ/receipt")[1]
+    status, filed = call_api(b["url"] + "/v1/disputes/objections", b["token"], {
+        "subject": {"type": "person", "id_number": record["subject"]["id_number"]},
+        "kind": "record", "commitment": receipt["commitment"], "reasons": "not my loan",
+        "anchor": {k: receipt[k] for k in ("batch_id", "leaf_index", "proof")},
+    })  # fmt: skip
+    assert status == 200, filed
+
+    def view() -> dict[str, Any]:
+        status, answer = _get(c, "/v1/regulator/objections")
+        assert status == 200, answer
+        return dict(answer)
+
+    wait_for(lambda: view()["as_of_block"] >= filed["block_number"], 30, "objection indexed")
+    seen = view()
+    by_member = {m["member"]: m for m in seen["members"]}
+    assert set(by_member) == {a["address"], b["address"], c["address"]}
+    assert (by_member[a["address"]]["open"], by_member[a["address"]]["overdue"]) == (1, 0)
+    assert by_member[b["address"]]["total"] == 0 and seen["overdue"] == []
+
+    rpc(three["anvil"]["rpc"], "evm_increaseTime", [20 * 24 * 3600 + 60])
+    rpc(three["anvil"]["rpc"], "evm_mine")
+    wait_for(lambda: view()["overdue"] != [], 30, "the new clock indexed")
+    seen = view()
+    by_member = {m["member"]: m for m in seen["members"]}
+    assert (by_member[a["address"]]["open"], by_member[a["address"]]["overdue"]) == (0, 1)
+    ((late,),) = [seen["overdue"]]
+    assert (late["objection_id"], late["holder"]) == (filed["objection_id"], a["address"])
+    assert late["deadline"] <= seen["block_time"]
+    printed = subprocess.run(
+        [sys.executable, "-m", "node.cli", "regulator", "objections", "--node", c["url"],
+         "--token-file", str(Path(c["data"]) / "admin.token")],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert printed.returncode == 0, printed.stderr
+    assert f"objection {filed['objection_id']} against {a['address']}" in printed.stdout
 
 
 # --- the pattern rules alone (no chain) ------------------------------------------------------

@@ -19,7 +19,7 @@ from node.members.cli import table
 def register(sub: Any) -> None:
     reg = sub.add_parser(
         "regulator",
-        help="the regulator's view: members, anchoring, blacklist, query patterns",
+        help="the regulator's view: members, anchoring, blacklist, objections, query patterns",
         description="The consortium as a regulator sees it, through a node whose member holds "
         "the regulator role on chain; needs a token of one of its admin or internal_auditor "
         "staff. Exit 0 on success, 1 if the node refuses, 2 on bad input, 3 if the node "
@@ -36,6 +36,8 @@ def register(sub: Any) -> None:
         help="a silence longer than this is a gap (default 24)",
     )
     rsub.add_parser("blacklist", help="each member's blacklist listings by status and reason")
+    rsub.add_parser("objections", help="objections against each member: open, answered in "
+                    "time, overdue; and those open past their deadline")  # fmt: skip
     pat = rsub.add_parser(
         "patterns",
         help="abnormal query patterns in every member's query log",
@@ -158,6 +160,16 @@ def _lines(cmd: str, answer: Any) -> list[str]:
                 for b in answer
             ]
         )
+    if cmd == "objections":
+        return table(
+            [["NAME", "TOTAL", "OPEN", "IN TIME", "OVERDUE", "RULED"]]
+            + [[m["name"] or m["member"], str(m["total"]), str(m["open"]),
+                str(m["answered_in_time"]), str(m["overdue"]), str(m["ruled"])]
+               for m in answer["members"]]
+        ) + [f"open past the deadline ({len(answer['overdue'])}):"] + [
+            f"  objection {o['objection_id']} against {o['holder']}, deadline "
+            f"{_when(o['deadline'])} UTC" for o in answer["overdue"]
+        ]  # fmt: skip
     lines = [
         f"{answer['queries']} queries, {_when(answer['since'])} to {_when(answer['until'])} UTC"
     ]

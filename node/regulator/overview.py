@@ -10,6 +10,7 @@ from node.anchoring.service import CHAIN_STATUSES
 from node.blacklist.models import REASONS
 from node.blacklist.service import listing_counts
 from node.chain.index import EventIndex
+from node.disputes import reads as disputes
 from node.members.service import Snapshot, list_members
 
 LISTING_STATUSES = ("active", "lapsed", "delisted", "expired")
@@ -83,3 +84,20 @@ def listings(*, index: EventIndex, engine: Engine) -> Snapshot:
             v["active_by_reason"][reason] = v["active_by_reason"].get(reason, 0) + count
         v["disputed"] += count if disputed else 0
     return Snapshot(list(views.values()), block)
+
+
+def objections(*, index: EventIndex, engine: Engine) -> dict[str, Any]:
+    """Per member (every one ever admitted, none left out for having no objections): the
+    objections against it open, answered in time and overdue, judged at the block the
+    objections stand at; and every objection open past its deadline, oldest first."""
+    names = disputes.member_names(index)
+    sla = disputes.sla(engine=engine, names=names)
+    counted = {m["member"]: m for m in sla["members"]}
+    zero = {"total": 0, "open": 0, "answered_in_time": 0, "overdue": 0, "overdue_open": 0,
+            "ruled": 0}  # fmt: skip
+    members = [counted.get(a) or {"member": a, "name": n, **zero} for a, n in names.items()]
+    members += [m for a, m in counted.items() if a not in names]
+    listed = disputes.list_objections(engine=engine, state="open", limit=100_000)
+    overdue = [o for o in listed["objections"] if o["overdue"]]
+    return {"as_of_block": sla["as_of_block"], "block_time": sla["block_time"],
+            "members": members, "overdue": overdue}  # fmt: skip

@@ -18,6 +18,7 @@ from node.regulator.schemas import (
     ActivityView,
     ListingsView,
     MemberView,
+    ObjectionsView,
     PatternsView,
     QueryLogPage,
     QueryLogRequest,
@@ -71,6 +72,19 @@ def blacklist(node: NodeDep, staff: Overseer, response: Response) -> Any:
     """Entries each member listed, by status (active, lapsed: past its expiry but not yet
     marked, delisted, expired) and by reason, and how many are disputed."""
     return _as_of(response, service.listings(node))
+
+
+@router.get("/v1/regulator/objections", summary="Objections open, answered in time, overdue",
+            response_model=ObjectionsView, responses=REFUSED)  # fmt: skip
+def objections(node: NodeDep, staff: Overseer, response: Response) -> Any:
+    """Per member, the objections against its records and blacklist entries: open, answered
+    before the deadline, overdue (open past it, or ruled by a regulator because it was);
+    and every objection open past its deadline. From the Disputes contract's events as the
+    node's index derived them, judged at that block's time."""
+    answer = service.objections(node)
+    if answer["as_of_block"] is not None:
+        response.headers[AS_OF] = str(answer["as_of_block"])
+    return answer
 
 
 @router.get(

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from node.disputes.schemas import MemberSla, ObjectionOut
 from node.regulator.errors import InvalidRule
 
 DAY = 86_400
@@ -158,6 +159,13 @@ class ListingsView(BaseModel):
     by_reason: dict[str, int]
     active_by_reason: dict[str, int]
     disputed: int = Field(description="entries whose disputed flag is set")
+
+
+class ObjectionsView(BaseModel):
+    as_of_block: int | None = Field(description="the block the objections stand at")
+    block_time: int | None = Field(description="its time: deadlines are judged against it")
+    members: list[MemberSla] = Field(description="every member, by the objections against it")
+    overdue: list[ObjectionOut] = Field(description="open past the deadline, oldest first")
 
 
 class PatternsView(BaseModel):

@@ -1,10 +1,8 @@
 """The regulator view's entry points, as the routes and the peer route call them. Each view
 is open only while this node's member holds the regulator role on chain, as its event index
 has read it; every read comes from that index, except members' query logs, which the chain
-holds only as roots (querylog.py).
-
-Open and overdue objections belong here too: they are read from the Disputes contract's
-events once the consortium has that contract; this view does not show them yet."""
+holds only as roots (querylog.py), and objections, from the table the index derives from
+the Disputes contract's events."""
 
 import time
 from typing import Any
@@ -38,6 +36,11 @@ def activity(node: Node, *, gap_hours: float, now: int | None = None) -> Snapsho
 def listings(node: Node) -> Snapshot:
     require_regulator(node)
     return overview.listings(index=node.index, engine=node.engine)
+
+
+def objections(node: Node) -> dict[str, Any]:
+    require_regulator(node)
+    return overview.objections(index=node.index, engine=node.engine)
 
 
 def answer_log_request(node: Node, *, caller: str, body: QueryLogRequest) -> dict[str, Any]:
