@@ -232,6 +232,40 @@ def test_a_borrower_consents_sees_the_query_verified_and_withdraws(two, browser)
     assert marks == ["verified"] * len(marks), marks
     screenshot(driver, "trail", "borrower-trail-revoked.png")
 
+    # an objection filed for the borrower at member 2 against member 1's record, then
+    # member 1's answer: both in the trail, each checked against Disputes.getObjection
+    status, receipt = call_api(holder["url"] + "/v1/records/M1-LN/receipt", holder["token"],
+                               method="GET")  # fmt: skip
+    assert status == 200, receipt
+    status, filed = call_api(asker["url"] + "/v1/disputes/objections", asker["token"], {
+        "subject": subject, "kind": "record", "commitment": receipt["commitment"],
+        "reasons": "not my loan",
+        "anchor": {k: receipt[k] for k in ("batch_id", "leaf_index", "proof")}})  # fmt: skip
+    assert status == 200, filed
+
+    def objection_shown(d: WebDriver, state: str) -> bool:
+        load_trail(d)
+        shown_ = entries(d, "objection")
+        return bool(shown_) and shown_[0].get_attribute("data-state") == state
+
+    until(driver, "the objection", lambda d: objection_shown(d, "open"), timeout=60)
+    (objection,) = entries(driver, "objection")
+    assert "member-1" in objection.text and "待答复" in objection.text
+    assert objection.find_element(By.CSS_SELECTOR, ".mark").get_attribute("data-mark") == "verified"
+    assert "flagged" not in objection.get_attribute("class")
+    status, answered = call_api(
+        holder["url"] + f"/v1/disputes/objections/{filed['objection_id']}/answer",
+        holder["token"], {"outcome": "rejected", "reason": "the loan is theirs"},
+    )  # fmt: skip
+    assert status == 200, answered
+    until(driver, "the answer", lambda d: objection_shown(d, "rejected"), timeout=60)
+    (outcome,) = entries(driver, "objection_answer")
+    assert "异议被驳回" in outcome.text and "member-1" in outcome.text
+    marks = [li.find_element(By.CSS_SELECTOR, ".mark").get_attribute("data-mark")
+             for li in driver.find_elements(By.CSS_SELECTOR, "li.entry")]  # fmt: skip
+    assert marks == ["verified"] * len(marks), marks
+    screenshot(driver, "trail", "borrower-trail-objection.png")
+
 
 def test_the_page_reads_the_directory_and_the_chain_through_the_node_without_a_token(two) -> None:
     holder, asker = two["members"]

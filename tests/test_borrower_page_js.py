@@ -234,9 +234,12 @@ def test_the_trail_reads_newest_first() -> None:
             {"registered_at": 200, "registered_block": 6, "revoked_at": 400, "revoked_block": 9}
         ],
         "queries": [{"at": 300, "receipt": {"block_number": 8}}],
+        "objections": [{"filed_at": 350, "block_number": 8, "answer": {"at": 500}}],
     }
     assert run_js({"timeline": trail})["timeline"] == [
+        ["objection_answer", 500],
         ["revocation", 400],
+        ["objection", 350],
         ["query", 300],
         ["consent", 200],
         ["binding", 100],

@@ -17,7 +17,9 @@ def directory(*, index: EventIndex, chain: Chain, login_max_age: float) -> dict[
         "node": chain.client.account.address,
         "chain_id": chain.chain_id,
         "contracts": {
-            name: chain.addresses[name] for name in ("RecordRegistry", "ConsentRegistry")
+            name: chain.addresses[name]
+            for name in ("RecordRegistry", "ConsentRegistry", "Disputes")
+            if name in chain.addresses
         },
         "members": [
             {"address": m["address"], "name": m["name"], "status": m["status"]} for m in snap.value

@@ -1,6 +1,6 @@
 // The borrower's page: a key, consents, and the trail checked against the chain.
 import { getAddress, hexlify } from "ethers";
-import { consentAgrees, consentOnChain, verifyBinding, verifyQueryReceipt } from "./chain.js";
+import { consentAgrees, consentOnChain, verifyBinding, verifyObjection, verifyQueryReceipt } from "./chain.js";
 import { applyLang, currentLang, sentence, t, toggleLang } from "./i18n.js";
 import { queryFlag, timeline } from "./trail.js";
 import * as wallet from "./wallet.js";
@@ -248,10 +248,12 @@ const ctx = () => ({
   chainId: state.dir.chain_id,
   recordRegistry: state.dir.contracts.RecordRegistry,
   consentRegistry: state.dir.contracts.ConsentRegistry,
+  disputes: state.dir.contracts.Disputes,
 });
 const keyOf = (e) =>
   e.kind === "query" ? `query:${e.item.query_id}:${e.item.side}` :
   e.kind === "binding" || e.kind === "unbinding" ? `binding:${e.item.block_number}:${e.item.log_index}` :
+  e.kind === "objection" || e.kind === "objection_answer" ? `objection:${e.item.objection_id}` :
   `consent:${e.item.consent_id}`;
 
 async function mark(key, work) {
@@ -283,6 +285,7 @@ async function verifyTrail() {
     ),
     ...trail.bindings.map((b) => mark(`binding:${b.block_number}:${b.log_index}`, () => verifyBinding(b, ctx()))),
     ...trail.queries.map((q) => mark(`query:${q.query_id}:${q.side}`, () => verifyQueryReceipt(q, ctx()))),
+    ...(trail.objections ?? []).map((o) => mark(`objection:${o.objection_id}`, () => verifyObjection(o, ctx()))),
   ]);
   renderTrail();
 }
@@ -303,6 +306,13 @@ function entryText(e) {
       return t("trail.consent", { member: memberName(i.grantee), purpose: purposeWords(i.purpose), from: when(i.valid_from), until: when(i.valid_until) });
     case "revocation":
       return t("trail.revocation", { member: memberName(i.grantee), purpose: purposeWords(i.purpose) });
+    case "objection":
+      return t("trail.objection", { holder: memberName(i.holder), target: t(`trail.target.${i.kind}`), deadline: when(i.deadline) });
+    case "objection_answer":
+      return t("trail.objectionAnswer", {
+        outcome: t(`trail.outcome.${i.state}`),
+        by: i.answer.by_regulator ? t("trail.byRegulator") : memberName(i.answer.by),
+      });
     default:
       return t("trail.query", { requester: memberName(i.requester), purpose: purposeWords(i.purpose), side: t(`trail.side.${i.side}`) });
   }
@@ -342,6 +352,15 @@ function renderEntry(e) {
       li.classList.add("flagged");
       li.dataset.flag = flag;
       add("flag", t(`flag.${flag}`));
+    }
+  }
+  if (e.kind === "objection") {
+    li.dataset.state = e.item.state;
+    add("state", t(`trail.outcome.${e.item.state}`));
+    if (e.item.overdue) {
+      li.classList.add("flagged");
+      li.dataset.flag = "overdue";
+      add("flag", t("flag.overdue"));
     }
   }
   if (e.kind === "consent") {

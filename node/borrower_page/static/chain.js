@@ -1,7 +1,8 @@
 // Reads from the chain through the node's read-only JSON-RPC (/rpc), and the checks the page
 // makes with them: a query log receipt against RecordRegistry.getBatch, a consent against
-// ConsentRegistry.getConsent, a binding against ConsentRegistry.bindingOf.
-import { Interface, getAddress } from "ethers";
+// ConsentRegistry.getConsent, a binding against ConsentRegistry.bindingOf, an objection
+// against Disputes.getObjection.
+import { Interface, getAddress, toBeHex } from "ethers";
 import { checkOffline } from "./receipt.js";
 
 const registry = new Interface([
@@ -11,6 +12,11 @@ const consents = new Interface([
   "function getConsent(bytes32 consentId) view returns (bytes32 subjectKey, address grantee, uint8 purpose, uint64 validFrom, uint64 validUntil, uint64 revokedAt)",
   "function bindingOf(address borrower) view returns (bytes32 subjectKey, address binder)",
 ]);
+
+const disputes = new Interface([
+  "function getObjection(uint256 id) view returns ((bytes32 subjectKey, bytes32 target, bytes32 reasonsHash, address holder, uint64 filedAt, uint8 kind, uint8 state, bool byRegulator, uint64 deadline, uint64 closedAt, uint64 batchId, uint64 leafIndex))",
+]);
+const OBJECTION_STATES = ["none", "open", "upheld", "rejected", "unresolved"];
 
 let nextId = 1;
 
@@ -101,4 +107,22 @@ export async function verifyBinding(binding, ctx) {
   if (!bound) return { ok: false, detail: "not bound on chain" };
   if (getAddress(b.binder) !== getAddress(binding.member)) return { ok: false, detail: `bound by ${b.binder}` };
   return { ok: true, detail: "" };
+}
+
+/** Whether the chain's getObjection agrees with an objection the node lists: the subject,
+ * the target, the holder, the deadline, the state and when it was answered. {ok, detail}. */
+export async function verifyObjection(objection, ctx) {
+  if (!ctx.disputes) return { ok: false, detail: "the consortium has no Disputes contract" };
+  const [o] = await call(ctx.rpcUrl, disputes, ctx.disputes, "getObjection", [objection.objection_id]);
+  const target = objection.kind === "record" ? String(objection.target).toLowerCase() : toBeHex(BigInt(objection.target), 32);
+  const checks = [
+    [o.subjectKey === objection.subject_key.toLowerCase(), "subject"],
+    [o.target === target, "target"],
+    [getAddress(o.holder) === getAddress(objection.holder), "holder"],
+    [Number(o.deadline) === objection.deadline, "deadline"],
+    [OBJECTION_STATES[Number(o.state)] === objection.state, "state"],
+    [Number(o.closedAt) === (objection.answer?.at ?? 0), "answer"],
+  ];
+  const failed = checks.filter(([ok]) => !ok).map(([, what]) => what);
+  return failed.length ? { ok: false, detail: `differs on chain: ${failed.join(", ")}` } : { ok: true, detail: "" };
 }

@@ -16,7 +16,8 @@ export function queryFlag(query, consent) {
 }
 
 /**
- * Every binding, unbinding, consent, revocation and query of a trail answer
+ * Every binding, unbinding, consent, revocation, query, objection and objection outcome of a
+ * trail answer
  * (GET /v1/subjects/{key}/trail) as {kind, at, item}, newest first; ties keep chain order
  * reversed, so a revocation stays above the consent it ends.
  */
@@ -36,6 +37,12 @@ export function timeline(trail) {
   }
   for (const q of trail.queries ?? []) {
     events.push({ kind: "query", at: q.at, order: [q.receipt?.block_number ?? Number.MAX_SAFE_INTEGER, 0], item: q });
+  }
+  for (const o of trail.objections ?? []) {
+    events.push({ kind: "objection", at: o.filed_at, order: [o.block_number, 0], item: o });
+    if (o.answer) {
+      events.push({ kind: "objection_answer", at: o.answer.at, order: [Number.MAX_SAFE_INTEGER, 0], item: o });
+    }
   }
   const byOrder = (a, b) => a.order[0] - b.order[0] || a.order[1] - b.order[1];
   return events.sort((a, b) => b.at - a.at || byOrder(b, a));
