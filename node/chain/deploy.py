@@ -10,6 +10,7 @@ goes through `found`, and every chain.json is written by `write_chain_file`.
 """
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from web3.exceptions import BadFunctionCallOutput, ContractLogicError
 
 from node.chain.client import ChainClient, ChainError, ContractRevert
 from node.files import write_atomically
+
+log = logging.getLogger("creditchain.chain")
 
 CONSORTIUM = "Consortium"
 # Deployed after the Consortium, in this order, each constructed with the Consortium's address
@@ -41,6 +44,9 @@ DEPLOY_ARGS: dict[str, tuple[Any, ...]] = {
     "Disputes": (DISPUTE_ANSWER_DAYS * 24 * 3600,),
     "RepairCases": (True,),  # a regulator approves each repair case
 }
+# Contracts a consortium founded before they existed may lack: the node runs without them and
+# refuses only what needs them (objections; credit repair cases).
+ADDED_LATER = frozenset({"Disputes", "RepairCases"})
 CONSORTIUM_GAS = 8_000_000  # the constructor admits up to 32 founders
 SETUP_GAS = 200_000
 
@@ -154,8 +160,14 @@ def discover(client: ChainClient, compiled: dict[str, dict], consortium: str) ->
     addresses: dict[str, str] = {CONSORTIUM: address}
     addresses.update({n: a for n, a in listed.items() if int(a, 16) != 0})
     missing = [n for n in DEPLOY_LIST if n not in addresses]
-    if missing:
+    if [n for n in missing if n not in ADDED_LATER]:
         raise DeployError(f"the consortium at {address} has no {', '.join(missing)}")
+    if missing:
+        log.warning(
+            "the consortium at %s has no %s: what needs it is refused until its admins "
+            "deploy it and register it by vote (Consortium.proposeContract)",
+            address, ", ".join(missing),
+        )  # fmt: skip
     return addresses
 
 

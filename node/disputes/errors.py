@@ -11,6 +11,14 @@ class DisputeRefused(DomainError):
     code, status, detail = "dispute_refused", 409, "the objection was refused"
 
 
+class NoDisputesContract(DisputeRefused):
+    code = "no_disputes_contract"
+    detail = (
+        "this consortium has no Disputes contract yet: its admins deploy one and register "
+        "it by vote (Consortium.proposeContract)"
+    )
+
+
 class InvalidSubject(DisputeRefused):
     code, status, field = "invalid_identifier", 422, "subject.id_number"
     detail = "the identifier is not valid"

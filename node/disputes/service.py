@@ -37,13 +37,20 @@ WRITE_GAS = 600_000
 _CALLEES = (CONTRACT, "RecordRegistry", "Blacklist", "ConsentRegistry")
 
 
+def _address(chain: Chain) -> str:
+    """The Disputes contract's address; NoDisputesContract if the consortium has none."""
+    if CONTRACT not in chain.addresses:
+        raise errors.NoDisputesContract()
+    return chain.addresses[CONTRACT]
+
+
 def disputes_contract(chain: Chain) -> Contract:
-    return chain.client.contract(chain.addresses[CONTRACT], chain.abis[CONTRACT])
+    return chain.client.contract(_address(chain), chain.abis[CONTRACT])
 
 
 def domain(chain: Chain) -> dict[str, Any]:
     """The EIP-712 domain of objections: "creditchain", "1", this chain, the Disputes contract."""
-    return eip712.domain(chain.chain_id, chain.addresses[CONTRACT])
+    return eip712.domain(chain.chain_id, _address(chain))
 
 
 def reasons_hash(text: str) -> bytes:

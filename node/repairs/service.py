@@ -32,6 +32,14 @@ class RepairRefused(DomainError):
     """A refusal of the repairs domain."""
 
 
+class NoRepairCasesContract(RepairRefused):
+    code, status = "no_repair_cases_contract", 409
+    detail = (
+        "this consortium has no RepairCases contract yet: its admins deploy one and register "
+        "it by vote (Consortium.proposeContract)"
+    )
+
+
 class AccurateNegativeInformation(RepairRefused):
     code, status, field = "accurate_negative_information", 409, "ground"
 
@@ -73,6 +81,8 @@ def _refused(name: str) -> RepairRefused:
 
 
 def _contract(chain: Chain) -> Any:
+    if CONTRACT not in chain.addresses:
+        raise NoRepairCasesContract()
     return chain.client.contract(chain.addresses[CONTRACT], chain.abis[CONTRACT])
 
 

@@ -1,0 +1,62 @@
+"""A node whose consortium was founded before the Disputes and RepairCases contracts existed
+(an embedded chain kept from an earlier version, say): it starts, serves its records and
+reads as before, and refuses only what needs the missing contracts, naming the rule, with
+nothing sent to the chain."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from fastapi.testclient import TestClient
+
+import node.chain.deploy as deploy
+from node.app import create_app
+from tests.conftest import authorize, make_settings, node_of, person, submit
+
+BEFORE = ("RecordRegistry", "Blacklist", "ConsentRegistry")
+
+
+def test_a_consortium_without_the_later_contracts_runs_and_refuses_only_their_requests(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "data"
+    with mock.patch.object(deploy, "DEPLOY_LIST", BEFORE):
+        with TestClient(create_app(make_settings(data), run_batcher=False)) as old:
+            authorize(old)
+            submit(old, [person(1)])
+            node_of(old).batcher.drain()
+    record_id = person(1)["record_id"]
+
+    with caplog.at_level(logging.WARNING, logger="creditchain.chain"):
+        client = TestClient(create_app(make_settings(data), run_batcher=False))
+        client.__enter__()
+    try:
+        authorize(client)
+        assert any("has no Disputes, RepairCases" in r.getMessage() for r in caplog.records)
+        node = node_of(client)
+        assert "Disputes" not in node.chain.addresses
+        assert client.get("/readyz").status_code == 200
+        shown = client.get(f"/v1/records/{record_id}")
+        assert shown.status_code == 200 and shown.json()["chain_status"] == "active"
+        assert client.get("/v1/disputes/sla").json()["members"] == []
+        directory = client.get("/v1/borrower/directory").json()
+        assert set(directory["contracts"]) == {"RecordRegistry", "ConsentRegistry"}
+
+        head = node.chain.client.block_number()
+        filed = client.post("/v1/disputes/objections", json={
+            "subject": {"type": "person", "id_number": person(1)["subject"]["id_number"]},
+            "kind": "record", "record_id": record_id, "reasons": "not my loan"})  # fmt: skip
+        assert filed.status_code == 409, filed.text
+        assert filed.json()["error"] == "no_disputes_contract"
+        assert "proposeContract" in filed.json()["detail"]
+        case = client.post("/v1/repairs", json={
+            "record_id": record_id, "ground": "error",
+            "evidence_hash": "0x" + "ab" * 32})  # fmt: skip
+        assert case.status_code == 409, case.text
+        assert case.json()["error"] == "no_repair_cases_contract"
+        assert node.chain.client.block_number() == head  # nothing was sent
+    finally:
+        client.__exit__(None, None, None)
