@@ -1,9 +1,10 @@
 """Envelope encryption at rest, so that deleting one small key deletes one record.
 
 Each record is encrypted under its own fresh 256-bit data key (AES-256-GCM), and the data key
-is stored wrapped under the node's master key. Erasing the wrapped key makes the record
-unreadable everywhere it was copied, backups included (crypto-shredding), which is how expired
-or wrongly held data is erased without rewriting history.
+is stored wrapped under the node's master key. Erasing the wrapped key makes every copy of
+the ciphertext that travelled without it unreadable (crypto-shredding), which is how expired
+or wrongly held data is erased without rewriting history. A backup taken before the erasure
+holds the wrapped key and the master key too: it stays readable until it is destroyed.
 
 Both layers bind `aad` (say, the record id and version), so a ciphertext moved to another row
 does not open. Layout: wrapped key = nonce(12) || GCM(data key) (60 bytes);
