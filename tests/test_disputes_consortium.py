@@ -1,16 +1,19 @@
 """Objections across a three-member consortium on anvil: an objection filed at one member
 against another's record marks it disputed on every node's index after the same block; past
 the deadline (anvil's clock moved on) the holder's answer is refused and the regulator's
-ruling accepted, and every node's SLA view counts it as overdue."""
+ruling accepted, and every node's SLA view counts it as overdue. A reorg takes an answer,
+then a filing, back out of the derived table."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from node.app import create_app
 from node.receipts.verify import verify_receipt
-from tests.conftest import node_of, person, rpc, submit
+from tests.conftest import authorize, make_settings, node_of, person, rpc, submit, wait_for
 from tests.test_blacklist_consortium import _same_block, trio  # noqa: F401  (the fixture)
 
 PERIOD = 20 * 24 * 3600
@@ -126,3 +129,44 @@ def test_past_the_deadline_the_member_is_refused_and_the_regulator_rules(
         assert (row["open"], row["overdue_open"]) == (0, len(still_open["objections"]))
         assert (row["ruled"], row["overdue"]) == (1, row["overdue_open"] + 1)
         assert row["name"] == "test member"
+
+
+def _reorg(client: TestClient, anvil: str, depth: int) -> None:
+    """Replace the chain's last `depth` blocks by empty ones; back once the index has them."""
+    rpc(anvil, "anvil_reorg", [depth, []])
+    head = rpc(anvil, "eth_getBlockByNumber", ["latest", False])
+
+    def indexed() -> bool:
+        with node_of(client).engine.connect() as conn:
+            return conn.exec_driver_sql(
+                "SELECT hash FROM chain_block WHERE number = ?", (int(head["number"], 16),)
+            ).scalar() == head["hash"]  # fmt: skip
+
+    wait_for(indexed, 30, "the reorg indexed")
+
+
+def test_a_reorg_takes_an_answer_and_then_a_filing_back_out_of_the_derived_table(
+    anvil: str, tmp_path: Path
+) -> None:
+    """On anvil, one member: an answer's block replaced by an empty one leaves the objection
+    open again (derived anew from the filing the index still holds); the filing's block
+    replaced as well leaves no objection at all."""
+    with TestClient(create_app(make_settings(tmp_path / "data", anvil), run_batcher=False)) as c:
+        authorize(c)
+        receipt = _anchored(c, 931)
+        filed = _object_for(c, 931, receipt)
+        objection = filed["objection_id"]
+        answered = c.post(f"/v1/disputes/objections/{objection}/answer",
+                          json={"outcome": "rejected", "reason": "the loan is theirs"})  # fmt: skip
+        assert answered.status_code == 200, answered.text
+        wait_for(lambda: c.get(f"/v1/disputes/objections/{objection}").json()["state"]
+                 == "rejected", 30, "the answer indexed")  # fmt: skip
+
+        _reorg(c, anvil, 1)  # the answer's block is replaced
+        shown = c.get(f"/v1/disputes/objections/{objection}").json()
+        assert (shown["state"], shown["answer"]) == ("open", None)
+        assert c.get("/v1/disputes/sla").json()["members"][0]["open"] == 1
+
+        _reorg(c, anvil, 2)  # and now the filing's
+        assert c.get(f"/v1/disputes/objections/{objection}").status_code == 404
+        assert c.get("/v1/disputes/sla").json()["members"] == []
