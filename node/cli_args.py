@@ -1,7 +1,9 @@
 """What the commands that talk to a running node take alike: which node, and a staff token."""
 
 import argparse
+import json
 import os
+import urllib.error
 
 from node.config import Settings
 
@@ -29,3 +31,12 @@ def staff_token(args: argparse.Namespace, *, role: str) -> str:
     if not token:
         raise TokenMissing(f"give --token-file FILE ({role} staff token) or set CREDITCHAIN_TOKEN")
     return token
+
+
+def refusal(err: urllib.error.HTTPError) -> str:
+    """A node's refusal as "code: detail" from its problem body (the HTTP error otherwise)."""
+    try:
+        problem = json.loads(err.read())
+        return f"{problem.get('error')}: {problem.get('detail')}"
+    except ValueError:
+        return str(err)

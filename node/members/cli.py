@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from node.cli_args import TokenMissing, node_default, staff_token
+from node.cli_args import TokenMissing, node_default, refusal, staff_token
 from node.config import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_UNREACHABLE
 
 
@@ -152,12 +152,7 @@ def main_for(args: argparse.Namespace) -> int:
         print(f"governance: {err}", file=sys.stderr)
         return EXIT_UNREACHABLE
     except urllib.error.HTTPError as err:
-        try:
-            problem = json.loads(err.read())
-            detail = f"{problem.get('error')}: {problem.get('detail')}"
-        except ValueError:
-            detail = str(err)
-        print(f"governance: refused ({err.code}) {detail}", file=sys.stderr)
+        print(f"governance: refused ({err.code}) {refusal(err)}", file=sys.stderr)
         return EXIT_FAILED
     print(json.dumps(answer, ensure_ascii=False, indent=2) if args.json else "\n".join(lines))
     return 0

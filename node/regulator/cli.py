@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from node.cli_args import TokenMissing, node_default, staff_token
+from node.cli_args import TokenMissing, node_default, refusal, staff_token
 from node.config import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_UNREACHABLE
 from node.members.cli import table
 
@@ -229,12 +229,7 @@ def main_for(args: argparse.Namespace) -> int:
         print(f"regulator: {err}", file=sys.stderr)
         return EXIT_UNREACHABLE
     except urllib.error.HTTPError as err:
-        try:
-            problem = json.loads(err.read())
-            detail = f"{problem.get('error')}: {problem.get('detail')}"
-        except ValueError:
-            detail = str(err)
-        print(f"regulator: refused ({err.code}) {detail}", file=sys.stderr)
+        print(f"regulator: refused ({err.code}) {refusal(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT if err.code == 422 else EXIT_FAILED
     text = (
         json.dumps(answer, ensure_ascii=False, indent=2)
