@@ -91,9 +91,9 @@ def audit_bundle(
     for finding in check_batch_chain(list(facts.batches.values())):
         checker.findings.add(finding)
     if facts.objections is not None:
-        audit.objections = len(facts.objections)
-        now = facts.head_time if facts.head_time is not None else int(time.time())
-        for finding in overdue_objections(facts.objections, member=facts.member, now=now):
+        objections, at = facts.objections
+        audit.objections = len(objections)
+        for finding in overdue_objections(objections, member=facts.member, now=at):
             checker.findings.add(finding)
     audit.findings, audit.counts = checker.findings.named, checker.findings.counts
     audit.lines, audit.proven, audit.erased = reader.lines, checker.records, checker.erased
