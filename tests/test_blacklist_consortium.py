@@ -99,9 +99,9 @@ def _derived(client: TestClient) -> list[tuple[Any, ...]]:
             "SELECT id, status, changed_block FROM blacklist_entry ORDER BY id")]  # fmt: skip
 
 
-def _reorg(client: TestClient, anvil: str) -> None:
-    """Replace the chain's last block by an empty one; back once the index has read it."""
-    rpc(anvil, "anvil_reorg", [1, []])
+def _reorg(client: TestClient, anvil: str, depth: int = 1) -> None:
+    """Replace the chain's last `depth` blocks by empty ones; back once the index has them."""
+    rpc(anvil, "anvil_reorg", [depth, []])
     head = rpc(anvil, "eth_getBlockByNumber", ["latest", False])
 
     def indexed() -> bool:

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from node.app import create_app
 from node.receipts.verify import verify_receipt
 from tests.conftest import authorize, make_settings, node_of, person, rpc, submit, wait_for
-from tests.test_blacklist_consortium import _same_block, trio  # noqa: F401  (the fixture)
+from tests.test_blacklist_consortium import _reorg, _same_block, trio  # noqa: F401  (the fixture)
 
 PERIOD = 20 * 24 * 3600
 DISPUTED = 2  # RecordRegistry.RecordStatus
@@ -129,20 +129,6 @@ def test_past_the_deadline_the_member_is_refused_and_the_regulator_rules(
         assert (row["open"], row["overdue_open"]) == (0, len(still_open["objections"]))
         assert (row["ruled"], row["overdue"]) == (1, row["overdue_open"] + 1)
         assert row["name"] == "test member"
-
-
-def _reorg(client: TestClient, anvil: str, depth: int) -> None:
-    """Replace the chain's last `depth` blocks by empty ones; back once the index has them."""
-    rpc(anvil, "anvil_reorg", [depth, []])
-    head = rpc(anvil, "eth_getBlockByNumber", ["latest", False])
-
-    def indexed() -> bool:
-        with node_of(client).engine.connect() as conn:
-            return conn.exec_driver_sql(
-                "SELECT hash FROM chain_block WHERE number = ?", (int(head["number"], 16),)
-            ).scalar() == head["hash"]  # fmt: skip
-
-    wait_for(indexed, 30, "the reorg indexed")
 
 
 def test_a_reorg_takes_an_answer_and_then_a_filing_back_out_of_the_derived_table(
