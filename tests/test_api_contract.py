@@ -151,6 +151,14 @@ def only_the_target_unsaid(ctx: CheckContext, response: Response, case: Case) ->
         assert response.json()["field"] in unsaid, f"refused: {response.json()}"
 
 
+def only_two_equal_times_unsaid(ctx: CheckContext, response: Response, case: Case) -> None:
+    """Office hours that start when they end match the documented HH:MM-HH:MM pattern, and
+    no pattern the generator can read says the two differ: rules the description allows may
+    be refused for that, naming office_hours, and for nothing else."""
+    if case.meta and case.meta.generation.mode.is_positive and response.status_code == 422:
+        assert response.json()["field"] == "office_hours", f"refused: {response.json()}"
+
+
 # operation -> (built-in check it replaces, the check that says what the operation promises)
 INSTEAD = {
     "POST /v1/records": (negative_data_rejection, records_answered_one_by_one),
@@ -163,6 +171,7 @@ INSTEAD = {
     "POST /v1/disputes/signed": (positive_data_acceptance, only_the_target_unsaid),
     "POST /v1/disputes/objections/{objection_id}/ruling": (
         positive_data_acceptance, only_the_target_unsaid),
+    "GET /v1/regulator/patterns": (positive_data_acceptance, only_two_equal_times_unsaid),
 }  # fmt: skip
 
 

@@ -15,6 +15,9 @@ from node.members.service import Snapshot
 from node.peers.router import authenticate_peer
 from node.regulator import service
 from node.regulator.schemas import (
+    MAX_WINDOW_DAYS,
+    OFFICE_HOURS,
+    TIME_ZONES,
     ActivityView,
     ListingsView,
     MemberView,
@@ -103,13 +106,28 @@ async def query_patterns(
     until: Annotated[
         int | None, Query(ge=0, le=2**53 - 1, description="unix seconds; default: now")
     ] = None,  # fmt: skip
-    volume_factor: Annotated[float, Query(le=1e6)] = 3.0,
-    volume_min_subjects: Annotated[int, Query(le=10**9)] = 10,
-    office_hours: Annotated[str, Query(max_length=11)] = "09:00-18:00",
-    time_zone: Annotated[str, Query(max_length=64)] = "Asia/Shanghai",
-    off_hours_min: Annotated[int, Query(le=10**9)] = 1,
-    stacking_members: Annotated[int, Query(le=10**6)] = 3,
-    stacking_days: float = 7.0,
+    volume_factor: Annotated[float, Query(le=1e6, json_schema_extra={"exclusiveMinimum": 1})] = 3.0,
+    volume_min_subjects: Annotated[int, Query(le=10**9, json_schema_extra={"minimum": 1})] = 10,
+    office_hours: Annotated[
+        str,
+        Query(
+            max_length=11,
+            json_schema_extra={"pattern": OFFICE_HOURS},
+            description="HH:MM-HH:MM, two different times",
+        ),
+    ] = "09:00-18:00",
+    time_zone: Annotated[
+        str,
+        Query(
+            max_length=64, json_schema_extra={"enum": TIME_ZONES}, description="an IANA time zone"
+        ),
+    ] = "Asia/Shanghai",
+    off_hours_min: Annotated[int, Query(le=10**9, json_schema_extra={"minimum": 1})] = 1,
+    stacking_members: Annotated[int, Query(le=10**6, json_schema_extra={"minimum": 2})] = 3,
+    stacking_days: Annotated[
+        float,
+        Query(json_schema_extra={"exclusiveMinimum": 0, "maximum": MAX_WINDOW_DAYS}),
+    ] = 7.0,
     timeout_s: Annotated[float, Query(gt=0, le=300)] = 30.0,
 ) -> Any:
     """Each active or suspended member's node is asked for its query log in the window

@@ -3,7 +3,7 @@
 import re
 from dataclasses import dataclass
 from datetime import time as clock
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,6 +13,8 @@ from node.regulator.errors import InvalidRule
 DAY = 86_400
 MAX_WINDOW_DAYS = 366
 PAGE = 1000  # query log entries a member sends in one answer
+OFFICE_HOURS = r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$"
+TIME_ZONES = sorted(available_timezones())  # IANA names, from tzdata where the system has none
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ def parse_rules(
             field="stacking_days",
             detail=f"stacking_days must be more than 0, at most {MAX_WINDOW_DAYS}",
         )
-    hours = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)", office_hours)
+    hours = re.fullmatch(OFFICE_HOURS, office_hours)
     if hours is None or hours.group(1, 2) == hours.group(3, 4):
         raise InvalidRule(
             field="office_hours", detail="office_hours must be HH:MM-HH:MM, two different times"
