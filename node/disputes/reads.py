@@ -135,26 +135,42 @@ def beside_record(engine: Engine, commitment: str) -> dict[str, Any]:
             "statement_hash": statements[-1] if statements else None}  # fmt: skip
 
 
+def _sla_members(conn: Connection, now: int | None, names: dict[str, str]) -> list[dict]:
+    rows = conn.exec_driver_sql(
+        "SELECT holder, COUNT(*), "
+        "SUM(CASE WHEN state = 'open' AND deadline > ? THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN state != 'open' AND NOT by_regulator THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN state = 'open' AND deadline <= ? THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN by_regulator THEN 1 ELSE 0 END) "
+        "FROM dispute_objection GROUP BY holder ORDER BY holder",
+        (now or 0, now or 0),
+    ).all()
+    return [
+        {"member": holder, "name": names.get(holder), "total": int(total), "open": int(open_),
+         "answered_in_time": int(in_time), "overdue": int(late) + int(ruled),
+         "overdue_open": int(late), "ruled": int(ruled)}
+        for holder, total, open_, in_time, late, ruled in rows
+    ]  # fmt: skip
+
+
 def sla(*, engine: Engine, names: dict[str, str] | None = None) -> dict[str, Any]:
     """Per holding member: objections open, answered in time, and overdue (open past the
     deadline, or left to a regulator's ruling), judged at the index's block time. From the
     chain's events alone: a late answer cannot exist, the contract refuses it."""
     with read_connection(engine) as conn:
         block, now = cursor(conn)
-        rows = conn.exec_driver_sql(
-            "SELECT holder, COUNT(*), "
-            "SUM(CASE WHEN state = 'open' AND deadline > ? THEN 1 ELSE 0 END), "
-            "SUM(CASE WHEN state != 'open' AND NOT by_regulator THEN 1 ELSE 0 END), "
-            "SUM(CASE WHEN state = 'open' AND deadline <= ? THEN 1 ELSE 0 END), "
-            "SUM(CASE WHEN by_regulator THEN 1 ELSE 0 END) "
-            "FROM dispute_objection GROUP BY holder ORDER BY holder",
-            (now or 0, now or 0),
-        ).all()
-    names = names or {}
-    members = [
-        {"member": holder, "name": names.get(holder), "total": int(total), "open": int(open_),
-         "answered_in_time": int(in_time), "overdue": int(late) + int(ruled),
-         "overdue_open": int(late), "ruled": int(ruled)}
-        for holder, total, open_, in_time, late, ruled in rows
-    ]  # fmt: skip
+        members = _sla_members(conn, now, names or {})
     return {"as_of_block": block, "block_time": now, "members": members}
+
+
+def sla_and_overdue(*, engine: Engine, names: dict[str, str] | None = None) -> dict[str, Any]:
+    """The SLA per member (as `sla`) and every objection open past its deadline, oldest
+    deadline first, both read at the same block."""
+    with read_connection(engine) as conn:
+        block, now = cursor(conn)
+        members = _sla_members(conn, now, names or {})
+        rows = [] if now is None else conn.exec_driver_sql(
+            _SELECT + " WHERE state = ? AND deadline <= ? ORDER BY deadline, id", (OPEN, now)
+        ).all()  # fmt: skip
+    return {"as_of_block": block, "block_time": now, "members": members,
+            "overdue": [_public(r, now) for r in rows]}  # fmt: skip

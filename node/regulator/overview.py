@@ -91,13 +91,11 @@ def objections(*, index: EventIndex, engine: Engine) -> dict[str, Any]:
     objections against it open, answered in time and overdue, judged at the block the
     objections stand at; and every objection open past its deadline, oldest first."""
     names = disputes.member_names(index)
-    sla = disputes.sla(engine=engine, names=names)
+    sla = disputes.sla_and_overdue(engine=engine, names=names)
     counted = {m["member"]: m for m in sla["members"]}
     zero = {"total": 0, "open": 0, "answered_in_time": 0, "overdue": 0, "overdue_open": 0,
             "ruled": 0}  # fmt: skip
     members = [counted.get(a) or {"member": a, "name": n, **zero} for a, n in names.items()]
     members += [m for a, m in counted.items() if a not in names]
-    listed = disputes.list_objections(engine=engine, state="open", limit=100_000)
-    overdue = [o for o in listed["objections"] if o["overdue"]]
     return {"as_of_block": sla["as_of_block"], "block_time": sla["block_time"],
-            "members": members, "overdue": overdue}  # fmt: skip
+            "members": members, "overdue": sla["overdue"]}  # fmt: skip
