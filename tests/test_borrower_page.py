@@ -1,12 +1,15 @@
 """The borrower's page in headless Chromium, against two member nodes on anvil: a borrower
 makes a key in the page and saves its backup, is bound at member 1's desk, consents to
 member 2 in the page; member 2 queries; the page shows that query checked against the chain;
-the borrower withdraws the consent in the page, and member 2's next query is refused.
+the borrower withdraws the consent in the page, and member 2's next query is refused. A
+borrower with records at both members reads their own report in the page, each record checked
+against the chain, and a third request in the year is answered with the rule and its date.
 
 Chromium and its driver are Debian's (`chromium`, `chromium-driver`), installed with apt-get
-when missing. The trail's screenshot is left in test-artifacts/ (not committed)."""
+when missing. Screenshots of the trail and the report are left in test-artifacts/ (not
+committed)."""
 
-import base64
+import datetime as dt
 import json
 import time
 from collections.abc import Iterator
@@ -19,20 +22,18 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.select import Select
-from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.conftest import (
-    REPO,
-    call_api,
-    consortium_up,
-    headless_chromium,
-    person,
-    staff_token_in,
-    store_has,
+from tests.borrower_page_kit import (
+    INJECTED,
+    phone_browser,
+    screenshot,
+    shown,
+    text,
+    until,
+    wider_than_screen,
 )
+from tests.conftest import call_api, consortium_up, person, staff_token_in, store_has, wait_for
 
-ARTIFACTS = REPO / "test-artifacts"
-PHONE = (390, 844)  # CSS pixels of a common phone screen
 PASSWORD = "correct horse battery"
 SEQ = 77
 
@@ -45,32 +46,8 @@ def two(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[tuple[WebDriver, Path]]:
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    driver = headless_chromium(tmp_path / "profile", PHONE, downloads=downloads)
-    try:
-        yield driver, downloads
-    finally:
-        driver.quit()
-
-
-def until(driver: WebDriver, what: str, predicate: Any, timeout: float = 60) -> Any:
-    """Wait for the page; on timeout, say what was awaited and what the page said."""
-    try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: predicate(d))
-    except Exception:
-        statuses = {i: el.text for i in ("key-status", "consent-status", "trail-status", "boot")
-                    for el in driver.find_elements(By.ID, i)}  # fmt: skip
-        logs = driver.get_log("browser") if hasattr(driver, "get_log") else []
-        raise AssertionError(f"waited for {what}; page says {statuses}; console {logs}") from None
-
-
-def text(driver: WebDriver, element_id: str) -> str:
-    return driver.find_element(By.ID, element_id).text
-
-
-def shown(driver: WebDriver, element_id: str) -> bool:
-    return driver.find_element(By.ID, element_id).is_displayed()
+    with phone_browser(tmp_path) as opened:
+        yield opened
 
 
 def entries(driver: WebDriver, kind: str) -> list[Any]:
@@ -84,20 +61,6 @@ def load_trail(driver: WebDriver) -> None:
     until(driver, "the trail", lambda d: "截至区块" in text(d, "trail-status")
           or "出错" in text(d, "trail-status"))  # fmt: skip
     assert "出错" not in text(driver, "trail-status"), text(driver, "trail-status")
-
-
-def screenshot(driver: WebDriver, element_id: str, name: str) -> Path:
-    """The whole element, however far it runs below the window, as a PNG in test-artifacts/."""
-    x, y, width, height = driver.execute_script(
-        "const r = document.getElementById(arguments[0]).getBoundingClientRect();"
-        "return [r.x + scrollX, r.y + scrollY, r.width, r.height]", element_id)  # fmt: skip
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": x, "y": y, "width": width, "height": height, "scale": 1}})  # fmt: skip
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / name
-    path.write_bytes(base64.b64decode(shot["data"]))
-    return path
 
 
 def query(member: dict[str, Any], token: str, consent_id: str) -> dict[str, Any]:
@@ -205,11 +168,7 @@ def test_a_borrower_consents_sees_the_query_verified_and_withdraws(two, browser)
         li.get_attribute("data-kind") for li in driver.find_elements(By.CSS_SELECTOR, "li.entry")
     ]
     assert kinds == ["query", "consent", "binding"]  # newest first
-    wider = driver.execute_script(  # usable at phone width: nothing runs off the side
-        "const w = document.documentElement.clientWidth;"
-        "return [...document.querySelectorAll('body *')].filter(e => e.getClientRects().length"
-        " && e.getBoundingClientRect().right > w + 1).map(e => e.id || e.className || e.tagName)"
-    )
+    wider = wider_than_screen(driver)  # usable at phone width: nothing runs off the side
     assert wider == [], wider
     assert screenshot(driver, "trail", "borrower-trail.png").stat().st_size > 1000
 
@@ -299,29 +258,6 @@ def test_the_page_reads_the_directory_and_the_chain_through_the_node_without_a_t
     assert wide["error"]["code"] == -32005
 
 
-INJECTED = """
-window.__signed = [];
-window.__refuseNext = true;
-window.ethereum = {
-  async request({ method, params }) {
-    const { Wallet } = await import("/borrower/vendor/ethers.min.js");
-    const wallet = new Wallet("%s");
-    if (method === "eth_requestAccounts") return [wallet.address.toLowerCase()];
-    if (method !== "eth_signTypedData_v4") throw Object.assign(new Error(method), { code: 4200 });
-    if (window.__refuseNext) {
-      window.__refuseNext = false;
-      throw Object.assign(new Error("User rejected the request."), { code: 4001 });
-    }
-    const typed = JSON.parse(params[1]);
-    window.__signed.push({ address: params[0], typed });
-    const types = { ...typed.types };
-    delete types.EIP712Domain;
-    return wallet.signTypedData(typed.domain, types, typed.message);
-  },
-};
-"""
-
-
 def test_an_injected_wallet_signs_with_eth_sign_typed_data_v4(two, browser) -> None:
     driver, _ = browser
     holder, asker = two["members"]
@@ -362,3 +298,90 @@ def test_an_injected_wallet_signs_with_eth_sign_typed_data_v4(two, browser) -> N
     assert consent.find_element(By.CSS_SELECTOR, ".mark").get_attribute("data-mark") == "verified"
     assert [s["typed"]["primaryType"] for s in driver.execute_script("return window.__signed")] == [
         "Consent", "Login"]  # fmt: skip
+
+
+def anchored(member: dict[str, Any], records: list[dict[str, Any]]) -> None:
+    """Submit `records` at `member` and wait until each is anchored."""
+    status, answer = call_api(member["url"] + "/v1/records", member["token"], {"records": records})
+    assert status == 200 and answer["accepted"] == len(records), answer
+    for r in records:
+        url = member["url"] + f"/v1/records/{r['record_id']}"
+        wait_for(lambda url=url: call_api(url, member["token"], method="GET")[1]["state"]
+                 == "anchored", timeout=60, what="records anchored")  # fmt: skip
+
+
+def report_sections(driver: WebDriver) -> dict[str, Any]:
+    """Ask for the report in the page (one signature) and wait until every record shown is
+    checked; the member sections by member address."""
+    driver.find_element(By.ID, "load-report").click()
+    until(driver, "the report", lambda d: d.find_element(By.ID, "load-report").is_enabled()
+          and text(d, "report-status") and not d.find_elements(
+              By.CSS_SELECTOR, "#report-view .mark[data-mark='checking']"))  # fmt: skip
+    sections = driver.find_elements(By.CSS_SELECTOR, "#report-view .member-section")
+    return {s.get_attribute("data-member"): s for s in sections}
+
+
+def test_a_borrower_reads_their_own_report_from_both_members_then_is_told_the_yearly_rule(
+    two, browser
+) -> None:
+    driver, _ = browser
+    holder, other = two["members"]
+    seq = SEQ + 2
+    account = Account.create()
+    subject = {"type": "person", "id_number": person(seq)["subject"]["id_number"]}
+    anchored(holder, [person(seq, record_id="M1-RPT", account_id="M1-RPT-AC", kind="loan_opened",
+                             days_past_due=None, amount_cents=800_000)])  # fmt: skip
+    anchored(other, [person(seq, record_id="M2-RPT", account_id="M2-RPT-AC")])  # overdue, 95 days
+    status, bound = call_api(holder["url"] + "/v1/bindings", holder["token"],
+                             {"subject": subject, "address": account.address})  # fmt: skip
+    assert status == 200, bound
+    wait_for(lambda: store_has(other["data"], "SELECT 1 FROM consent_binding WHERE borrower = ?",
+                               account.address), timeout=30, what="binding indexed")  # fmt: skip
+
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
+                           {"source": INJECTED % account.key.hex()})  # fmt: skip
+    driver.get(holder["url"] + "/borrower/")
+    until(driver, "the wallet button", lambda d: shown(d, "use-wallet"))
+    driver.execute_script("window.__refuseNext = false")
+    driver.find_element(By.ID, "use-wallet").click()
+    until(driver, "the report button", lambda d: shown(d, "report"))
+    assert text(driver, "report-h") == "4. 我的信用报告"
+
+    sections = report_sections(driver)
+    assert list(sections) == [holder["address"], other["address"]]  # this node's member first
+    for address, ids in ((holder["address"], ["M1-RPT"]), (other["address"], ["M2-RPT"])):
+        section = sections[address]
+        assert section.get_attribute("data-status") == "answered"
+        records = section.find_elements(By.CSS_SELECTOR, "li.record")
+        assert [r.get_attribute("data-record-id") for r in records] == ids
+        for r in records:
+            assert r.find_element(By.CSS_SELECTOR, ".mark").get_attribute("data-mark") == "verified"
+        assert "今年在该机构还可免费查看 1 次" in section.text
+    overdue = sections[other["address"]].find_element(By.CSS_SELECTOR, "li.record")
+    assert "逾期" in overdue.text and "逾期 95 天" in overdue.text and "M2-RPT-AC" in overdue.text
+    assert "状态：有效" in overdue.text
+    opened = sections[holder["address"]].find_element(By.CSS_SELECTOR, "li.record")
+    assert "贷款开立" in opened.text and "8,000.00" in opened.text
+    assert "共 2 条记录" in text(driver, "report-status")
+    assert wider_than_screen(driver) == []
+    assert screenshot(driver, "report", "borrower-report.png").stat().st_size > 1000
+
+    sections = report_sections(driver)  # the second free report of the year
+    assert all("还可免费查看 0 次" in s.text for s in sections.values())
+
+    sections = report_sections(driver)  # a third: each member says the rule and the next date
+    year = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).year + 1  # China Standard Time
+    for section in sections.values():
+        assert section.get_attribute("data-status") == "refused"
+        assert section.find_elements(By.CSS_SELECTOR, "li.record") == []
+        why = section.find_element(By.CSS_SELECTOR, ".why").text
+        assert "第十七条" in why and "2 次已经用完" in why and f"{year}年1月1日起" in why, why
+    status_line = driver.find_element(By.ID, "report-status")
+    assert "第十七条" in status_line.text and "error" in status_line.get_attribute("class")
+    assert "出错" not in status_line.text
+    screenshot(driver, "report", "borrower-report-used.png")
+    driver.find_element(By.ID, "lang").click()  # the same rule in English
+    why = driver.find_element(By.CSS_SELECTOR, "#report-view .member-section .why").text
+    assert "Art. 17" in why and f"January 1, {year}" in why, why
+    assert [s["typed"]["primaryType"] for s in driver.execute_script("return window.__signed")] == [
+        "ReportRequest"] * 3  # fmt: skip

@@ -1,13 +1,16 @@
 // Reads from the chain through the node's read-only JSON-RPC (/rpc), and the checks the page
-// makes with them: a query log receipt against RecordRegistry.getBatch, a consent against
+// makes with them: a record's or a query log receipt against RecordRegistry.getBatch (and a
+// record's status against statusOf), a consent against
 // ConsentRegistry.getConsent, a binding against ConsentRegistry.bindingOf, an objection
 // against Disputes.getObjection.
 import { Interface, getAddress, toBeHex } from "ethers";
-import { checkOffline } from "./receipt.js";
+import { canonicalJson, checkOffline } from "./receipt.js";
 
 const registry = new Interface([
   "function getBatch(uint256 batchId) view returns (address member, bytes32 root, uint64 size, bytes32 prevRoot, uint64 anchoredAt)",
+  "function statusOf(bytes32 commitment) view returns (uint8)",
 ]);
+export const RECORD_STATUSES = ["active", "superseded", "disputed", "revoked", "expired"];
 const consents = new Interface([
   "function getConsent(bytes32 consentId) view returns (bytes32 subjectKey, address grantee, uint8 purpose, uint64 validFrom, uint64 validUntil, uint64 revokedAt)",
   "function bindingOf(address borrower) view returns (bytes32 subjectKey, address binder)",
@@ -48,6 +51,16 @@ export async function verifyQueryReceipt(query, ctx) {
   const same = ["query_id", "side", "subject_key", "consent_id", "purpose", "requester", "holder", "at"]
     .every((k) => receipt.entry?.[k] === query[k]);
   if (!same) return { ok: false, detail: "the receipt commits to another entry" };
+  const logger = query.side === "holder" ? query.holder : query.requester;
+  return receiptOnChain(receipt, logger, ctx);
+}
+
+/**
+ * A receipt's checks against the chain: offline (commitment, proof), then the chain id, the
+ * registry the page trusts, and the batch on chain: same root, same size, anchored by
+ * `anchoredBy`. {ok, detail}.
+ */
+async function receiptOnChain(receipt, anchoredBy, ctx) {
   const offline = checkOffline(receipt);
   if (!offline.ok) return { ok: false, detail: `${offline.check}: ${offline.detail}` };
   if (receipt.chain_id !== ctx.chainId) return { ok: false, detail: `chain ${receipt.chain_id}` };
@@ -62,11 +75,30 @@ export async function verifyQueryReceipt(query, ctx) {
   }
   if (batch.root !== offline.root) return { ok: false, detail: `batch root on chain is ${batch.root}` };
   if (Number(batch.size) !== receipt.tree_size) return { ok: false, detail: `batch size on chain is ${batch.size}` };
-  const logger = query.side === "holder" ? query.holder : query.requester;
-  if (getAddress(batch.member) !== getAddress(logger)) {
+  if (getAddress(batch.member) !== getAddress(anchoredBy)) {
     return { ok: false, detail: `batch anchored by ${batch.member}` };
   }
   return { ok: true, detail: `batch ${receipt.batch_id}, block ${receipt.block_number}` };
+}
+
+/**
+ * Check one record of a report's member section ({record, chain_status, receipt}): the record
+ * shown is the one its receipt commits to, about this subject; the receipt holds on chain,
+ * anchored by that member; and `statusOf` says the status shown. {ok, detail}.
+ */
+export async function verifyRecord(item, { member, subjectKey }, ctx) {
+  const receipt = item.receipt;
+  if (!receipt?.record || canonicalJson(item.record) !== canonicalJson(receipt.record)) {
+    return { ok: false, detail: "the record shown is not the one its receipt commits to" };
+  }
+  if (String(receipt.record.subject_key).toLowerCase() !== subjectKey.toLowerCase()) {
+    return { ok: false, detail: "the record is about another subject" };
+  }
+  const held = await receiptOnChain(receipt, member, ctx);
+  if (!held.ok) return held;
+  const status = RECORD_STATUSES[Number(await call(ctx.rpcUrl, registry, ctx.recordRegistry, "statusOf", [receipt.commitment]))];
+  if (status !== item.chain_status) return { ok: false, detail: `status on chain is ${status}` };
+  return held;
 }
 
 /** The consent as the chain keeps it (unix seconds), or null if the chain has none. */
