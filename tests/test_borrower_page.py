@@ -10,6 +10,7 @@ when missing. Screenshots of the trail and the report are left in test-artifacts
 committed)."""
 
 import datetime as dt
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -337,6 +338,17 @@ def test_a_borrower_reads_their_own_report_from_both_members_then_is_told_the_ye
     assert status == 200, bound
     wait_for(lambda: store_has(other["data"], "SELECT 1 FROM consent_binding WHERE borrower = ?",
                                account.address), timeout=30, what="binding indexed")  # fmt: skip
+    reasons = "the 95 days are wrong"  # objected to at the other member, left unresolved
+    objection = {"subject": subject, "kind": "record", "record_id": "M2-RPT", "reasons": reasons}
+    status, filed = call_api(other["url"] + "/v1/disputes/objections", other["token"], objection)
+    assert status == 200, filed
+    status, answered = call_api(
+        other["url"] + f"/v1/disputes/objections/{filed['objection_id']}/answer", other["token"],
+        {"outcome": "unresolved", "reason": "no agreement"})  # fmt: skip
+    assert status == 200, answered
+    wait_for(lambda: store_has(holder["data"], "SELECT 1 FROM dispute_objection WHERE id = ? "
+                               "AND state = 'unresolved'", filed["objection_id"]),
+             timeout=30, what="the answer indexed")  # fmt: skip
 
     driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
                            {"source": INJECTED % account.key.hex()})  # fmt: skip
@@ -360,6 +372,9 @@ def test_a_borrower_reads_their_own_report_from_both_members_then_is_told_the_ye
     overdue = sections[other["address"]].find_element(By.CSS_SELECTOR, "li.record")
     assert "逾期" in overdue.text and "逾期 95 天" in overdue.text and "M2-RPT-AC" in overdue.text
     assert "状态：有效" in overdue.text
+    statement = "0x" + hashlib.sha256(reasons.encode()).hexdigest()
+    assert f"异议未能解决：您的说明随此记录一并展示（说明的哈希 {statement}）" in overdue.text
+    assert "异议" not in sections[holder["address"]].text
     opened = sections[holder["address"]].find_element(By.CSS_SELECTOR, "li.record")
     assert "贷款开立" in opened.text and "8,000.00" in opened.text
     assert "共 2 条记录" in text(driver, "report-status")

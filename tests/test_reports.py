@@ -3,6 +3,7 @@ and statuses, for their signature alone; free twice a calendar year, a third ref
 rule named and nothing changed."""
 
 import datetime as dt
+import hashlib
 import os
 import time
 from typing import Any
@@ -195,3 +196,23 @@ def test_each_record_carries_its_status_on_chain_as_the_index_read_it(borrower):
     statuses = {r["record"]["record_id"]: r["chain_status"]
                 for r in report["members"][0]["records"]}  # fmt: skip
     assert statuses == {"RP-1": "revoked", "RP-2": "active"}
+
+
+def test_a_record_left_unresolved_carries_the_borrowers_statement_in_the_report(borrower):
+    """The borrower objects to RP-1, the holder answers unresolved: the report shows the
+    statement (as a hash) beside RP-1, and none beside RP-2."""
+    client = borrower.client
+    reasons = "the overdue days are wrong"
+    subject = {"type": "person", "id_number": borrower.id_number}
+    filed = client.post("/v1/disputes/objections", json={
+        "subject": subject, "kind": "record", "record_id": "RP-1", "reasons": reasons})  # fmt: skip
+    assert filed.status_code == 200, filed.text
+    answered = client.post(f"/v1/disputes/objections/{filed.json()['objection_id']}/answer",
+                           json={"outcome": "unresolved", "reason": "no agreement"})  # fmt: skip
+    assert answered.status_code == 200, answered.text
+
+    report = borrower.ask(borrower.request()).json()
+    shown = {r["record"]["record_id"]: (r["chain_status"], r["statement_hash"])
+             for r in report["members"][0]["records"]}  # fmt: skip
+    statement = "0x" + hashlib.sha256(reasons.encode()).hexdigest()
+    assert shown == {"RP-1": ("active", statement), "RP-2": ("active", None)}

@@ -58,6 +58,11 @@ class ReportRecord(BaseModel):
     record: dict[str, Any] = Field(description="the record as committed (canonical form)")
     chain_status: Literal["active", "superseded", "disputed", "revoked", "expired"]
     receipt: dict[str, Any] = Field(description="check it with `creditchain verify`")
+    statement_hash: str | None = Field(
+        None,
+        description="the borrower's statement the record carries (an unresolved objection), "
+        "from the gathering node's own index of the chain",
+    )
 
 
 class PeerSection(BaseModel):

@@ -16,6 +16,7 @@ from node.consents.login import check_login
 from node.crypto import eip712
 from node.db import write_transaction
 from node.deps import Node
+from node.disputes import reads as disputes
 from node.members.service import list_members
 from node.queries.trail import trail
 from node.reports import quota
@@ -78,6 +79,15 @@ def _refusal(err: FreeReportsUsed) -> dict[str, Any]:
     return {"error": err.code, "detail": err.detail, "field": err.field, **err.context()}
 
 
+def _carry_statements(node: Node, sections: list[dict[str, Any]]) -> None:
+    """Beside each record, the borrower's statement it carries (an unresolved objection), as
+    this node's own index of the chain has it: never taken from the member's answer."""
+    records = [r for s in sections for r in s.get("records") or []]
+    found = disputes.statements_for(node.engine, [r["receipt"]["commitment"] for r in records])
+    for r in records:
+        r["statement_hash"] = found.get(r["receipt"]["commitment"].lower())
+
+
 async def borrower_report(node: Node, subject_key: str, body: ReportIn) -> dict[str, Any]:
     """The borrower's report: this member's section, then (scope consortium) every other
     active member's, each checked against the chain; bindings, consents and blacklist items
@@ -109,6 +119,7 @@ async def borrower_report(node: Node, subject_key: str, body: ReportIn) -> dict[
         sections += await gather(chain=node.chain, members=others, subject_key=subject_key,
                                  request=body.request.model_dump(), signature=body.signature,
                                  timeout=body.timeout_s)  # fmt: skip
+    await asyncio.to_thread(_carry_statements, node, sections)
     missing = [s["name"] for s in sections if s["status"] != "answered"]
     return {
         "subject_key": subject_key, "as_of_block": whole["as_of_block"],

@@ -71,6 +71,7 @@ function renderRecord(item, section) {
   li.append(el("span", "what", recordLine(item.record)));
   for (const line of recordDetails(item.record, section)) li.append(el("span", "detail", line));
   li.append(el("span", "state", t(`report.status.${item.chain_status}`)));
+  if (item.statement_hash) li.append(el("span", "statement", t("report.statement", { hash: item.statement_hash })));
   const mark = el("span", "mark");
   [mark.dataset.mark, mark.textContent] = markOf(state.reportMarks.get(markKey(section, item)));
   li.append(mark);
