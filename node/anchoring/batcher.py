@@ -153,6 +153,8 @@ class Batcher(ChainLoop):
         except ContractRevert as err:
             if err.name == "RootAlreadyAnchored":
                 return self._adopt_from_chain(batch)
+            if err.name == "PrevRootMismatch":
+                return self._follow_chain_root(batch)
             raise
         with write_transaction(self.engine) as conn:
             conn.exec_driver_sql(
@@ -202,6 +204,38 @@ class Batcher(ChainLoop):
         if not mine:
             raise ChainError(f"batch {batch['id']}: root on chain but its event is missing")
         self._mark_anchored(batch["id"], mine[-1])
+        return True
+
+    def _follow_chain_root(self, batch: dict[str, Any]) -> bool:
+        """The chain's last root of this member is not the batch's previous root. If it is a
+        batch of ours this store never held (anchored with the member's key from a newer copy
+        of the store: this one was restored from an older backup), chain the batch after it,
+        and name the batches whose records this store does not have. Otherwise reconcile, as
+        after a reorg."""
+        registry = self.chain.registry.functions
+        me = self.chain.client.account.address
+        last = bytes(registry.lastRoot(me).call())
+        with read_connection(self.engine) as conn:
+            known = {bytes(r[0]) for r in conn.exec_driver_sql("SELECT root FROM batch").all()}
+        chain_id = registry.batchOfRoot(last).call() if last != ZERO_ROOT else 0
+        if last in known or not chain_id or registry.getBatch(chain_id).call()[0] != me:
+            self._reconcile()
+            return True
+        unknown, walk = [], chain_id
+        while walk and bytes(registry.getBatch(walk).call()[1]) not in known:
+            unknown.append(walk)
+            walk = registry.getBatchLink(walk).call()[0]
+        with write_transaction(self.engine) as conn:
+            conn.exec_driver_sql(
+                "UPDATE batch SET prev_root = ? WHERE id = ? AND state = 'built'",
+                (last, batch["id"]),
+            )
+        log.warning(
+            "the chain holds %d batch(es) of this member not in this store (chain batch %s): "
+            "this store is older than the member's last anchoring, their records are lost here "
+            "and must be sent again; batch %d now follows chain batch %d",
+            len(unknown), ", ".join(str(b) for b in sorted(unknown)), batch["id"], chain_id,
+        )  # fmt: skip
         return True
 
     def _mark_anchored(self, batch_id: int, event: Any) -> None:
@@ -271,10 +305,25 @@ class Batcher(ChainLoop):
             return
         registry = self.chain.registry.functions
         on_chain = registry.lastRoot(self.chain.client.account.address).call()
-        if on_chain != row[0] or self.chain.client.block_hash(row[1]) != row[2]:
+        moved = self.chain.client.block_hash(row[1]) != row[2]
+        if moved or (on_chain != row[0] and not self._ahead_of_store(on_chain)):
             log.warning("chain reorganised under anchored batches; reconciling")
             self._reconcile()
         self._seen_head = head
+
+    def _ahead_of_store(self, root: bytes) -> bool:
+        """Whether `root` is a later batch of this member that the store never held (see
+        `_follow_chain_root`): the store's newest batch is still where it was, so no reorg."""
+        registry = self.chain.registry.functions
+        chain_id = registry.batchOfRoot(root).call()
+        if not chain_id:
+            return False
+        member = registry.getBatch(chain_id).call()[0]
+        with read_connection(self.engine) as conn:
+            newest = conn.exec_driver_sql(
+                "SELECT MAX(chain_batch_id) FROM batch WHERE state IN ('anchored', 'confirmed')"
+            ).scalar()
+        return member == self.chain.client.account.address and chain_id > (newest or 0)
 
     def _reconcile(self) -> None:
         """Walk our anchored batches newest first; re-send those the chain no longer has."""

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 
 from node.anchoring import proofs
-from node.crypto.hexutil import to_hex
+from node.crypto.hexutil import from_hex, to_hex
 from node.db import read_connection
 from node.errors import DomainError
 
@@ -215,3 +215,17 @@ def leaf_at(engine: Engine, chain_batch_id: int, leaf_index: int) -> int | None:
     if row is None or not 0 <= leaf_index < row.size:
         return None
     return int(row.first_leaf + leaf_index)
+
+
+def unknown_own_batches(*, engine: Engine, index: Any, member: str) -> list[dict[str, Any]]:
+    """The batches the chain holds of `member` (as the event index has read it) whose roots
+    this store never held: anchored from a newer copy of the store than this one (restored
+    from an older backup). Their records are not here; the member sends them again."""
+    events = index.read("RecordRegistry", "BatchAnchored", where={"member": member}).events
+    if not events:
+        return []
+    with read_connection(engine) as conn:
+        known = {bytes(r[0]) for r in conn.exec_driver_sql("SELECT root FROM batch").all()}
+    return [{"batch_id": e.args["batchId"], "size": e.args["size"],
+             "block_number": e.block_number, "anchored_at": e.block_time}
+            for e in events if from_hex(e.args["root"]) not in known]  # fmt: skip

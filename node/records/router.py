@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from node import metrics
+from node.anchoring.service import unknown_own_batches
 from node.deps import NodeDep
 from node.disputes import reads as disputes
 from node.http_errors import error_body
@@ -148,11 +149,17 @@ def get_receipt(
 @router.get("/status", summary="Records waiting for the chain and anchored")
 def status(staff: AnyStaff, node: NodeDep) -> dict[str, Any]:
     """`anchoring` is "running", or "paused: " and why: "member suspended" while the consortium
-    has suspended this member (records are kept and wait), or the chain's last error."""
+    has suspended this member (records are kept and wait), or the chain's last error.
+    `unknown_own_batches` names the batches the chain holds of this member that this store
+    never held (it was restored from a backup older than them): their records are not here
+    and must be sent again; anchoring goes on after them."""
     paused = anchoring_paused(index=node.index, address=node.chain.client.account.address)
     if paused is None and node.batcher.last_error:
         paused = node.batcher.last_error
+    me = node.chain.client.account.address
     return {
         **service.counts(engine=node.engine),
         "anchoring": "paused: " + paused if paused else "running",
-    }
+        "unknown_own_batches": unknown_own_batches(engine=node.engine, index=node.index,
+                                                   member=me),
+    }  # fmt: skip
