@@ -128,6 +128,38 @@ def test_a_csv_file_is_sent_with_numbers_checked_and_bad_lines_named(node_client
     assert record["kind"] == "repayment" and "amount_cents" not in record
 
 
+def test_a_quoted_csv_cell_with_a_line_break_is_one_record_named_by_its_first_line(
+    node_client, tmp_path
+):
+    """RFC 4180: a quoted cell may hold a line break. The record spans the lines and is judged
+    whole (no field takes a line break, so its name is refused), and the records after it are
+    read as written; a quote never closed is named, not read on past the file's end."""
+    good = make_resident_id(32)
+    path = tmp_path / "records.csv"
+    path.write_bytes(
+        "\r\n".join([
+            "record_id,subject_type,id_number,name,kind,account_id,event_date",
+            f'Q-1,person,{good},"{NAME}\r\n{NAME}",repayment,AC-1,2025-06-30',  # lines 2-3
+            f'Q-2,person,{good},"{NAME} ""Jr"", 长风",repayment,AC-2,2025-06-30',  # line 4
+            f'Q-3,person,{good},"{NAME}',  # line 5: never closed
+            "Q-4,person,x,y,repayment,AC-4,2025-06-30",  # read into Q-3's cell, not on its own
+        ]).encode() + b"\r\n"
+    )  # fmt: skip
+
+    done = send(node_client, path, "csv")
+
+    rows = feedback(path)
+    assert (done.accepted, done.rejected) == (1, 2), rows
+    assert done.line == 6  # a rerun goes on after the file's last physical line
+    assert [(r["line"], r["record_id"], r["field"]) for r in rows] == [
+        ("2", "Q-1", "subject.name"),
+        ("5", "", ""),
+    ]
+    assert "not closed" in rows[1]["reason"]
+    assert node_client.get("/v1/records/Q-2").json()["record"]["account_id"] == "AC-2"
+    assert node_client.get("/v1/records/Q-4").status_code == 404
+
+
 def test_the_csv_columns_are_every_field_of_the_record(tmp_path):
     fields = {f for f in RecordIn.model_fields if f != "subject"}
     subject = {"subject_type" if f == "type" else f for f in Subject.model_fields}

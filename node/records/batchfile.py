@@ -1,6 +1,7 @@
 """A lender's batch file of records, read one line at a time (a file of millions of lines is
 never held in memory): JSON Lines, one record as POST /v1/records takes it per line, or CSV
-with a header of the flat columns below, one record per line.
+with a header of the flat columns below, one record per line (a quoted cell may hold a line
+break, as RFC 4180 allows: the record then spans those lines and is named by its first).
 
 Each line is either a record to send or a rejection made here (not JSON, a number that is
 not a number, a row of the wrong length), named by the field at fault and never quoting the
@@ -30,6 +31,7 @@ INTEGER_COLUMNS = frozenset(
     {"amount_cents", "credit_limit_cents", "balance_cents", "days_past_due"}
 )
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
+MAX_RECORD_BYTES = 64 * 1024  # a CSV record spanning lines is read no further
 NUMBER_RULE = "must be a whole number written with digits only (no decimal point, no spaces)"
 
 assert set(SUBJECT_COLUMNS.values()) == set(Subject.model_fields)
@@ -48,6 +50,10 @@ class Line:
     end: int
     record: dict[str, Any] | None = None
     rejected: dict[str, Any] | None = None
+    last: int = 0  # the last physical line it spans (a quoted cell with a line break); 0: number
+
+    def __post_init__(self) -> None:
+        self.last = self.last or self.number
 
 
 def format_of(name: str, given: str | None) -> FileFormat:
@@ -70,31 +76,52 @@ def read_lines(
     header: list[str] | None = None
     if fmt == "csv":
         f.seek(0)
-        first = f.readline()
-        header = read_header(first)
+        top = f.readline()
+        header = read_header(top)
         if start == 0:
-            start, first_line = len(first), 2
+            start, first_line = len(top), 2
             if digest is not None:
-                digest.update(first)
+                digest.update(top)
     f.seek(start)
     offset, number = start, first_line - 1
-    for raw in f:
+    physical = iter(f)
+    for raw in physical:
         offset += len(raw)
         number += 1
+        first, quotes = number, raw.count(b'"')
         if digest is not None:
             digest.update(raw)
-        if not raw.strip():
-            yield Line(number, offset)
-            continue
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            yield Line(number, offset, rejected=rejection(None, None, "the line is not UTF-8 text"))
-            continue
-        if header is None:
-            yield _json_line(text, number, offset)
-        else:
-            yield _csv_line(text, header, number, offset)
+        while header is not None and quotes % 2 and len(raw) < MAX_RECORD_BYTES:
+            more = next(physical, None)  # a quoted cell holds a line break: the record goes on
+            if more is None:
+                break
+            offset += len(more)
+            number += 1
+            quotes += more.count(b'"')
+            if digest is not None:
+                digest.update(more)
+            raw += more
+        line = _line(raw, header, first, offset)
+        line.last = number
+        yield line
+
+
+def _line(raw: bytes, header: list[str] | None, number: int, end: int) -> Line:
+    """One line (or, in a CSV, the lines one record spans) as read: blank, rejected here, or
+    the record to send."""
+    if not raw.strip():
+        return Line(number, end)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return Line(number, end, rejected=rejection(None, None, "the line is not UTF-8 text"))
+    if header is None:
+        return _json_line(text, number, end)
+    if raw.count(b'"') % 2:
+        unclosed = (f"a quoted cell is not closed within {MAX_RECORD_BYTES // 1024} KiB "
+                    "or before the end of the file")  # fmt: skip
+        return Line(number, end, rejected=rejection(None, None, unclosed))
+    return _csv_line(text, header, number, end)
 
 
 def read_header(raw: bytes) -> list[str]:

@@ -208,7 +208,7 @@ def submit_file(
         for line in read_lines(
             f, fmt, start=progress.offset, first_line=progress.line + 1, digest=digest
         ):
-            chunk.end, chunk.last_line = line.end, line.number
+            chunk.end, chunk.last_line = line.end, line.last
             if line.record is not None:
                 chunk.records.append(line.record)
                 chunk.lines.append(line.number)
