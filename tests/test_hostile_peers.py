@@ -12,6 +12,7 @@ import orjson
 import pytest
 from eth_account import Account
 
+from node.chain_api.forward import forward
 from node.peers.answers import PEER_ANSWER_LIMIT
 from node.queries.requester import ask_member
 from node.regulator import querylog
@@ -165,3 +166,17 @@ def test_a_page_of_the_wrong_shape_is_refused_naming_it(page):
     assert result["status"] == "refused"
     assert result["error"]["error"] == "invalid_page"
 
+
+# -- /rpc passed on to a chain reached over JSON-RPC -------------------------------------------
+
+
+@pytest.mark.parametrize("gas", ["0xzz", "lots", "0x" + "f" * 5000])
+def test_an_eth_call_with_gas_that_is_no_number_is_a_json_rpc_error_not_a_failure(gas):
+    answer = asyncio.run(forward(7, "eth_call", [{"to": "0x" + "11" * 20, "gas": gas}, "latest"],
+                                 url="http://127.0.0.1:9", gas_cap=50_000_000,
+                                 max_log_blocks=1000))  # fmt: skip
+    if gas.startswith("0xf"):  # a number, however large: capped, then passed on (no chain here)
+        assert answer["error"]["message"] == "the chain's endpoint did not answer"
+    else:
+        assert answer["error"] == {"code": -32602, "message": "gas must be a hex quantity"}
+    assert answer["id"] == 7
