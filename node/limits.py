@@ -8,6 +8,7 @@ reaches the standard library's parser behind FastAPI's models. Done here rather 
 custom route class, which every router would have to name: no route can be left out.
 """
 
+import asyncio
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from node.http_errors import http_error_response
 
 KiB, MiB = 2**10, 2**20
+HEAD_TIMEOUT = 10.0  # seconds a connection has to send a request's line and headers
 _CLOSE = (b"connection", b"close")
 
 
@@ -166,3 +168,41 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return replay
+
+
+def head_deadline_protocol() -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol, with a deadline on each request's head: uvicorn waits for a
+    request line and headers as long as the client likes, so connections that send a byte
+    now and then (slow loris) would each hold a file descriptor until the process has none
+    left, and refuses every caller. A connection that has not sent a whole head within
+    HEAD_TIMEOUT seconds of opening, or of the first byte after its last answer, is closed."""
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    class HeadDeadline(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
+        _deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            if self._deadline is None and (self.cycle is None or self.cycle.response_complete):
+                self._arm()  # the first byte of the next request
+            super().data_received(data)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            before = self.cycle  # a head received in time starts a new cycle
+
+            def overdue() -> None:
+                self._deadline = None
+                if self.cycle is before and not self.transport.is_closing():
+                    self.transport.close()
+
+            self._deadline = self.loop.call_later(HEAD_TIMEOUT, overdue)
+
+    return HeadDeadline

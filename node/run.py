@@ -127,6 +127,7 @@ def _run(args: argparse.Namespace) -> int:
     from node.chain.setup import prepare
     from node.db import StoreError, check_store, safe_url
     from node.keys.store import KeystoreError, load_secrets
+    from node.limits import head_deadline_protocol
 
     given = {f: getattr(args, f) for f in _RUN_OPTIONS if getattr(args, f) is not None}
     try:
@@ -165,6 +166,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         config = uvicorn.Config(
             create_app(settings),
+            http=head_deadline_protocol(),
             log_level=settings.log_level,
             access_log=False,
             # JSON: uvicorn's own loggers pass their lines to the root logger's JSON handler

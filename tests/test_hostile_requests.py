@@ -258,6 +258,43 @@ def test_precompiles_still_work_under_the_recursion_limit(node_client):
     )
 
 
+# --- no freeze from connections that never finish a request ------------------------------------
+
+
+def _trickled_until_closed(sock: socket.socket, head: bytes) -> bool:
+    """Send `head` a byte every half second, as a slow loris does; whether the node closed
+    the connection before the head was through."""
+    sock.settimeout(0.5)
+    for byte in head:
+        try:
+            sock.sendall(bytes([byte]))
+            if sock.recv(1) == b"":
+                return True
+        except TimeoutError:
+            continue  # nothing from the node yet: go on trickling
+        except OSError:
+            return True
+    return False
+
+
+def test_connections_that_never_finish_a_request_head_are_closed_and_the_node_answers(node):
+    idle = [socket.create_connection(("127.0.0.1", node.port), timeout=60) for _ in range(50)]
+    for sock in idle[::2]:  # half send a part of a head, half nothing at all
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: node\r\n")
+    slow = socket.create_connection(("127.0.0.1", node.port), timeout=60)
+    head = b"GET /healthz HTTP/1.1\r\nHost: node\r\nX-Padding: " + b"x" * 60 + b"\r\n\r\n"
+    assert _trickled_until_closed(slow, head)
+    kept = socket.create_connection(("127.0.0.1", node.port), timeout=60)
+    kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: node\r\n\r\n")  # answered, kept alive,
+    assert kept.recv(4096).startswith(b"HTTP/1.1 200")  # then the next head trickled
+    assert _trickled_until_closed(kept, head)
+    for sock in idle:
+        assert sock.recv(1) == b"", "the node kept a connection that sent no whole head"
+        sock.close()
+    with urllib.request.urlopen(node.base + "/healthz", timeout=30) as resp:
+        assert json.loads(resp.read()) == {"status": "ok"}
+
+
 # --- sizes before work -------------------------------------------------------------------------
 
 

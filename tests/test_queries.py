@@ -21,6 +21,7 @@ from node.consents.purposes import PURPOSES
 from node.crypto import eip712
 from node.crypto.subjects import make_resident_id, subject_key
 from node.members import service as members_service
+from node.peers import router as peers_router
 from node.peers import signing
 from node.queries import requester
 from node.queries import service as query_service
@@ -245,6 +246,24 @@ def test_non_member(world):
     assert _log_size(world) == 0
 
 
+def test_strangers_signed_requests_leave_no_nonce_held(world):
+    """A key costs a stranger nothing to make: the node refuses its signed requests without
+    keeping their nonces (which it holds for two minutes for a member's)."""
+    held = len(query_service._header_nonces), len(peers_router._nonces)
+    chain = world.node.chain
+    for _ in range(20):
+        stranger = Account.create()
+        _refused(world.ask("0x" + "00" * 32, account=stranger), 403, "not_a_member")
+        headers = signing.signed_headers(stranger, chain_id=chain.chain_id, method="GET",
+                                         contract=chain.addresses["Consortium"],
+                                         path="/v1/peer/hello", body=b"")  # fmt: skip
+        _refused(world.client.get("/v1/peer/hello", headers=headers), 403,
+                 "not_an_active_member")  # fmt: skip
+    assert (len(query_service._header_nonces), len(peers_router._nonces)) == held
+    assert world.ask("0x" + "00" * 32).json()["error"] == "consent_not_found"  # a member's
+    assert len(query_service._header_nonces) == held[0] + 1
+
+
 def test_a_holder_that_alters_one_byte_of_one_record_is_caught_naming_it(world):
     answer = world.ask(world.consent()).json()
     holder = answer["holder"]
@@ -364,7 +383,8 @@ def test_signed_peer_requests_hash_exactly_as_eip712s_general_encoder():
 
 def test_a_request_signature_is_recovered_as_eth_account_recovers_it_and_forgeries_refused():
     account, contract, path = Account.create(), Account.create().address, requester.PEER_PATH
-    args = {"method": "POST", "path": path, "body": b"{}", "chain_id": 1337, "contract": contract}
+    args = {"method": "POST", "path": path, "body": b"{}", "chain_id": 1337, "contract": contract,
+            "admit": lambda _: None}  # fmt: skip
     for _ in range(50):
         signed = signing.signed_headers(account, chain_id=1337, contract=contract,
                                         method="POST", path=path, body=b"{}")  # fmt: skip

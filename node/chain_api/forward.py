@@ -46,7 +46,10 @@ async def forward(
         return rpc_error(req_id, -32601, f"method not available: {str(method)[:64]}")
     if method == "eth_call" and params and isinstance(params[0], dict):
         gas = params[0].get("gas")
-        capped = min(int(gas, 16), gas_cap) if isinstance(gas, str) and gas[:2] == "0x" else gas_cap
+        try:
+            capped = min(int(gas, 16), gas_cap) if isinstance(gas, str) else gas_cap
+        except ValueError:
+            return rpc_error(req_id, -32602, "gas must be a hex quantity")
         params = [{**params[0], "gas": hex(capped)}, *params[1:]]
     try:
         async with httpx.AsyncClient(timeout=TIMEOUT) as http:

@@ -16,7 +16,12 @@ async def authenticate_peer(request: Request, node: Any) -> str:
     """The calling member's address: signed, fresh, and an active member now, as the
     node's event index has read the chain."""
     chain = node.chain
-    member = verify(
+
+    def admit(member: str) -> None:
+        if not is_active_member(index=node.index, address=member):
+            raise NotAnActiveMember(member)
+
+    return verify(
         headers=request.headers,
         method=request.method,
         path=request.url.path,
@@ -24,10 +29,8 @@ async def authenticate_peer(request: Request, node: Any) -> str:
         chain_id=chain.chain_id,
         contract=chain.addresses["Consortium"],
         nonces=_nonces,
+        admit=admit,
     )
-    if not is_active_member(index=node.index, address=member):
-        raise NotAnActiveMember(member)
-    return member
 
 
 @router.get(

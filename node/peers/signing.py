@@ -13,6 +13,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from eth_account.messages import SignableMessage
@@ -159,10 +160,13 @@ def verify(
     chain_id: int,
     contract: str,
     nonces: NonceBook,
+    admit: Callable[[str], None],
     now: float | None = None,
 ) -> str:
-    """The signer's address if the request is signed, fresh and unreplayed; the caller
-    then asks its event index whether that member is active."""
+    """The signer's address if the request is signed, fresh, from a signer `admit` lets in
+    (it raises otherwise: the caller asks its event index whether that member is active),
+    and unreplayed. The nonce is claimed last, so a stranger's key, which costs nothing to
+    make, never adds to the nonces held."""
     now = time.time() if now is None else now
     values = [headers.get(h) for h in HEADERS]
     if not all(values):
@@ -185,6 +189,7 @@ def verify(
         raise BadSignature()
     if abs(now - timestamp) > MAX_SKEW:
         raise StaleRequest()
+    admit(signer)
     if not nonces.claim(nonce, now):
         raise ReplayedRequest()
     return signer

@@ -19,6 +19,7 @@ from web3 import Web3
 from node.chain.setup import Chain
 from node.disputes import reads as disputes
 from node.members.service import list_members
+from node.peers import answers
 from node.peers.signing import signed_headers
 from node.queries.log import QueryEntry, QueryLog
 from node.queries.summary import summarise
@@ -60,27 +61,27 @@ async def ask_member(
 ) -> dict[str, Any]:
     """One member's answer to `body` POSTed to `path` on its node with `headers` (signed
     with this node's member key), as it came (not yet checked); or why there is none: its
-    status is answered, refused, timeout or unreachable."""
+    status is answered, refused, timeout, unreachable, or rejected (answer_too_large)."""
     result: dict[str, Any] = {"member": member["address"], "name": member["name"],
                               "records": [], "as_of_block": None, "error": None}  # fmt: skip
     if not member["node_url"]:
         return {**result, "status": "unreachable",
                 "error": {"error": "unreachable", "detail": "no node URL on chain"}}  # fmt: skip
     try:
-        resp = await http.post(member["node_url"].rstrip("/") + path, content=body,
-                               headers=headers, timeout=timeout)  # fmt: skip
-    except httpx.TimeoutException:
+        status, answer, _ = await answers.post(http, member["node_url"].rstrip("/") + path,
+                                               content=body, headers=headers,
+                                               timeout=timeout)  # fmt: skip
+    except (TimeoutError, httpx.TimeoutException):
         return {**result, "status": "timeout", "error": {"error": "timeout",
                 "detail": f"no answer within {timeout:g}s"}}  # fmt: skip
+    except answers.AnswerTooLarge as err:
+        return {**result, "status": "rejected",
+                "error": {"error": "answer_too_large", "detail": str(err)}}  # fmt: skip
     except (httpx.HTTPError, OSError) as err:
         return {**result, "status": "unreachable",
                 "error": {"error": "unreachable", "detail": type(err).__name__}}  # fmt: skip
-    try:
-        answer = resp.json()
-    except ValueError:
-        answer = None
-    if resp.status_code != 200 or not isinstance(answer, dict):
-        error = answer if isinstance(answer, dict) else {"error": f"http_{resp.status_code}"}
+    if status != 200 or not isinstance(answer, dict):
+        error = answer if isinstance(answer, dict) else {"error": f"http_{status}"}
         return {**result, "status": "refused", "error": error}
     return {**result, "status": "answered", "answer": answer}
 

@@ -126,9 +126,10 @@ _header_nonces = NonceBook()
 
 
 def authenticate(node: Node, *, headers: Any, method: str, path: str, body: bytes) -> str:
-    """The requesting member's address: the request signed by it, fresh and unreplayed (its
-    standing in the consortium is checked with the query, each refusal by its own code)."""
+    """The requesting member's address: the request signed by it, fresh, from an active
+    member (not_a_member, requester_suspended) and unreplayed."""
     return verify(
         headers=headers, method=method, path=path, body=body, chain_id=node.chain.chain_id,
         contract=node.chain.addresses["Consortium"], nonces=_header_nonces,
+        admit=lambda member: holder.check_requester(index=node.index, address=member),
     )  # fmt: skip

@@ -20,7 +20,10 @@ from node.chain.index import EventIndex
 from node.chain.setup import Chain
 from node.crypto.eip712 import checksum
 from node.crypto.hexutil import to_hex
+from node.limits import MiB
 from node.members.service import fold_members
+from node.peers import answers
+from node.peers.answers import PEER_ANSWER_LIMIT, AnswerTooLarge
 from node.peers.signing import signed_headers
 from node.queries.log import entries_between, query_receipt
 from node.receipts.verify import Verdict, check_offline
@@ -28,6 +31,8 @@ from node.regulator.errors import LogRejected, NotARegulator
 from node.regulator.schemas import PAGE, check_window
 
 PEER_PATH = "/v1/peer/query-log"
+MAX_LOG_ENTRIES = 1000 * PAGE  # the most entries this node reads of one member's log
+MAX_LOG_BYTES = 256 * MiB  # and the most bytes, over all its pages
 _MEMBER_EVENTS = ("MemberAdded", "MemberStatusChanged", "RoleGranted", "RoleRevoked")
 ENTRY_FIELDS = (
     "query_id",
@@ -170,6 +175,14 @@ def log_request(chain: Chain, body: dict[str, Any]) -> tuple[bytes, dict[str, st
     return raw, {**headers, "Content-Type": "application/json"}
 
 
+def _too_large(result: dict[str, Any]) -> dict[str, Any]:
+    detail = (f"the log in the window is more than {MAX_LOG_ENTRIES} entries or "
+              f"{MAX_LOG_BYTES // MiB} MiB, the most this node reads of one member's; "
+              "ask for a shorter window")  # fmt: skip
+    return {**result, "status": "rejected", "receipts": [],
+            "error": {"error": "answer_too_large", "detail": detail}}  # fmt: skip
+
+
 async def fetch_log(
     http: httpx.AsyncClient,
     chain: Chain,
@@ -180,7 +193,8 @@ async def fetch_log(
     timeout: float,
 ) -> dict[str, Any]:
     """Every page of one member's log in the window, as it came (not yet checked), or why
-    there is none: status answered, refused, unreachable or timeout."""
+    there is none: status answered, refused, unreachable or timeout (each page within
+    `timeout`), or rejected (answer_too_large: past MAX_LOG_ENTRIES or MAX_LOG_BYTES)."""
     result: dict[str, Any] = {
         "member": member["address"],
         "name": member["name"],
@@ -195,24 +209,29 @@ async def fetch_log(
             "error": {"error": "unreachable", "detail": "no node URL on chain"},
         }
     after: int | None = 0
+    budget, counted = MAX_LOG_BYTES, 0
     while after is not None:
         raw, headers = log_request(
             chain, {"since": since, "until": until, "after": after, "limit": PAGE}
         )
         try:
-            resp = await http.post(
+            status, page, size = await answers.post(
+                http,
                 member["node_url"].rstrip("/") + PEER_PATH,
                 content=raw,
                 headers=headers,
                 timeout=timeout,
+                limit=min(PEER_ANSWER_LIMIT, budget),
             )
-        except httpx.TimeoutException:
+        except (TimeoutError, httpx.TimeoutException):
             return {
                 **result,
                 "status": "timeout",
                 "receipts": [],
                 "error": {"error": "timeout", "detail": f"no answer within {timeout:g}s"},
             }
+        except AnswerTooLarge:
+            return _too_large(result)
         except (httpx.HTTPError, OSError) as err:
             return {
                 **result,
@@ -220,16 +239,23 @@ async def fetch_log(
                 "receipts": [],
                 "error": {"error": "unreachable", "detail": type(err).__name__},
             }
-        try:
-            page = resp.json()
-        except ValueError:
-            page = None
-        if resp.status_code != 200 or not isinstance(page, dict):
-            error = page if isinstance(page, dict) else {"error": f"http_{resp.status_code}"}
+        if status != 200 or not isinstance(page, dict):
+            error = page if isinstance(page, dict) else {"error": f"http_{status}"}
             return {**result, "status": "refused", "receipts": [], "error": error}
-        result["receipts"] += page.get("receipts") or []
-        result["pending"] += int(page.get("pending") or 0)
-        after = page.get("next") if isinstance(page.get("next"), int) else None
+        receipts, pending = page.get("receipts", []), page.get("pending", 0)
+        if not isinstance(receipts, list) or type(pending) is not int or pending < 0:
+            error = {"error": "invalid_page", "detail": "receipts is not a list or pending "
+                     "not a count"}  # fmt: skip
+            return {**result, "status": "refused", "receipts": [], "error": error}
+        budget -= size
+        counted += len(receipts) + pending
+        if counted > MAX_LOG_ENTRIES:
+            return _too_large(result)
+        result["receipts"] += receipts
+        result["pending"] += pending
+        following = page.get("next")
+        # a page that moves on: a member sending the same page again would be asked forever
+        after = following if isinstance(following, int) and following > after else None
     return {**result, "status": "answered"}
 
 
