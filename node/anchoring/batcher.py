@@ -14,6 +14,7 @@ whatever kind a leaf is, it is batched, proven and marked the same way.
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -39,6 +40,8 @@ STATUS_BATCH_BASE_GAS = 100_000
 STATUS_MARK_GAS = 60_000  # a mark with the proof of a 20,000-leaf batch takes about 51,000
 SEEN_BLOCKS = 64  # blocks of recent status changes kept in memory, to place a fork
 RESEND_AFTER = 5.0  # seconds a sent transaction may be unknown to the chain before resending
+
+Outcome = tuple[str, str | None, int | None, int]  # a status change's state, tx, block, id
 
 
 class Batcher(ChainLoop):
@@ -381,7 +384,7 @@ class Batcher(ChainLoop):
         self._record([(state, tx_hash, block, change)])
         return True
 
-    def _set_statuses(self, status: str, rows: list[Any]) -> bool:
+    def _set_statuses(self, status: str, rows: Sequence[Any]) -> bool:
         """One setStatuses transaction for `rows`, all asking for `status`. The contract skips
         a mark whose commitment's status cannot step to `status` (another party changed it
         first) and applies the others; the receipt's events say which were applied. A skipped
@@ -393,7 +396,7 @@ class Batcher(ChainLoop):
         rcpt = self._landed(sent)
         self._last_status_tx = (sent, rcpt["blockNumber"])
         applied = {e["args"]["commitment"] for e in self._status_events(rcpt)}
-        outcomes = []
+        outcomes: list[Outcome] = []
         for change, _, com, *_ in rows:
             if com in applied:
                 outcomes.append(("done", sent, rcpt["blockNumber"], change))
@@ -423,7 +426,7 @@ class Batcher(ChainLoop):
             rcpt, errors=DISCARD
         )
 
-    def _record(self, outcomes: list[tuple[str, str | None, int | None, int]]) -> None:
+    def _record(self, outcomes: list[Outcome]) -> None:
         with write_transaction(self.engine) as conn:
             conn.exec_driver_sql(
                 "UPDATE status_change SET state = ?, tx_hash = ?, block_number = ? WHERE id = ?",
