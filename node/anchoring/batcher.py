@@ -401,7 +401,8 @@ class Batcher(ChainLoop):
             if com in applied:
                 outcomes.append(("done", sent, rcpt["blockNumber"], change))
             elif CHAIN_STATUSES[registry.statusOf(com).call()] == status:
-                outcomes.append(("done", None, None, change))  # someone else did it first
+                # someone else did it first: seen as of this block, checked again after a reorg
+                outcomes.append(("done", None, rcpt["blockNumber"], change))
             else:
                 log.warning("status change %d refused on chain (skipped)", change)
                 outcomes.append(("refused", None, None, change))
@@ -456,20 +457,27 @@ class Batcher(ChainLoop):
         """After a reorg that forked the chain at block `since`: the status changes done in a
         block from `since` on, and those alone, are checked against their transactions'
         receipts (one receipt a transaction, not one call a change). A change whose
-        transaction is gone, failed, or no longer changed its commitment is pending again;
-        carried out again, it is done at once if the chain holds its status by then."""
+        transaction is gone, failed, or no longer changed its commitment is pending again,
+        and so is one found done by someone else's transaction (its block is the one it was
+        seen in) whose status the chain no longer holds; carried out again, it is done at once
+        if the chain holds its status by then."""
         with read_connection(self.engine) as conn:
             rows = conn.exec_driver_sql(
-                "SELECT c.id, c.tx_hash, l.commitment FROM status_change c "
+                "SELECT c.id, c.tx_hash, l.commitment, c.status FROM status_change c "
                 "JOIN leaf l ON l.id = c.leaf_id "
                 "WHERE c.state = 'done' AND c.block_number >= ?",
                 (since,),
             ).all()
         by_tx: dict[str, list[tuple[int, bytes]]] = {}
-        for change, tx_hash, com in rows:
+        undone: list[tuple[int]] = []
+        status_of = self.chain.registry.functions.statusOf
+        for change, tx_hash, com, status in rows:
+            if tx_hash is None:  # done by someone else's transaction: is it still there?
+                if CHAIN_STATUSES[status_of(com).call()] != status:
+                    undone.append((change,))
+                continue
             by_tx.setdefault(tx_hash, []).append((change, com))
         client = self.chain.client
-        undone: list[tuple[int]] = []
         moved: list[tuple[int, int]] = []
         for tx_hash, changes in by_tx.items():
             rcpt = client.receipt(tx_hash)
