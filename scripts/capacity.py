@@ -5,12 +5,13 @@ It starts a fresh anvil, founds a consortium of one on it and runs a node in thi
 (the API, the batcher, the event index), then has the node send every kind of transaction it
 sends, through its own API: records submitted until a batch is anchored, a record corrected
 (the old commitment superseded on chain), borrowers bound, their consents relayed and
-revoked, notices registered, subjects listed on the blacklist and delisted, and entries
-marked expired by the node's sweeper once the chain's clock has passed their expiry. It reads
-every transaction of the run back from the chain (gas used, calldata bytes), groups them by
-the contract function called, and projects the load of a consortium of 600 members, 1 billion
-subjects, 1 million consents and 10 million queries a day against published QBFT throughput:
-a table, then one JSON line.
+revoked, notices registered, subjects listed on the blacklist and delisted, and entries and
+records marked expired by the node's sweepers once the chain's clock has passed their expiry
+(records in setStatuses transactions of up to 100 marks: measured per record marked). It
+reads every transaction of the run back from the chain (gas used, calldata bytes), groups
+them by the contract function called, and projects the load of a consortium of 600 members,
+1 billion subjects, 1 million consents and 10 million queries a day against published QBFT
+throughput: a table, then one JSON line.
 
     .venv/bin/python scripts/capacity.py [--quick] [--anchor-interval 60]
 """
@@ -30,9 +31,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from eth_account import Account  # noqa: E402
-from eth_utils import function_signature_to_4byte_selector  # noqa: E402
+from eth_utils import event_signature_to_log_topic, function_signature_to_4byte_selector  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
+from node.anchoring.batcher import STATUS_MARKS  # noqa: E402
 from node.app import create_app  # noqa: E402
 from node.chain.compile import compile_contracts  # noqa: E402
 from node.consortium import besu  # noqa: E402
@@ -68,7 +70,11 @@ KINDS = {
     "list": "list on blacklist",
     "delist": "delist",
     "markExpired": "mark expired",
+    "setStatuses": f"expire {STATUS_MARKS} records",
 }
+STATUS_CHANGED = event_signature_to_log_topic(
+    "RecordStatusChanged(bytes32,address,address,uint8,uint8,bytes32)"
+)
 
 
 def _selectors() -> dict[bytes, str]:
@@ -99,9 +105,15 @@ def _entry_status(client: TestClient, entry_id: int) -> str:
     return str(client.get(f"/v1/blacklist/entries/{entry_id}").json()["status"])
 
 
+def _expired_on_chain(client: TestClient, commitments: list[str]) -> bool:
+    registry = client.app.state.node.chain.registry.functions  # type: ignore[attr-defined]
+    return all(registry.statusOf(bytes.fromhex(c[2:])).call() == 4 for c in commitments)
+
+
 def exercise(client: TestClient, url: str, *, rounds: int, records: int) -> None:
     """Have the node send each kind of transaction `rounds` times through its API; the
-    expiry marks last, as they move the chain's clock on."""
+    expiry marks last, as they move the chain's clock on: listings, and `records` * 3 // 4
+    overdue records, 5 years old but for a few days."""
     member = client.app.state.node.chain.client.account.address  # type: ignore[attr-defined]
     for r in range(rounds):
         batch = [person(r * records + i, record_id=f"CAP-{r}-{i}") for i in range(records)]
@@ -142,6 +154,11 @@ def exercise(client: TestClient, url: str, *, rounds: int, records: int) -> None
         assert delisted.status_code == 200, delisted.text
     years = client.app.state.node.settings.blacklist_retention_years  # type: ignore[attr-defined]
     ended = dt.date.today() - dt.timedelta(days=365 * years - 3)  # expiring in a few days
+    overdue = (dt.date.today() - dt.timedelta(days=365 * 5 - 3)).isoformat()
+    old = [person(rounds * records + i, record_id=f"CAP-OLD-{i}", event_date=overdue)
+           for i in range(records * 3 // 4)]  # fmt: skip
+    old_commitments = [r["commitment"] for r in submit(client, old)["results"]]
+    wait_for(lambda: _anchored(client, old[-1]["record_id"]), 120, "the old records anchored")
     expiring = []
     for r in range(rounds):
         given = notice(client, 30_000 + r)
@@ -153,6 +170,7 @@ def exercise(client: TestClient, url: str, *, rounds: int, records: int) -> None
     rpc(url, "evm_mine")
     for entry_id in expiring:  # the node's own sweeper marks them
         wait_for(lambda e=entry_id: _entry_status(client, e) == "expired", 120, "expiry marks")
+    wait_for(lambda: _expired_on_chain(client, old_commitments), 120, "records marked expired")
 
 
 def transactions(client: TestClient, first_block: int) -> list[dict[str, Any]]:
@@ -164,9 +182,10 @@ def transactions(client: TestClient, first_block: int) -> list[dict[str, Any]]:
         for tx in w3.eth.get_block(number, full_transactions=True)["transactions"]:
             receipt = w3.eth.get_transaction_receipt(tx["hash"])
             data = bytes(tx["input"])
+            marks = sum(1 for log in receipt["logs"] if log["topics"][0] == STATUS_CHANGED)
             out.append({"function": names.get(data[:4], "0x" + data[:4].hex()),
                         "gas": receipt["gasUsed"], "calldata": len(data),
-                        "ok": receipt["status"] == 1})  # fmt: skip
+                        "marks": marks, "ok": receipt["status"] == 1})  # fmt: skip
     return out
 
 
@@ -190,6 +209,16 @@ def measure(*, rounds: int, records: int) -> dict[str, dict[str, Any]]:
             "count": len(mine),
             "gas": int(statistics.median(t["gas"] for t in mine)),
             "calldata_bytes": int(statistics.median(t["calldata"] for t in mine)),
+        }
+    batched = [t for t in sent if t["function"] == "setStatuses"]
+    if batched:  # per record marked, over every mark of the run, then a full transaction's
+        marks = sum(t["marks"] for t in batched)
+        gas, calldata = sum(t["gas"] for t in batched), sum(t["calldata"] for t in batched)
+        per_mark = {"marks": marks, "gas_per_mark": round(gas / marks),
+                    "calldata_bytes_per_mark": round(calldata / marks)}  # fmt: skip
+        seen["setStatuses"] |= per_mark | {
+            "gas": per_mark["gas_per_mark"] * STATUS_MARKS,
+            "calldata_bytes": per_mark["calldata_bytes_per_mark"] * STATUS_MARKS,
         }
     missing = [fn for fn in KINDS if fn not in seen]
     if missing:
@@ -216,6 +245,9 @@ def daily_load(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, An
         "delist": args.listings * args.delisting_rate,
         # five years on, every listing not delisted is marked expired: as many a day
         "markExpired": args.listings * (1 - args.delisting_rate),
+        # five years on, every record's current version is marked expired (an older version
+        # stays superseded): as many a day as records not corrected, STATUS_MARKS a transaction
+        "setStatuses": records * (1 - args.correction_rate) / STATUS_MARKS,
     }
     assumptions = {
         "members": args.members, "subjects": args.subjects, "consents_per_day": args.consents,
@@ -225,7 +257,7 @@ def daily_load(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, An
         "leaves_per_batch": round(leaves / anchors, 1),
         "correction_rate": args.correction_rate, "revocation_rate": args.revocation_rate,
         "new_binding_per_consent": 1, "listings_per_day": args.listings,
-        "delisting_rate": args.delisting_rate,
+        "delisting_rate": args.delisting_rate, "expiry_marks_per_tx": STATUS_MARKS,
     }  # fmt: skip
     return per_day, assumptions
 
@@ -276,7 +308,9 @@ def print_table(result: dict[str, Any], measured: dict[str, dict[str, Any]]) -> 
     print(f"assumed: {a['correction_rate']:.1%} of records corrected, "
           f"{a['revocation_rate']:.0%} of consents revoked, a new binding per consent, "
           f"{a['listings_per_day']:,} listings/day each after a notice, "
-          f"{a['delisting_rate']:.0%} of them delisted, the rest marked expired")  # fmt: skip
+          f"{a['delisting_rate']:.0%} of them delisted, the rest marked expired; five years on, "
+          f"every record not corrected marked expired, {a['expiry_marks_per_tx']} a "
+          "transaction")  # fmt: skip
     print(f"capacity: {cap['tx_per_s']} tx/s (published QBFT, 4 validators); "
           f"{cap['block_gas_limit']:,} gas per {cap['block_period_s']} s block = "
           f"{cap['gas_per_s']:,.0f} gas/s")  # fmt: skip
@@ -289,9 +323,13 @@ def print_table(result: dict[str, Any], measured: dict[str, dict[str, Any]]) -> 
               f"{k['tx_per_day']:,} | {k['tx_per_s']:.2f} | {k['gas_per_s']:,.0f} | "
               f"{k['share_tx']:.2%} | {k['share_gas']:.2%} |")  # fmt: skip
     t = result["total"]
+    marked = measured["setStatuses"]
     print(f"| {'total':20} | | | {t['tx_per_day']:,} | {t['tx_per_s']:.2f} | "
           f"{t['gas_per_s']:,.0f} | {t['share_tx']:.2%} | {t['share_gas']:.2%} |")  # fmt: skip
     print()
+    print(f"expire records: {marked['gas_per_mark']:,} gas and "
+          f"{marked['calldata_bytes_per_mark']:,} calldata bytes a record marked, over "
+          f"{marked['marks']} marks in {marked['count']} setStatuses transactions")  # fmt: skip
     print(f"against the gas the published run executed ({cap['demonstrated_gas_per_s']:,} "
           f"gas/s): {t['share_demonstrated_gas']:.2%}")  # fmt: skip
     print("objections: the node sends no objection transaction yet; not measured, not counted")

@@ -18,9 +18,11 @@ from web3.contract import Contract
 from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
 
+from node.anchoring.batcher import MAX_LEAVES, STATUS_MARKS, status_batch_gas
 from node.chain import compile as compile_mod
 from node.chain.compile import CompilerNotFound, compile_contracts
 from node.chain.deploy import contract_name
+from node.crypto.merkle import inclusion_proof, root_from_levels, tree_levels
 from tests.conftest import (
     ACTIVE,
     ADMIN,
@@ -558,6 +560,94 @@ def test_status_change_needs_a_valid_proof_and_a_step_the_table_has(
     )
     unknown = chain.registry.functions.setStatus(batch.leaves[2], 9, 2, [], REVOKED)
     assert_reverts(lambda: unknown.transact({"from": chain.member}), "UnknownBatch(uint256)", 9)
+
+
+# --- many statuses in one transaction ----------------------------------------------------------
+
+
+def _marks(batch: _Batch, indexes: range | list[int]) -> list[tuple]:
+    """setStatuses' marks for leaves `indexes` of `batch`: (commitment, batch id, index, proof)."""
+    return [(batch.leaves[i], batch.id, i, ref_path(i, batch.leaves)) for i in indexes]
+
+
+def test_member_expires_many_of_its_commitments_in_one_transaction(chain: Chain) -> None:
+    batch = _Batch(chain, n=8)
+    fn = chain.registry.functions.setStatuses(_marks(batch, range(8)), EXPIRED)
+    assert fn.call({"from": chain.member}) == 8
+    receipt = chain.send(fn, chain.member)
+    assert [batch.status(i) for i in range(8)] == [EXPIRED] * 8
+    events = chain.registry.events.RecordStatusChanged().process_receipt(receipt, DISCARD)
+    assert [e.args.commitment for e in events] == batch.leaves
+    assert {(e.args.member, e.args.by, e.args.previous, e.args.status) for e in events} == {
+        (chain.member, chain.member, ACTIVE, EXPIRED)
+    }
+
+
+def test_a_mark_changed_by_someone_else_first_is_skipped_and_the_others_applied(
+    chain: Chain, relay_artefact: dict
+) -> None:
+    relay = _relay(chain, relay_artefact, registered=True)
+    batch = _Batch(chain, n=5)
+    chain.send(batch.direct(1, REVOKED), chain.member)
+    chain.send(batch.via(relay, 3, DISPUTED), chain.outsider)  # a disputed record may expire
+    fn = chain.registry.functions.setStatuses(_marks(batch, range(5)), EXPIRED)
+    assert fn.call({"from": chain.member}) == 4
+    receipt = chain.send(fn, chain.member)
+    assert [batch.status(i) for i in range(5)] == [EXPIRED, REVOKED, EXPIRED, EXPIRED, EXPIRED]
+    events = chain.registry.events.RecordStatusChanged().process_receipt(receipt, DISCARD)
+    assert [(e.args.commitment, e.args.previous) for e in events] == [
+        (batch.leaves[0], ACTIVE),
+        (batch.leaves[2], ACTIVE),
+        (batch.leaves[3], DISPUTED),
+        (batch.leaves[4], ACTIVE),
+    ]
+    again = chain.registry.functions.setStatuses(_marks(batch, [0, 2]), EXPIRED)
+    assert again.call({"from": chain.member}) == 0  # already expired: skipped, not reverted
+
+
+def test_many_statuses_at_once_take_the_checks_of_one(chain: Chain) -> None:
+    batch = _Batch(chain)
+    set_statuses = chain.registry.functions.setStatuses
+    good = _marks(batch, range(4))
+    bad_proof = good[:2] + [(batch.leaves[2], batch.id, 2, ref_path(1, batch.leaves))]
+    cases = [
+        (good, DISPUTED, chain.member, "StatusNotAllowed(address,uint8)", chain.member, DISPUTED),
+        (good, SUPERSEDED, chain.member, "StatusNotAllowed(address,uint8)", chain.member,
+         SUPERSEDED),
+        (good, EXPIRED, chain.outsider, "NotActiveMember(address)", chain.outsider),
+        (good, EXPIRED, chain.other, "NotBatchOwner(address,uint256)", chain.other, batch.id),
+        (bad_proof, EXPIRED, chain.member, "InvalidProof(bytes32,uint256)", batch.leaves[2],
+         batch.id),
+        (good[:1] + [(batch.leaves[1], 99, 1, [])], REVOKED, chain.member,
+         "UnknownBatch(uint256)", 99),
+        ([], EXPIRED, chain.member, "EmptyBatch()"),
+        (good * 26, EXPIRED, chain.member, "TooManyMarks(uint256,uint256)", 104, 100),
+    ]  # fmt: skip
+    for marks, status, sender, error, *args in cases:
+        assert_reverts(
+            lambda m=marks, st=status, se=sender: set_statuses(m, st).transact({"from": se}),
+            error,
+            *args,
+        )
+    assert [batch.status(i) for i in range(4)] == [ACTIVE] * 4  # nothing of a refused call
+    chain.send(set_statuses(good, REVOKED), chain.member)
+    assert [batch.status(i) for i in range(4)] == [REVOKED] * 4
+
+
+def test_a_full_call_of_marks_in_the_biggest_batch_stays_under_the_node_gas_limit(
+    chain: Chain,
+) -> None:
+    leaves = commitments(MAX_LEAVES, b"big")
+    levels = tree_levels(leaves)
+    reg = chain.registry.functions
+    fn = reg.anchorBatch(root_from_levels(levels), len(leaves), ZERO)
+    (event,) = chain.registry.events.BatchAnchored().process_receipt(chain.send(fn, chain.member))
+    picked = range(0, MAX_LEAVES, MAX_LEAVES // STATUS_MARKS)[:STATUS_MARKS]
+    marks = [(leaves[i], event.args.batchId, i, inclusion_proof(levels, i)) for i in picked]
+    assert len(marks) == STATUS_MARKS and len(marks[0][3]) == 15
+    receipt = chain.send(reg.setStatuses(marks, EXPIRED), chain.member)
+    assert receipt.gasUsed < status_batch_gas(STATUS_MARKS)
+    assert all(reg.statusOf(leaves[i]).call() == EXPIRED for i in picked)
 
 
 # --- anvil ------------------------------------------------------------------------------------

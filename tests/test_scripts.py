@@ -49,7 +49,10 @@ def test_the_capacity_projection_adds_up_from_the_gas_it_measured():
     result = json.loads(done.stdout.strip().splitlines()[-1])
     kinds, total, capacity = result["kinds"], result["total"], result["capacity"]
     assert set(kinds) == {"anchorBatch", "supersede", "bind", "registerConsent", "revokeConsent",
-                          "registerNotice", "list", "delist", "markExpired"}  # fmt: skip
+                          "registerNotice", "list", "delist", "markExpired",
+                          "setStatuses"}  # fmt: skip
+    marked = result["measured"]["setStatuses"]
+    assert marked["gas"] == marked["gas_per_mark"] * 100 and marked["marks"] >= 1
     assert capacity["gas_per_s"] == capacity["block_gas_limit"] / capacity["block_period_s"]
     for fn, k in kinds.items():
         assert k["gas"] == result["measured"][fn]["gas"] > 21_000  # sent and mined for real
