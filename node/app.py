@@ -34,6 +34,7 @@ from node.records import router as records_router
 from node.records.service import RecordKeys
 from node.records.workers import Preparer, default_workers
 from node.regulator import router as regulator_router
+from node.relays import RelayQuota
 from node.repairs import router as repairs_router
 from node.repairs.service import carry_out
 from node.reports import router as reports_router
@@ -68,7 +69,8 @@ def start_node(settings: Settings, *, run_batcher: bool = True) -> Node:
     keys = RecordKeys.from_secrets(secrets)
     workers = default_workers() if settings.workers is None else settings.workers
     index = EventIndex.for_chain(chain, engine=engine, confirmations=settings.confirmations)
-    node = Node(settings, engine, keys, chain, batcher, Preparer(secrets, keys, workers), index)
+    node = Node(settings, engine, keys, chain, batcher, Preparer(secrets, keys, workers), index,
+                RelayQuota(settings.borrower_relays_per_day))  # fmt: skip
     say(  # what an operator needs to know at start, whatever the log level
         f"creditchain node: chain {chain.kind} (id {chain.chain_id}), "
         f"member {secrets.member.address}\n"

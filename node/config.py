@@ -111,6 +111,13 @@ class Settings(BaseSettings):
         description="longest consent window (validUntil - validFrom) this node relays, in "
         "seconds; the ConsentRegistry's own maximum (one year) applies as well",
     )
+    borrower_relays_per_day: int = Field(
+        20,
+        ge=1,
+        le=1_000_000,
+        description="signed requests (consents, revocations, objections) this node relays "
+        "for one subject in any 24 hours; past it 429 too_many_relays",
+    )
     login_max_age: float = Field(
         300.0, gt=0, description="seconds a borrower's signed login stays fresh"
     )

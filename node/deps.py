@@ -12,6 +12,7 @@ from node.chain.setup import Chain
 from node.config import Settings
 from node.records.service import RecordKeys
 from node.records.workers import Preparer
+from node.relays import RelayQuota
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Node:
     batcher: Batcher
     preparer: Preparer
     index: EventIndex
+    relays: RelayQuota  # the borrower-signed transactions relayed per subject
 
 
 async def get_node(request: Request) -> Node:

@@ -32,7 +32,7 @@ _RUN_OPTIONS = {
     "log_format": "FORMAT",
     "consent_max_window": "SECONDS", "login_max_age": "SECONDS", "blacklist_retention_years": "N",
     "store": "URL", "retention_negative_years": "N", "retention_other_years": "N",
-    "free_reports_per_year": "N",
+    "free_reports_per_year": "N", "borrower_relays_per_day": "N",
 }  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from node.consents.service import current_binding, find_consent
 from node.crypto import eip712
 from node.db import read_connection
 from node.members.service import is_active_member
+from node.relays import RelayQuota
 
 log = logging.getLogger("creditchain.consents")
 
@@ -136,9 +137,11 @@ def register_consent(
     borrower: str,
     max_window: int,
     now: float,
+    quota: RelayQuota,
 ) -> dict[str, Any]:
-    """Check the borrower's signed consent as the contract will, then relay it. `message`
-    holds the typed fields (subjectKey, grantee, purpose, validFrom, validUntil, nonce)."""
+    """Check the borrower's signed consent as the contract will, then relay it, one of the
+    subject's relays in `quota`. `message` holds the typed fields (subjectKey, grantee,
+    purpose, validFrom, validUntil, nonce)."""
     data = eip712.consent_typed_data(message, domain(chain))
     consent_id = "0x" + eip712.digest(data).hex()
     signer = _signer(data, signature, borrower)
@@ -168,14 +171,17 @@ def register_consent(
         int(message["nonce"]),
     )
     fn = registry(chain).functions.registerConsent(as_tuple, bytes.fromhex(signature[2:]))
+    quota.take(message["subjectKey"])
     return {"consent_id": consent_id, **_send(chain, index, fn)}
 
 
 def revoke_consent(
-    *, chain: Chain, index: EventIndex, consent_id: str, signature: str, borrower: str
-) -> dict[str, Any]:
-    """Check the borrower's signed revocation as the contract will, then relay it: the
-    consent stops at the time of the block that takes it."""
+    *, chain: Chain, index: EventIndex, consent_id: str, signature: str, borrower: str,
+    quota: RelayQuota,
+) -> dict[str, Any]:  # fmt: skip
+    """Check the borrower's signed revocation as the contract will, then relay it, one of
+    the subject's relays in `quota`: the consent stops at the time of the block that takes
+    it."""
     consent_id = consent_id.lower()
     with read_connection(index.engine) as conn:
         consent = find_consent(conn, consent_id)
@@ -187,4 +193,5 @@ def revoke_consent(
     signer = _signer(data, signature, borrower)
     _bound_to(index, signer, consent.subject_key)
     fn = registry(chain).functions.revokeConsent(consent_id, bytes.fromhex(signature[2:]))
+    quota.take(consent.subject_key)
     return {"consent_id": consent_id, **_send(chain, index, fn)}

@@ -29,6 +29,7 @@ from node.crypto.subjects import InvalidIdentifier, subject_key
 from node.db import read_connection
 from node.deps import NodeDep
 from node.members.router import _AS_OF_DOC, AS_OF
+from node.relays import RELAY_LIMIT
 from node.staff.deps import StaffUser, log_target, require
 from node.staff.models import ADMIN, QUERY_OPERATOR
 
@@ -62,6 +63,7 @@ _RELAY_REFUSALS: dict[int | str, dict[str, Any]] = {
         "description": "consent_expired, invalid_window, window_too_long, grantee_not_active, "
         "unknown_purpose, or a malformed field; `field` names it"
     },  # fmt: skip
+    **RELAY_LIMIT,
     **_CHAIN,
 }
 _PURPOSE = "^(" + "|".join([*PURPOSES, f"[0-{len(PURPOSES) - 1}]"]) + ")$"
@@ -173,6 +175,7 @@ def register_consent(body: ConsentIn, node: NodeDep) -> Relayed:
         borrower=body.borrower,
         max_window=node.settings.consent_max_window,
         now=time.time(),
+        quota=node.relays,
     )
     return Relayed(**answer)
 
@@ -190,5 +193,6 @@ def revoke_consent(
         consent_id=consent_id,
         signature=body.signature,
         borrower=body.borrower,
+        quota=node.relays,
     )
     return Relayed(**answer)

@@ -25,6 +25,7 @@ from node.disputes.schemas import (
     SlaOut,
 )
 from node.members.router import _AS_OF_DOC, AS_OF
+from node.relays import RELAY_LIMIT
 from node.staff.deps import AnyStaff, StaffUser, log_target, require
 from node.staff.models import ADMIN, DISPUTE_HANDLER
 
@@ -78,7 +79,7 @@ def objection_typed_data(
 
 
 @router.post("/signed", summary="Relay a borrower's signed objection to the chain",
-             responses=FILE_REFUSALS)  # fmt: skip
+             responses={**FILE_REFUSALS, **RELAY_LIMIT})  # fmt: skip
 def file_signed(body: SignedObjectionIn, node: NodeDep) -> Filed:
     """No staff token: the borrower's signature (an address bound to the subject) is the
     authority. The target is disputed on chain in the block that takes it; the holder must
@@ -88,7 +89,7 @@ def file_signed(body: SignedObjectionIn, node: NodeDep) -> Filed:
     anchor = body.anchor.model_dump() if body.anchor else None
     return Filed(**service.file_signed(
         chain=node.chain, index=node.index, message=message, signature=body.signature,
-        borrower=body.borrower, anchor=anchor,
+        borrower=body.borrower, anchor=anchor, quota=node.relays,
     ))  # fmt: skip
 
 

@@ -30,6 +30,7 @@ from node.disputes.projection import CONTRACT
 from node.disputes.reads import row_of
 from node.records.errors import RecordNotFound
 from node.records.reads import load_version
+from node.relays import RelayQuota
 
 log = logging.getLogger("creditchain.disputes")
 WRITE_GAS = 600_000
@@ -121,10 +122,11 @@ def typed_data(chain: Chain, message: dict[str, Any]) -> dict[str, Any]:
 
 def file_signed(
     *, chain: Chain, index: EventIndex, message: dict[str, Any], signature: str,
-    borrower: str, anchor: dict[str, Any] | None,
+    borrower: str, anchor: dict[str, Any] | None, quota: RelayQuota,
 ) -> dict[str, Any]:  # fmt: skip
-    """Check the borrower's signed objection as the contract will, then relay it: the
-    target is disputed in the block that takes it, and the deadline set from that block."""
+    """Check the borrower's signed objection as the contract will, then relay it, one of the
+    subject's relays in `quota`: the target is disputed in the block that takes it, and the
+    deadline set from that block."""
     data = typed_data(chain, message)
     try:
         signer = eip712.recover(data, signature)
@@ -146,6 +148,7 @@ def file_signed(
     fn = disputes_contract(chain).functions.fileSigned(
         request, _anchor_tuple(anchor), bytes.fromhex(signature[2:])
     )
+    quota.take(message["subjectKey"])
     return _filed(chain, index, fn)
 
 

@@ -34,7 +34,8 @@ class Ready(BaseModel):
 
 
 @router.get("/healthz", summary="The process is up (touches neither store nor chain)")
-def healthz() -> Health:
+async def healthz() -> Health:
+    """Answered on the event loop itself, never queued behind the thread pool's work."""
     return Health(status="ok")
 
 
