@@ -5,13 +5,16 @@ It starts a fresh anvil, founds a consortium of one on it and runs a node in thi
 (the API, the batcher, the event index), then has the node send every kind of transaction it
 sends, through its own API: records submitted until a batch is anchored, a record corrected
 (the old commitment superseded on chain), borrowers bound, their consents relayed and
-revoked, notices registered, subjects listed on the blacklist and delisted, and entries and
-records marked expired by the node's sweepers once the chain's clock has passed their expiry
-(records in setStatuses transactions of up to 100 marks: measured per record marked). It
-reads every transaction of the run back from the chain (gas used, calldata bytes), groups
-them by the contract function called, and projects the load of a consortium of 600 members,
-1 billion subjects, 1 million consents and 10 million queries a day against published QBFT
-throughput: a table, then one JSON line.
+revoked, notices registered, subjects listed on the blacklist and delisted, objections to
+records filed by the member and signed by the borrower and answered (rejected, unresolved,
+upheld after a correction), the member granted the regulator role, and entries and records
+marked expired by the node's sweepers once the chain's clock has passed their expiry
+(records in setStatuses transactions of up to 100 marks: measured per record marked), then
+a regulator's ruling on an objection left past its deadline. It reads every transaction of
+the run back from the chain (gas used, calldata bytes), groups them by the contract
+function called (answers and rulings by their outcome too), and projects the load of a
+consortium of 600 members, 1 billion subjects, 1 million consents, 10 million queries and
+10,000 objections a day against published QBFT throughput: a table, then one JSON line.
 
     .venv/bin/python scripts/capacity.py [--quick] [--anchor-interval 60]
 """
@@ -464,7 +467,8 @@ def main() -> None:
                    help="share of listings delisted before they expire (default: 0.5)")  # fmt: skip
     p.add_argument("--objections", type=int, default=10_000,
                    help="objections a day; an assumption, not a published figure: 3.65 "
-                   "million a year, one for every 274 subjects (default: 10000)")  # fmt: skip
+                   "million a year, one a year for every 274 of 1 billion subjects, and 0.03%% "
+                   "of the records a day (default: 10000)")  # fmt: skip
     p.add_argument("--signed-objection-share", type=float, default=0.5,
                    help="share of objections the borrower signs and a node relays; the "
                    "rest a member files on their behalf (default: 0.5)")  # fmt: skip
