@@ -5,19 +5,23 @@ It starts a fresh anvil, founds a consortium of one on it and runs a node in thi
 (the API, the batcher, the event index), then has the node send every kind of transaction it
 sends, through its own API: records submitted until a batch is anchored, a record corrected
 (the old commitment superseded on chain), borrowers bound, their consents relayed and
-revoked, notices registered, subjects listed on the blacklist and delisted, and entries and
-records marked expired by the node's sweepers once the chain's clock has passed their expiry
-(records in setStatuses transactions of up to 100 marks: measured per record marked). It
-reads every transaction of the run back from the chain (gas used, calldata bytes), groups
-them by the contract function called, and projects the load of a consortium of 600 members,
-1 billion subjects, 1 million consents and 10 million queries a day against published QBFT
-throughput: a table, then one JSON line.
+revoked, notices registered, subjects listed on the blacklist and delisted, objections to
+records filed by the member and signed by the borrower and answered (rejected, unresolved,
+upheld after a correction), the member granted the regulator role, and entries and records
+marked expired by the node's sweepers once the chain's clock has passed their expiry
+(records in setStatuses transactions of up to 100 marks: measured per record marked), then
+a regulator's ruling on an objection left past its deadline. It reads every transaction of
+the run back from the chain (gas used, calldata bytes), groups them by the contract
+function called (answers and rulings by their outcome too), and projects the load of a
+consortium of 600 members, 1 billion subjects, 1 million consents, 10 million queries and
+10,000 objections a day against published QBFT throughput: a table, then one JSON line.
 
     .venv/bin/python scripts/capacity.py [--quick] [--anchor-interval 60]
 """
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import statistics
 import sys
@@ -71,7 +75,17 @@ KINDS = {
     "delist": "delist",
     "markExpired": "mark expired",
     "setStatuses": f"expire {STATUS_MARKS} records",
+    "fileFor": "member's objection",
+    "fileSigned": "borrower's objection",
+    "answer:rejected": "answer: rejected",
+    "answer:unresolved": "answer: unresolved",
+    "answer:upheld": "answer: upheld",
+    "rule:upheld": "regulator's ruling",
 }
+# Disputes.State: the outcome an answer or a ruling carries, its second argument
+OUTCOMES = {2: "upheld", 3: "rejected", 4: "unresolved"}
+REASONS = "这笔逾期已按期还清，附银行回单。"
+SUPERSEDED = 1  # RecordRegistry.RecordStatus
 STATUS_CHANGED = event_signature_to_log_topic(
     "RecordStatusChanged(bytes32,address,address,uint8,uint8,bytes32)"
 )
@@ -108,6 +122,68 @@ def _entry_status(client: TestClient, entry_id: int) -> str:
 def _expired_on_chain(client: TestClient, commitments: list[str]) -> bool:
     registry = client.app.state.node.chain.registry.functions  # type: ignore[attr-defined]
     return all(registry.statusOf(bytes.fromhex(c[2:])).call() == 4 for c in commitments)
+
+
+def _subject(seq: int) -> dict[str, str]:
+    return {"type": "person", "id_number": person(seq)["subject"]["id_number"]}
+
+
+def _receipt(client: TestClient, record_id: str) -> dict[str, Any]:
+    resp = client.get(f"/v1/records/{record_id}/receipt")
+    assert resp.status_code == 200, resp.text
+    return dict(resp.json())
+
+
+def _status_of(client: TestClient, commitment: str) -> int:
+    registry = client.app.state.node.chain.registry.functions  # type: ignore[attr-defined]
+    return int(registry.statusOf(bytes.fromhex(commitment[2:])).call())
+
+
+def _file_signed(client: TestClient, seq: int, record_id: str) -> int:
+    """A new borrower bound to person `seq` signs an objection to `record_id`; the node
+    relays it. The objection's id."""
+    receipt, borrower = _receipt(client, record_id), Account.create()
+    body: dict[str, Any] = {"subject": _subject(seq), "address": borrower.address}
+    bound = client.post("/v1/bindings", json=body)
+    assert bound.status_code == 200, bound.text
+    params = {"subject_key": bound.json()["subject_key"], "kind": 0,
+              "target": receipt["commitment"], "nonce": "1",
+              "reasons_hash": "0x" + hashlib.sha256(REASONS.encode()).hexdigest()}  # fmt: skip
+    typed = client.get("/v1/disputes/typed-data", params=params).json()
+    body = {"message": typed["message"], "signature": eip712.sign(typed, borrower.key),
+            "borrower": borrower.address,
+            "anchor": {k: receipt[k] for k in ("batch_id", "leaf_index", "proof")}}  # fmt: skip
+    filed = client.post("/v1/disputes/signed", json=body)
+    assert filed.status_code == 200, filed.text
+    return int(filed.json()["objection_id"])
+
+
+def objections(client: TestClient, *, r: int, records: int) -> int:
+    """Objections to round `r`'s records, each answered by the holder: one filed by the
+    member and rejected, one signed by the borrower and left unresolved, one filed by the
+    member and upheld once the record is corrected; and one filed and left for a regulator,
+    whose id this returns."""
+    seq = r * records
+
+    def file(i: int) -> int:
+        body = {"subject": _subject(seq + i), "kind": "record", "record_id": f"CAP-{r}-{i}",
+                "reasons": REASONS}  # fmt: skip
+        filed = client.post("/v1/disputes/objections", json=body)
+        assert filed.status_code == 200, filed.text
+        return int(filed.json()["objection_id"])
+
+    def answer(objection_id: int, outcome: str) -> None:
+        body = {"outcome": outcome, "reason": "checked against the ledger"}
+        resp = client.post(f"/v1/disputes/objections/{objection_id}/answer", json=body)
+        assert resp.status_code == 200, resp.text
+
+    answer(file(1), "rejected")
+    answer(_file_signed(client, seq + 2, f"CAP-{r}-2"), "unresolved")
+    upheld, disputed = file(3), _receipt(client, f"CAP-{r}-3")["commitment"]
+    submit(client, [person(seq + 3, record_id=f"CAP-{r}-3", kind="repayment", days_past_due=0)])
+    wait_for(lambda: _status_of(client, disputed) == SUPERSEDED, 120, "the correction")
+    answer(upheld, "upheld")
+    return file(4)
 
 
 def exercise(client: TestClient, url: str, *, rounds: int, records: int) -> None:
@@ -152,6 +228,9 @@ def exercise(client: TestClient, url: str, *, rounds: int, records: int) -> None
         delisted = client.post(f"/v1/blacklist/entries/{listed.json()['entry_id']}/delist",
                                json={"reason": "repaid"})  # fmt: skip
         assert delisted.status_code == 200, delisted.text
+    granted = client.post("/v1/proposals", json={"action": "grant_regulator", "subject": member})
+    assert granted.json().get("state") == "executed", granted.text  # a consortium of one
+    unanswered = [objections(client, r=r, records=records) for r in range(rounds)]
     years = client.app.state.node.settings.blacklist_retention_years  # type: ignore[attr-defined]
     ended = dt.date.today() - dt.timedelta(days=365 * years - 3)  # expiring in a few days
     overdue = (dt.date.today() - dt.timedelta(days=365 * 5 - 3)).isoformat()
@@ -171,6 +250,10 @@ def exercise(client: TestClient, url: str, *, rounds: int, records: int) -> None
     for entry_id in expiring:  # the node's own sweeper marks them
         wait_for(lambda e=entry_id: _entry_status(client, e) == "expired", 120, "expiry marks")
     wait_for(lambda: _expired_on_chain(client, old_commitments), 120, "records marked expired")
+    for objection_id in unanswered:  # past their deadline too: a regulator rules
+        ruling = {"outcome": "upheld", "reason": "the member did not answer in time"}
+        ruled = client.post(f"/v1/disputes/objections/{objection_id}/ruling", json=ruling)
+        assert ruled.status_code == 200, ruled.text
 
 
 def transactions(client: TestClient, first_block: int) -> list[dict[str, Any]]:
@@ -183,7 +266,10 @@ def transactions(client: TestClient, first_block: int) -> list[dict[str, Any]]:
             receipt = w3.eth.get_transaction_receipt(tx["hash"])
             data = bytes(tx["input"])
             marks = sum(1 for log in receipt["logs"] if log["topics"][0] == STATUS_CHANGED)
-            out.append({"function": names.get(data[:4], "0x" + data[:4].hex()),
+            function = names.get(data[:4], "0x" + data[:4].hex())
+            if function in ("answer", "rule"):  # each outcome its own row: they cost apart
+                function += ":" + OUTCOMES.get(data[67], "other")
+            out.append({"function": function,
                         "gas": receipt["gasUsed"], "calldata": len(data),
                         "marks": marks, "ok": receipt["status"] == 1})  # fmt: skip
     return out
@@ -234,6 +320,7 @@ def daily_load(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, An
     records = args.subjects * args.reports_per_month / 30
     anchors = args.members * DAY / args.anchor_interval
     leaves = records + 2 * args.queries  # each side of a query anchors its own log entry
+    answered = args.objections * (1 - args.ruling_rate)
     per_day = {
         "anchorBatch": anchors,
         "supersede": records * args.correction_rate,
@@ -248,6 +335,14 @@ def daily_load(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, An
         # five years on, every record's current version is marked expired (an older version
         # stays superseded): as many a day as records not corrected, STATUS_MARKS a transaction
         "setStatuses": records * (1 - args.correction_rate) / STATUS_MARKS,
+        # every objection closed once: answered by the holder in time, or else ruled on (an
+        # upheld answer's correction is a supersede, already among the corrections)
+        "fileFor": args.objections * (1 - args.signed_objection_share),
+        "fileSigned": args.objections * args.signed_objection_share,
+        "answer:rejected": answered * (1 - args.upheld_rate - args.unresolved_rate),
+        "answer:unresolved": answered * args.unresolved_rate,
+        "answer:upheld": answered * args.upheld_rate,
+        "rule:upheld": args.objections * args.ruling_rate,
     }
     assumptions = {
         "members": args.members, "subjects": args.subjects, "consents_per_day": args.consents,
@@ -258,6 +353,11 @@ def daily_load(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, An
         "correction_rate": args.correction_rate, "revocation_rate": args.revocation_rate,
         "new_binding_per_consent": 1, "listings_per_day": args.listings,
         "delisting_rate": args.delisting_rate, "expiry_marks_per_tx": STATUS_MARKS,
+        "objections_per_day": args.objections,
+        "signed_objection_share": args.signed_objection_share,
+        "objection_upheld_rate": args.upheld_rate,
+        "objection_unresolved_rate": args.unresolved_rate,
+        "objection_ruling_rate": args.ruling_rate,
     }  # fmt: skip
     return per_day, assumptions
 
@@ -292,7 +392,7 @@ def project(measured: dict[str, dict[str, Any]], args: argparse.Namespace) -> di
         },  # fmt: skip
         "assumptions": assumptions,
         "under_10_percent": max(total["share_tx"], total["share_gas"]) < 0.10,
-        "not_measured": ["objections (the node sends none yet)", "governance votes"],
+        "not_measured": ["governance votes"],
     }
 
 
@@ -332,7 +432,12 @@ def print_table(result: dict[str, Any], measured: dict[str, dict[str, Any]]) -> 
           f"{marked['marks']} marks in {marked['count']} setStatuses transactions")  # fmt: skip
     print(f"against the gas the published run executed ({cap['demonstrated_gas_per_s']:,} "
           f"gas/s): {t['share_demonstrated_gas']:.2%}")  # fmt: skip
-    print("objections: the node sends no objection transaction yet; not measured, not counted")
+    print(f"objections: {a['objections_per_day']:,}/day assumed, "
+          f"{a['signed_objection_share']:.0%} signed by the borrower and relayed, the rest "
+          f"filed by a member; {a['objection_ruling_rate']:.0%} left to a regulator's "
+          f"ruling (measured upheld), the others answered once: "
+          f"{a['objection_upheld_rate']:.0%} upheld, {a['objection_unresolved_rate']:.0%} "
+          "unresolved, the rest rejected")  # fmt: skip
     others = sorted(set(measured) - set(KINDS))
     if others:
         seen = [f"{fn} ({measured[fn]['count']}x, {measured[fn]['gas']:,} gas)" for fn in others]
@@ -360,7 +465,24 @@ def main() -> None:
     p.add_argument("--listings", type=int, default=10_000, help="blacklist listings a day")
     p.add_argument("--delisting-rate", type=float, default=0.5,
                    help="share of listings delisted before they expire (default: 0.5)")  # fmt: skip
+    p.add_argument("--objections", type=int, default=10_000,
+                   help="objections a day; an assumption, not a published figure: 3.65 "
+                   "million a year, one a year for every 274 of 1 billion subjects, and 0.03%% "
+                   "of the records a day (default: 10000)")  # fmt: skip
+    p.add_argument("--signed-objection-share", type=float, default=0.5,
+                   help="share of objections the borrower signs and a node relays; the "
+                   "rest a member files on their behalf (default: 0.5)")  # fmt: skip
+    p.add_argument("--upheld-rate", type=float, default=0.3,
+                   help="share of answered objections upheld (default: 0.3)")  # fmt: skip
+    p.add_argument("--unresolved-rate", type=float, default=0.1,
+                   help="share of answered objections left unresolved; the rest are "
+                   "rejected (default: 0.1)")  # fmt: skip
+    p.add_argument("--ruling-rate", type=float, default=0.01,
+                   help="share of objections left unanswered past the deadline, on which a "
+                   "regulator rules (default: 0.01)")  # fmt: skip
     args = p.parse_args()
+    if args.upheld_rate + args.unresolved_rate > 1:
+        p.error("--upheld-rate and --unresolved-rate add up to more than 1")
     rounds, records = (1, 5) if args.quick else (3, 200)
     measured = measure(rounds=rounds, records=records)
     result = project(measured, args)
