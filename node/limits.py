@@ -2,11 +2,14 @@
 
 RequestLimits is the outermost middleware: a body over its route's limit is refused with 413
 from its Content-Length alone, or cut off as it streams; a body that is not declared JSON is
-a 415; on the small routes the body is read (it is small) and parsed once with orjson, whose
-depth limit (1024) holds whatever the interpreter's recursion limit, so no body nested deeper
-reaches the standard library's parser behind FastAPI's models. Done here rather than in a
-custom route class, which every router would have to name: no route can be left out.
-"""
+a 415; a body that does not arrive in time (BodyPace) is a 408; on the small routes the body
+is read (it is small) and parsed once with orjson, whose depth limit (1024) holds whatever
+the interpreter's recursion limit, so no body nested deeper reaches the standard library's
+parser behind FastAPI's models. Done here rather than in a custom route class, which every
+router would have to name: no route can be left out.
+
+Below it, the server's protocol (head_deadline_protocol) limits the time a request's head
+may take."""
 
 import asyncio
 import sys
@@ -55,11 +58,37 @@ class UnsupportedMediaType(HTTPException):
         super().__init__(415, detail, headers={"Connection": "close"})
 
 
+class BodyTimeout(HTTPException):
+    code = "body_timeout"
+
+    def __init__(self, pace: "BodyPace") -> None:
+        detail = (
+            f"the body did not arrive in time: the node waits {pace.timeout:g} s for a body, "
+            f"and one more second for every {_size(pace.min_rate)} that arrives"
+        )
+        super().__init__(408, detail, headers={"Connection": "close"})
+
+
 class BodyNotJSON(HTTPException):
     code = "invalid_body"
 
     def __init__(self, reason: str) -> None:
         super().__init__(422, f"the body is not JSON: {reason}")
+
+
+@dataclass(frozen=True)
+class BodyPace:
+    """How long a body may take to arrive, as Apache's mod_reqtimeout counts it: `timeout`
+    seconds from the request's head, and one second more for every `min_rate` bytes received.
+    A body that keeps up `min_rate` bytes a second never runs out of time, however large;
+    one trickled a byte now and then is cut off after about `timeout` seconds."""
+
+    timeout: float  # seconds
+    min_rate: int  # bytes a second
+
+    def allowed(self, received: int) -> float:
+        """Seconds from the head by which the body must have arrived, `received` bytes in."""
+        return self.timeout + received / self.min_rate
 
 
 @dataclass(frozen=True)
@@ -76,14 +105,16 @@ def _is_json(content_type: str) -> bool:
 
 
 class RequestLimits:
-    """Sizes and media types checked before any other middleware or route sees a request.
+    """Sizes, media types and the time a body may take, checked before any other middleware
+    or route sees a request.
 
     A body left unread when the answer starts is not drained afterwards: the connection
     closes, so a stranger cannot make the node read what it has already refused."""
 
-    def __init__(self, app: ASGIApp, rule: Callable[[str, str], BodyRule]) -> None:
+    def __init__(self, app: ASGIApp, rule: Callable[[str, str], BodyRule], pace: BodyPace) -> None:
         self.app = app
         self.rule = rule
+        self.pace = pace
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -104,10 +135,17 @@ class RequestLimits:
             return
 
         received, done = 0, False
+        head_at = asyncio.get_running_loop().time()
 
         async def counted() -> Message:
             nonlocal received, done
-            message = await receive()
+            if done:  # the body is in: what is left to wait for is the client leaving
+                return await receive()
+            try:
+                async with asyncio.timeout_at(head_at + self.pace.allowed(received)):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTimeout(self.pace) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 done = not message.get("more_body", False)
@@ -138,7 +176,7 @@ class RequestLimits:
                 await self.app(scope, _replay(body, receive), closing_if_unread)
             else:
                 await self.app(scope, counted, closing_if_unread)
-        except BodyTooLarge as refused:  # the route did not answer it itself
+        except (BodyTooLarge, BodyTimeout) as refused:  # the route did not answer it itself
             if started:
                 raise
             await http_error_response(refused)(scope, receive, send)

@@ -27,7 +27,8 @@ from node.config import (
 _RUN_OPTIONS = {
     "rpc": "URL", "consortium": "0xADDRESS", "data": "DIR", "port": "N", "host": "ADDR",
     "batch_size": "N", "batch_interval": "SECONDS", "confirmations": "N", "workers": "N",
-    "max_body_mb": "MIB", "max_request_kb": "KIB", "rpc_gas_cap": "GAS",
+    "max_body_mb": "MIB", "max_request_kb": "KIB", "body_timeout": "SECONDS",
+    "body_min_rate_kb": "KIB", "rpc_gas_cap": "GAS",
     "rpc_evm_timeout": "SECONDS", "rpc_logs_max_blocks": "N", "log_level": "LEVEL",
     "log_format": "FORMAT",
     "consent_max_window": "SECONDS", "login_max_age": "SECONDS", "blacklist_retention_years": "N",
