@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         description="KiB a second a body must keep up, after --body-timeout, to go on being "
         "read (32: a 64 MiB submission passes on a 256 kbit/s line)",
     )
+    max_connections: int = Field(
+        1024,
+        ge=1,
+        description="connections served at once; a request on one more is answered 503",
+    )
     rpc_gas_cap: int = Field(
         50_000_000, ge=21_000, description="most gas one eth_call on /rpc may use"
     )

@@ -9,21 +9,24 @@ parser behind FastAPI's models. Done here rather than in a custom route class, w
 router would have to name: no route can be left out.
 
 Below it, the server's protocol (head_deadline_protocol) limits the time a request's head
-may take."""
+may take and the connections served at once."""
 
 import asyncio
+import resource
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from node.http_errors import http_error_response
+from node.http_errors import error_body, http_error_response
 
 KiB, MiB = 2**10, 2**20
 HEAD_TIMEOUT = 10.0  # seconds a connection has to send a request's line and headers
+OWN_FILES = 256  # files the node keeps open besides its connections: store, chain, logs, pipes
 _CLOSE = (b"connection", b"close")
 
 
@@ -208,13 +211,31 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+async def too_many_connections(scope: Scope, receive: Receive, send: Send) -> None:
+    """What a request is answered past the cap on connections, in the one error body."""
+    body = orjson.dumps(
+        error_body(
+            "too_many_connections",
+            "the node is serving as many connections as it takes; try again shortly",
+        )
+    )
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(body)).encode()), _CLOSE]  # fmt: skip
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 def head_deadline_protocol() -> type[asyncio.Protocol]:
     """uvicorn's HTTP protocol, with a deadline on each request's head: uvicorn waits for a
     request line and headers as long as the client likes, so connections that send a byte
     now and then (slow loris) would each hold a file descriptor until the process has none
     left, and refuses every caller. A connection that has not sent a whole head within
-    HEAD_TIMEOUT seconds of opening, or of the first byte after its last answer, is closed."""
+    HEAD_TIMEOUT seconds of opening, or of the first byte after its last answer, is closed.
+
+    Past uvicorn's `limit_concurrency` a request is answered 503 and its connection closed;
+    uvicorn's own answer is plain text, so it is swapped for the node's error body."""
     from uvicorn.protocols.http.auto import AutoHTTPProtocol
+    from uvicorn.protocols.http.flow_control import service_unavailable
 
     class HeadDeadline(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
         _deadline: asyncio.TimerHandle | None = None
@@ -233,6 +254,11 @@ def head_deadline_protocol() -> type[asyncio.Protocol]:
                 self._deadline.cancel()
             super().connection_lost(exc)
 
+        def _start_asgi_task(self, cycle: Any, app: ASGIApp) -> None:  # httptools' protocol
+            super()._start_asgi_task(
+                cycle, too_many_connections if app is service_unavailable else app
+            )
+
         def _arm(self) -> None:
             before = self.cycle  # a head received in time starts a new cycle
 
@@ -244,3 +270,24 @@ def head_deadline_protocol() -> type[asyncio.Protocol]:
             self._deadline = self.loop.call_later(HEAD_TIMEOUT, overdue)
 
     return HeadDeadline
+
+
+def open_files_for(connections: int) -> str | None:
+    """Raise this process's soft limit on open files to its hard limit, so that `connections`
+    sockets and the node's own files fit; a warning for the operator if they still do not."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):  # an unlimited hard limit the kernel will not take
+            pass
+    if soft != resource.RLIM_INFINITY and connections + OWN_FILES > soft:
+        most = "unlimited" if hard == resource.RLIM_INFINITY else hard
+        return (
+            f"--max-connections is {connections}, but this process may open {soft} files "
+            f"(hard limit {most}) and keeps about {OWN_FILES} for itself: past "
+            f"{max(soft - OWN_FILES, 0)} connections it may fail to accept more; raise the "
+            f"limit (ulimit -n) or lower --max-connections"
+        )
+    return None

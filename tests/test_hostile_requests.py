@@ -297,10 +297,10 @@ def test_connections_that_never_finish_a_request_head_are_closed_and_the_node_an
 
 @pytest.fixture(scope="module")
 def strict_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    """A node with small limits on time: 2 s for a body, and a second more for each 64 KiB
-    that arrives."""
+    """A node with small limits on time and connections: 2 s for a body (and a second more
+    for each 64 KiB that arrives), 8 connections at once."""
     tmp = tmp_path_factory.mktemp("strict")
-    running = Node(tmp, body_timeout="2", body_min_rate_kb="64")
+    running = Node(tmp, body_timeout="2", body_min_rate_kb="64", max_connections="8")
     yield running
     running.stop()
 
@@ -378,6 +378,35 @@ def test_a_large_body_that_keeps_coming_is_read_past_the_first_seconds(strict_no
     status, answer = _answer(sock)
     sock.close()
     assert status == 200 and answer["accepted"] == 3000, answer
+
+
+def test_connections_past_the_cap_are_answered_503_and_the_node_answers_once_they_close(
+    strict_node,
+):
+    node = strict_node
+    wait_for(lambda: node.call("GET", "/healthz")[0] == 200, 30, "the node to answer")
+    held = [socket.create_connection(("127.0.0.1", node.port), timeout=60) for _ in range(8)]
+    one_more = _opened(node.port, _head("GET /healthz HTTP/1.1"))
+    status, answer = _answer(one_more)
+    assert status == 503
+    assert answer["error"] == "too_many_connections" and answer["field"] is None, answer
+    assert _closed(one_more)
+    one_more.close()
+    for sock in held:
+        sock.close()
+    wait_for(lambda: node.call("GET", "/healthz") == (200, {"status": "ok"}), 30, "an answer")
+
+
+def test_the_open_files_limit_is_raised_and_a_cap_past_it_is_told():
+    import resource
+
+    from node.limits import open_files_for
+
+    assert open_files_for(8) is None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert soft == hard, "the soft limit raised to the hard one"
+    warning = open_files_for(soft + 1)
+    assert warning is not None and str(soft + 1) in warning and str(soft) in warning
 
 
 # --- sizes before work -------------------------------------------------------------------------
