@@ -24,7 +24,7 @@ from node.deps import Node
 from node.disputes import router as disputes_router
 from node.http_errors import install_error_handlers
 from node.keys.store import load_secrets
-from node.limits import BodyRule, KiB, MiB, RequestLimits, keep_recursion_limit
+from node.limits import BodyPace, BodyRule, KiB, MiB, RequestLimits, keep_recursion_limit
 from node.logs import say
 from node.members import router as members_router
 from node.monitoring import router as monitoring_router
@@ -185,6 +185,7 @@ def create_app(settings: Settings | None = None, *, run_batcher: bool = True) ->
     borrower_page.install(app)
     openapi.install(app)
     docs.install(app)
-    app.add_middleware(RequestLimits, rule=body_rule(settings))
+    pace = BodyPace(settings.body_timeout, settings.body_min_rate_kb * KiB)
+    app.add_middleware(RequestLimits, rule=body_rule(settings), pace=pace)
     monitoring_router.install(app)  # its request timer added last: outermost
     return app

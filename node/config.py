@@ -54,6 +54,23 @@ class Settings(BaseSettings):
     max_request_kb: int = Field(
         1024, ge=1, description="largest request body on every other route, in KiB"
     )
+    body_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="seconds a request's body may take to arrive, counted from its head; "
+        "each --body-min-rate-kb received adds one more second",
+    )
+    body_min_rate_kb: int = Field(
+        32,
+        ge=1,
+        description="KiB a second a body must keep up, after --body-timeout, to go on being "
+        "read (32: a 64 MiB submission passes on a 256 kbit/s line)",
+    )
+    max_connections: int = Field(
+        1024,
+        ge=1,
+        description="connections served at once; a request on one more is answered 503",
+    )
     rpc_gas_cap: int = Field(
         50_000_000, ge=21_000, description="most gas one eth_call on /rpc may use"
     )

@@ -4,9 +4,11 @@ schemas whose references resolve.
 
 Routes declare only what is theirs (a 409 for a duplicate name, a 503 for a transaction that
 did not land); what follows from a route's shape is added here: a staff token can be refused
-(401, 403, 429), a path can name nothing (404), a body can be too large (413), a JSON body can
-be unparsable (400) or of the wrong type (415), a parameter can be invalid (422). FastAPI's
-own 422 body (HTTPValidationError) is replaced by Error, which is what node/http_errors.py answers.
+(401, 403, 429), a path can name nothing (404), a body can be too large (413) or too slow
+(408), a JSON body can be unparsable (400) or of the wrong type (415), a parameter can be
+invalid (422), and any request can find the node serving all the connections it takes (503).
+FastAPI's own 422 body (HTTPValidationError) is replaced by Error, which is what
+node/http_errors.py answers.
 """
 
 import re
@@ -35,11 +37,14 @@ ERROR_REF = "#/components/schemas/Error"
 _COMMON = {
     "400": "the body could not be parsed",
     "401": "no valid staff token",
+    "408": "the body did not arrive in time (body_timeout); the connection is closed",
     "403": "the token's role may not call this, or its account is locked or disabled",
     "413": "the body is over the node's size limit",
     "415": "the body is not application/json",
     "422": "a parameter or the body is invalid; nothing changed",
     "429": "too many failed attempts from this client; wait before trying again",
+    "503": "the node is serving all the connections it takes (too_many_connections); "
+    "try again shortly",
 }
 _STAFF_SCHEME = "staff token"
 _FASTAPI_422 = ("HTTPValidationError", "ValidationError")
@@ -96,7 +101,9 @@ def document(schema: dict[str, Any]) -> None:
 
 def _statuses(op: dict[str, Any]) -> dict[str, str]:
     """The error statuses that follow from the operation's shape, each with its description."""
-    found = {"413": _COMMON["413"]}  # any request may carry a body; the limit applies to all
+    # any request may carry a body, whose size and time are limited; any may come one
+    # connection past the cap
+    found = {s: _COMMON[s] for s in ("408", "413", "503")}
     in_path = [p["name"] for p in op.get("parameters", []) if p.get("in") == "path"]
     if in_path:
         found["404"] = "nothing by that " + " and ".join(in_path)

@@ -27,7 +27,8 @@ from node.config import (
 _RUN_OPTIONS = {
     "rpc": "URL", "consortium": "0xADDRESS", "data": "DIR", "port": "N", "host": "ADDR",
     "batch_size": "N", "batch_interval": "SECONDS", "confirmations": "N", "workers": "N",
-    "max_body_mb": "MIB", "max_request_kb": "KIB", "rpc_gas_cap": "GAS",
+    "max_body_mb": "MIB", "max_request_kb": "KIB", "body_timeout": "SECONDS",
+    "body_min_rate_kb": "KIB", "max_connections": "N", "rpc_gas_cap": "GAS",
     "rpc_evm_timeout": "SECONDS", "rpc_logs_max_blocks": "N", "log_level": "LEVEL",
     "log_format": "FORMAT",
     "consent_max_window": "SECONDS", "login_max_age": "SECONDS", "blacklist_retention_years": "N",
@@ -127,7 +128,7 @@ def _run(args: argparse.Namespace) -> int:
     from node.chain.setup import prepare
     from node.db import StoreError, check_store, safe_url
     from node.keys.store import KeystoreError, load_secrets
-    from node.limits import head_deadline_protocol
+    from node.limits import head_deadline_protocol, open_files_for
 
     given = {f: getattr(args, f) for f in _RUN_OPTIONS if getattr(args, f) is not None}
     try:
@@ -164,9 +165,14 @@ def _run(args: argparse.Namespace) -> int:
             f"chain {'at ' + settings.rpc if settings.rpc else 'embedded'}"
             + (f", store {safe_url(settings.store)}" if settings.store else "")
         )
+        short_of_files = open_files_for(settings.max_connections)
+        if short_of_files:
+            logging.getLogger("creditchain").warning(short_of_files)
         config = uvicorn.Config(
             create_app(settings),
             http=head_deadline_protocol(),
+            # uvicorn counts the connection asking too: one more, so max_connections are served
+            limit_concurrency=settings.max_connections + 1,
             log_level=settings.log_level,
             access_log=False,
             # JSON: uvicorn's own loggers pass their lines to the root logger's JSON handler

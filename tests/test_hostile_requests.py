@@ -295,6 +295,120 @@ def test_connections_that_never_finish_a_request_head_are_closed_and_the_node_an
         assert json.loads(resp.read()) == {"status": "ok"}
 
 
+@pytest.fixture(scope="module")
+def strict_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    """A node with small limits on time and connections: 2 s for a body (and a second more
+    for each 64 KiB that arrives), 8 connections at once."""
+    tmp = tmp_path_factory.mktemp("strict")
+    running = Node(tmp, body_timeout="2", body_min_rate_kb="64", max_connections="8")
+    yield running
+    running.stop()
+
+
+def _opened(port: int, head: bytes) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+    sock.sendall(head)
+    return sock
+
+
+def _head(line: str, **headers: str) -> bytes:
+    """A request's head: its line and headers, Host given."""
+    fields = "".join(f"{k.replace('_', '-')}: {v}\r\n" for k, v in headers.items())
+    return f"{line}\r\nHost: node\r\n{fields}\r\n".encode()
+
+
+def _answer(sock: socket.socket) -> tuple[int, dict]:
+    resp = http.client.HTTPResponse(sock)
+    resp.begin()
+    return resp.status, json.loads(resp.read())
+
+
+def _closed(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(1) == b""
+    except OSError:
+        return True
+
+
+def test_a_body_trickled_after_its_head_is_cut_off_with_a_408_and_the_node_answers(strict_node):
+    node = strict_node
+    json_type = {"Content_Type": "application/json", **bearer(node.token)}
+    by_length = _head("POST /v1/records HTTP/1.1", Content_Length=str(MiB), **json_type)
+    chunked = _head("POST /v1/staff HTTP/1.1", Transfer_Encoding="chunked", **json_type)
+    trickled = {  # a MiB declared, or chunked, then a byte every half second
+        "length": (_opened(node.port, by_length), b" "),
+        "chunked": (_opened(node.port, chunked), b"1\r\n \r\n"),
+    }
+    answers: dict[str, tuple[int, dict]] = {}
+    for _ in range(120):  # a minute at most
+        for framing, (sock, byte) in trickled.items():
+            if framing in answers:
+                continue
+            if select.select([sock], [], [], 0)[0]:
+                answers[framing] = _answer(sock)
+                assert _closed(sock), "the node kept the connection of a refused body"
+            else:
+                sock.sendall(byte)
+        if len(answers) == len(trickled):
+            break
+        assert node.call("GET", "/healthz", timeout=10) == (200, {"status": "ok"})
+        time.sleep(0.5)
+    for framing, (status, answer) in answers.items():
+        assert status == 408, framing
+        assert answer["error"] == "body_timeout" and answer["field"] is None, answer
+        assert "did not arrive in time" in answer["detail"]
+    assert set(answers) == set(trickled), "a trickled body was waited for on and on"
+    for sock, _ in trickled.values():
+        sock.close()
+    assert node.call("GET", "/healthz") == (200, {"status": "ok"})
+
+
+def test_a_large_body_that_keeps_coming_is_read_past_the_first_seconds(strict_node):
+    """Over the 2 s the node gives any body, a submission sent at 256 KiB/s (above the
+    64 KiB/s it asks) goes through whole."""
+    node = strict_node
+    body = json.dumps({"records": [person(i) for i in range(3000)]}).encode()
+    assert len(body) > 12 * 64 * 1024, "long enough to arrive over more than 2 s"
+    json_type = {"Content_Type": "application/json", **bearer(node.token)}
+    head = _head("POST /v1/records HTTP/1.1", Content_Length=str(len(body)), **json_type)
+    sock = _opened(node.port, head)
+    for at in range(0, len(body), 64 * 1024):
+        sock.sendall(body[at : at + 64 * 1024])
+        time.sleep(0.25)
+    status, answer = _answer(sock)
+    sock.close()
+    assert status == 200 and answer["accepted"] == 3000, answer
+
+
+def test_connections_past_the_cap_are_answered_503_and_the_node_answers_once_they_close(
+    strict_node,
+):
+    node = strict_node
+    wait_for(lambda: node.call("GET", "/healthz")[0] == 200, 30, "the node to answer")
+    held = [socket.create_connection(("127.0.0.1", node.port), timeout=60) for _ in range(8)]
+    one_more = _opened(node.port, _head("GET /healthz HTTP/1.1"))
+    status, answer = _answer(one_more)
+    assert status == 503
+    assert answer["error"] == "too_many_connections" and answer["field"] is None, answer
+    assert _closed(one_more)
+    one_more.close()
+    for sock in held:
+        sock.close()
+    wait_for(lambda: node.call("GET", "/healthz") == (200, {"status": "ok"}), 30, "an answer")
+
+
+def test_the_open_files_limit_is_raised_and_a_cap_past_it_is_told():
+    import resource
+
+    from node.limits import open_files_for
+
+    assert open_files_for(8) is None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert soft == hard, "the soft limit raised to the hard one"
+    warning = open_files_for(soft + 1)
+    assert warning is not None and str(soft + 1) in warning and str(soft) in warning
+
+
 # --- sizes before work -------------------------------------------------------------------------
 
 
