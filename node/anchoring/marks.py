@@ -25,6 +25,9 @@ STATUS_GAS = 600_000  # one supersede
 STATUS_MARKS = 100  # status changes a setStatuses transaction carries: the contract's cap
 STATUS_BATCH_BASE_GAS = 100_000
 STATUS_MARK_GAS = 60_000  # a mark with the proof of a 20,000-leaf batch takes about 51,000
+EXPIRY_WORDS = 64  # bitmap words (256 leaves each) an expireLeaves transaction carries
+EXPIRY_BASE_GAS = 100_000
+EXPIRY_WORD_GAS = 40_000  # a word's first write, its event and calldata take about 28,000
 SEEN_BLOCKS = 64  # blocks of recent status changes kept in memory, to place a fork
 
 Outcome = tuple[str, str | None, int | None, int]  # a status change's state, tx, block, id
@@ -216,3 +219,8 @@ class StatusMarks:
 def status_batch_gas(marks: int) -> int:
     """The gas limit of a setStatuses transaction of `marks` marks."""
     return STATUS_BATCH_BASE_GAS + marks * STATUS_MARK_GAS
+
+
+def expiry_gas(words: int) -> int:
+    """The gas limit of an expireLeaves transaction of `words` bitmap words."""
+    return EXPIRY_BASE_GAS + words * EXPIRY_WORD_GAS
