@@ -22,8 +22,11 @@ import {RecordRegistry} from "./RecordRegistry.sol";
 ///      | Open | Upheld, Rejected or Unresolved  | a regulator, from the deadline on        |
 ///
 ///      Upheld: the holder corrected the target first (a record superseded by its corrected
-///      version or revoked; an entry delisted); a regulator's upheld ruling revokes a record
-///      still disputed, and needs an entry delisted first (a regulator may delist).
+///      version, revoked, or expired meanwhile; an entry delisted); a regulator's upheld
+///      ruling revokes a record still disputed, and needs an entry delisted first (a
+///      regulator may delist). A record's status is read with `statusAt`, so a leaf marked
+///      in its batch's expiry bitmap counts as Expired; an objection against an expired
+///      record is refused when filed (the registry's `InvalidStatusChange`).
 ///      Rejected: the record is Active again, the entry no longer disputed.
 ///      Unresolved: as rejected, and the record carries the borrower's statement (the
 ///      objection's reasons hash, `StatementAttached`), shown beside it wherever it is shown.
@@ -315,7 +318,10 @@ contract Disputes is IDisputes {
         bool byRegulator
     ) private {
         RecordRegistry registry = _registry();
-        RecordRegistry.RecordStatus current = registry.statusOf(o.target);
+        // with the leaf's expiry bit folded in: a record expired meanwhile is out of use
+        RecordRegistry.RecordStatus current = registry.statusAt(
+            o.target, o.batchId, o.leafIndex, proof
+        );
         bool disputed = current == RecordRegistry.RecordStatus.Disputed;
         if (outcome == State.Upheld) {
             if (disputed && byRegulator) {
@@ -324,7 +330,8 @@ contract Disputes is IDisputes {
                 );
             } else if (
                 current != RecordRegistry.RecordStatus.Superseded &&
-                current != RecordRegistry.RecordStatus.Revoked
+                current != RecordRegistry.RecordStatus.Revoked &&
+                current != RecordRegistry.RecordStatus.Expired
             ) {
                 revert NotCorrected(id);
             }

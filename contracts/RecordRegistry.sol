@@ -26,6 +26,12 @@ import {IConsortium} from "./IConsortium.sol";
 ///      it upholds: the corrected version is anchored, the disputed one superseded.
 ///      `setStatuses` makes up to `MAX_STATUS_MARKS` changes to one status in one call, each
 ///      checked as `setStatus` checks it, skipping (not reverting on) a step the table lacks.
+///
+///      Expiry has a cheaper path, `expireLeaves`: the anchoring member sets one bit a leaf in
+///      its batch's bitmap, keyed by (batch id, leaf index), with no proof and no storage per
+///      commitment. An Active or Disputed commitment whose leaf bit is set is Expired: every
+///      step above judges the current status with the bit folded in, and `statusAt` returns
+///      it. `statusOf` reads the per-commitment status alone and does not know these bits.
 contract RecordRegistry {
     /// @notice The status of one commitment. An anchored commitment with no recorded change is
     ///         `Active` (the default), so `statusOf` alone does not prove a commitment was
@@ -61,6 +67,10 @@ contract RecordRegistry {
     ///         proof of a 20,000-leaf batch: a full call takes some 5.1 million gas).
     uint256 public constant MAX_STATUS_MARKS = 100;
 
+    /// @notice The most bitmap words `expireLeaves` takes in one call (256 leaves a word; a
+    ///         full call of fresh words takes some 3.5 million gas).
+    uint256 public constant MAX_EXPIRY_WORDS = 128;
+
     /// @notice The longest inclusion proof accepted: a tree of at most 2^64 leaves.
     uint256 public constant MAX_PROOF_LENGTH = 64;
 
@@ -72,6 +82,7 @@ contract RecordRegistry {
     mapping(bytes32 root => uint256 batchId) private _batchOfRoot;
     mapping(address member => uint256 batchId) private _lastBatchOf;
     mapping(bytes32 commitment => RecordStatus) private _statusOf;
+    mapping(uint256 batchId => mapping(uint256 word => uint256 bits)) private _expiredLeaves;
 
     /// @notice `member` anchored batch `batchId`: `size` commitments under Merkle root `root`,
     ///         chained to the member's previous root `prevRoot` (zero for its first batch).
@@ -92,6 +103,15 @@ contract RecordRegistry {
         RecordStatus previous,
         RecordStatus status,
         bytes32 replacement
+    );
+
+    /// @notice `member` marked leaves of batch `batchId` expired: bit i of `bits` is leaf
+    ///         `word * 256 + i`. Only bits not set before are in `bits`.
+    event LeavesExpired(
+        uint256 indexed batchId,
+        address indexed member,
+        uint256 word,
+        uint256 bits
     );
 
     /// @notice `who` is not an active member of the consortium.
@@ -120,6 +140,12 @@ contract RecordRegistry {
     error InvalidStatusChange(bytes32 commitment, RecordStatus current, RecordStatus status);
     /// @notice `setStatuses` takes at most `max` marks, not `given`.
     error TooManyMarks(uint256 given, uint256 max);
+    /// @notice `expireLeaves` takes at most `max` words, not `given`.
+    error TooManyWords(uint256 given, uint256 max);
+    /// @notice `expireLeaves` needs one bits value per word: `words` and `bits` lengths differ.
+    error WordsBitsMismatch(uint256 words, uint256 bits);
+    /// @notice Word `word`'s `bits` name a leaf past the end of batch `batchId` (`size` leaves).
+    error LeafOutOfRange(uint256 batchId, uint256 word, uint256 bits, uint64 size);
 
     modifier onlyActiveMember() {
         if (!consortium.isActiveMember(msg.sender)) revert NotActiveMember(msg.sender);
@@ -187,7 +213,7 @@ contract RecordRegistry {
         if (!verifyInclusion(oldCommitment, leafIndex, batch.size, proof, batch.root)) {
             revert InvalidProof(oldCommitment, batchId);
         }
-        RecordStatus current = _statusOf[oldCommitment];
+        RecordStatus current = _folded(_statusOf[oldCommitment], batchId, leafIndex);
         if (current != RecordStatus.Active && current != RecordStatus.Disputed) {
             revert StatusNotActive(oldCommitment, current);
         }
@@ -265,6 +291,76 @@ contract RecordRegistry {
         }
     }
 
+    /// @notice Marks leaves of one of the sender's batches expired, one bit a leaf: bit i of
+    ///         `bits[k]` is leaf `words[k] * 256 + i`. No proof and no storage per commitment:
+    ///         a retention sweep of a day's expiries costs a few thousand gas per word of 256
+    ///         leaves instead of a storage write and an inclusion proof per record.
+    /// @dev The sender must be the batch's anchoring member and active (`NotActiveMember`,
+    ///      `UnknownBatch`, `NotBatchOwner`), as for `setStatus` to Expired. Reverts
+    ///      `EmptyBatch` for no words, `TooManyWords` past `MAX_EXPIRY_WORDS`,
+    ///      `WordsBitsMismatch`, and `LeafOutOfRange` for a bit past the batch's size; nothing
+    ///      is changed then. Bits already set are ignored; each word with fresh bits emits
+    ///      `LeavesExpired` with those alone. A leaf whose commitment is already Superseded or
+    ///      Revoked keeps that status: the bit folds in over Active and Disputed only.
+    /// @param batchId The batch whose leaves expire.
+    /// @param words The bitmap words (leaf index / 256).
+    /// @param bits The leaves of each word to mark, one bit a leaf.
+    /// @return marked The number of leaves newly marked.
+    function expireLeaves(
+        uint256 batchId,
+        uint256[] calldata words,
+        uint256[] calldata bits
+    ) external onlyActiveMember returns (uint256 marked) {
+        Batch storage batch = _existingBatch(batchId);
+        if (batch.member != msg.sender) revert NotBatchOwner(msg.sender, batchId);
+        if (words.length == 0) revert EmptyBatch();
+        if (words.length > MAX_EXPIRY_WORDS) revert TooManyWords(words.length, MAX_EXPIRY_WORDS);
+        if (words.length != bits.length) revert WordsBitsMismatch(words.length, bits.length);
+        uint64 size = batch.size;
+        mapping(uint256 => uint256) storage bitmap = _expiredLeaves[batchId];
+        for (uint256 k = 0; k < words.length; ++k) {
+            uint256 word = words[k];
+            if (_pastSize(word, bits[k], size)) revert LeafOutOfRange(batchId, word, bits[k], size);
+            uint256 old = bitmap[word];
+            uint256 fresh = bits[k] & ~old;
+            if (fresh == 0) continue;
+            bitmap[word] = old | fresh;
+            marked += _popcount(fresh);
+            emit LeavesExpired(batchId, msg.sender, word, fresh);
+        }
+    }
+
+    /// @notice The status of `commitment`, proven to be leaf `leafIndex` of batch `batchId`:
+    ///         the status `statusOf` holds, except Expired when the leaf is marked in the
+    ///         batch's expiry bitmap and that status is Active or Disputed.
+    /// @dev Reverts `UnknownBatch` and `InvalidProof`.
+    /// @param commitment A record commitment.
+    /// @param batchId The batch that anchored it.
+    /// @param leafIndex Its position in that batch's tree.
+    /// @param proof The RFC 9162 inclusion proof, sibling hashes from leaf to root.
+    /// @return The commitment's status.
+    function statusAt(
+        bytes32 commitment,
+        uint256 batchId,
+        uint64 leafIndex,
+        bytes32[] calldata proof
+    ) external view returns (RecordStatus) {
+        Batch storage batch = _existingBatch(batchId);
+        if (!verifyInclusion(commitment, leafIndex, batch.size, proof, batch.root)) {
+            revert InvalidProof(commitment, batchId);
+        }
+        return _folded(_statusOf[commitment], batchId, leafIndex);
+    }
+
+    /// @notice Word `word` of batch `batchId`'s expiry bitmap: bit i set if leaf
+    ///         `word * 256 + i` was marked expired by `expireLeaves`.
+    /// @param batchId The batch id.
+    /// @param word The word (leaf index / 256).
+    /// @return The word's bits.
+    function expiredLeaves(uint256 batchId, uint256 word) external view returns (uint256) {
+        return _expiredLeaves[batchId][word];
+    }
+
     /// @notice The batch with id `batchId`.
     /// @dev Reverts `UnknownBatch` for an id that was never issued (0 included).
     /// @param batchId The batch id.
@@ -329,7 +425,9 @@ contract RecordRegistry {
         return _batchCount;
     }
 
-    /// @notice The status of `commitment`; `Active` if no change was ever recorded.
+    /// @notice The status of `commitment` as its own changes left it; `Active` if no change was
+    ///         ever recorded. It does not know expiries marked in a batch's bitmap
+    ///         (`expireLeaves`): `statusAt`, given where the commitment was anchored, does.
     /// @param commitment A record commitment.
     /// @return The commitment's status.
     function statusOf(bytes32 commitment) external view returns (RecordStatus) {
@@ -401,7 +499,7 @@ contract RecordRegistry {
         if (!verifyInclusion(commitment, leafIndex, batch.size, proof, batch.root)) {
             revert InvalidProof(commitment, batchId);
         }
-        current = _statusOf[commitment];
+        current = _folded(_statusOf[commitment], batchId, leafIndex);
     }
 
     /// @dev Whether the table above has the step from `current` to `status` (not Superseded).
@@ -409,6 +507,38 @@ contract RecordRegistry {
         if (status == RecordStatus.Active) return current == RecordStatus.Disputed;
         if (status == RecordStatus.Disputed) return current == RecordStatus.Active;
         return current == RecordStatus.Active || current == RecordStatus.Disputed;
+    }
+
+    /// @dev `stored` with the leaf's expiry bit folded in: Expired over Active or Disputed.
+    function _folded(
+        RecordStatus stored,
+        uint256 batchId,
+        uint64 leafIndex
+    ) private view returns (RecordStatus) {
+        if (stored != RecordStatus.Active && stored != RecordStatus.Disputed) return stored;
+        uint256 bits = _expiredLeaves[batchId][leafIndex >> 8];
+        return (bits >> (leafIndex & 0xff)) & 1 == 1 ? RecordStatus.Expired : stored;
+    }
+
+    /// @dev Whether `bits` of word `word` name a leaf at or past `size`.
+    function _pastSize(uint256 word, uint256 bits, uint64 size) private pure returns (bool) {
+        if (bits == 0) return false;
+        if (word >= (uint256(size) + 255) >> 8) return true;
+        uint256 inWord = uint256(size) - (word << 8); // leaves of this word in the batch
+        return inWord < 256 && bits >> inWord != 0;
+    }
+
+    /// @dev The number of set bits of `x` (SWAR: no loop over bits).
+    function _popcount(uint256 x) private pure returns (uint256) {
+        unchecked {
+            x -= (x >> 1) & 0x5555555555555555555555555555555555555555555555555555555555555555;
+            x =
+                (x & 0x3333333333333333333333333333333333333333333333333333333333333333) +
+                ((x >> 2) & 0x3333333333333333333333333333333333333333333333333333333333333333);
+            x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f;
+            x = (x + (x >> 8)) & 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff;
+            return (x * 0x0001000100010001000100010001000100010001000100010001000100010001) >> 240;
+        }
     }
 
     /// @dev The one place a commitment's status changes, with its event; callers check first.

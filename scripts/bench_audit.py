@@ -142,7 +142,7 @@ def main() -> None:
         raw = raw_seconds(args.records, args.batch, args.seed)
         print(f"raw hashing: {raw:.2f} s of CPU, {args.records / raw:,.0f} records/s", flush=True)
         facts = ChainFacts("a fake registry view of the same roots", 31337, "0x" + "11" * 20,
-                           "", args.records, chain, {})  # fmt: skip
+                           "", args.records, chain, {}, set())  # fmt: skip
         process = psutil.Process()
         rss_before = process.memory_info().rss
         samples: list[int] = []

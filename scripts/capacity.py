@@ -9,7 +9,7 @@ revoked, notices registered, subjects listed on the blacklist and delisted, obje
 records filed by the member and signed by the borrower and answered (rejected, unresolved,
 upheld after a correction), the member granted the regulator role, and entries and records
 marked expired by the node's sweepers once the chain's clock has passed their expiry
-(records in setStatuses transactions of up to 100 marks: measured per record marked), then
+(records as bits in their batch's expiry bitmap, expireLeaves: measured per record marked), then
 a regulator's ruling on an objection left past its deadline. It reads every transaction of
 the run back from the chain (gas used, calldata bytes), groups them by the contract
 function called (answers and rulings by their outcome too), and projects the load of a
@@ -38,11 +38,12 @@ from eth_account import Account  # noqa: E402
 from eth_utils import event_signature_to_log_topic, function_signature_to_4byte_selector  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
-from node.anchoring.batcher import STATUS_MARKS  # noqa: E402
+from node.anchoring.marks import EXPIRY_WORDS  # noqa: E402
 from node.app import create_app  # noqa: E402
 from node.chain.compile import compile_contracts  # noqa: E402
 from node.consortium import besu  # noqa: E402
 from node.crypto import eip712  # noqa: E402
+from node.receipts.verify import status_at_args  # noqa: E402
 from tests.blacklist_kit import applicant, listing, notice  # noqa: E402
 from tests.conftest import (  # noqa: E402
     anvil_chain,
@@ -63,6 +64,9 @@ QBFT_TX_PER_S = 500
 # yardstick for gas than the block gas limit
 QBFT_DEMONSTRATED_GAS_PER_S = 520 * 35_000
 
+# the leaves a full expireLeaves transaction marks: EXPIRY_WORDS bitmap words of 256 leaves
+EXPIRY_LEAVES = EXPIRY_WORDS * 256
+
 # the contract function each kind of transaction calls, in the order the table lists them
 KINDS = {
     "anchorBatch": "anchor a batch",
@@ -74,7 +78,7 @@ KINDS = {
     "list": "list on blacklist",
     "delist": "delist",
     "markExpired": "mark expired",
-    "setStatuses": f"expire {STATUS_MARKS} records",
+    "expireLeaves": f"expire {EXPIRY_LEAVES:,} records",
     "fileFor": "member's objection",
     "fileSigned": "borrower's objection",
     "answer:rejected": "answer: rejected",
@@ -86,9 +90,7 @@ KINDS = {
 OUTCOMES = {2: "upheld", 3: "rejected", 4: "unresolved"}
 REASONS = "这笔逾期已按期还清，附银行回单。"
 SUPERSEDED = 1  # RecordRegistry.RecordStatus
-STATUS_CHANGED = event_signature_to_log_topic(
-    "RecordStatusChanged(bytes32,address,address,uint8,uint8,bytes32)"
-)
+LEAVES_EXPIRED = event_signature_to_log_topic("LeavesExpired(uint256,address,uint256,uint256)")
 
 
 def _selectors() -> dict[bytes, str]:
@@ -119,9 +121,10 @@ def _entry_status(client: TestClient, entry_id: int) -> str:
     return str(client.get(f"/v1/blacklist/entries/{entry_id}").json()["status"])
 
 
-def _expired_on_chain(client: TestClient, commitments: list[str]) -> bool:
+def _expired_on_chain(client: TestClient, receipts: list[dict[str, Any]]) -> bool:
+    """Whether the chain's statusAt says Expired for every one of `receipts`' records."""
     registry = client.app.state.node.chain.registry.functions  # type: ignore[attr-defined]
-    return all(registry.statusOf(bytes.fromhex(c[2:])).call() == 4 for c in commitments)
+    return all(registry.statusAt(*status_at_args(r)).call() == 4 for r in receipts)
 
 
 def _subject(seq: int) -> dict[str, str]:
@@ -236,8 +239,9 @@ def exercise(client: TestClient, url: str, *, rounds: int, records: int) -> None
     overdue = (dt.date.today() - dt.timedelta(days=365 * 5 - 3)).isoformat()
     old = [person(rounds * records + i, record_id=f"CAP-OLD-{i}", event_date=overdue)
            for i in range(records * 3 // 4)]  # fmt: skip
-    old_commitments = [r["commitment"] for r in submit(client, old)["results"]]
+    submit(client, old)
     wait_for(lambda: _anchored(client, old[-1]["record_id"]), 120, "the old records anchored")
+    old_receipts = [_receipt(client, r["record_id"]) for r in old]
     expiring = []
     for r in range(rounds):
         given = notice(client, 30_000 + r)
@@ -249,7 +253,7 @@ def exercise(client: TestClient, url: str, *, rounds: int, records: int) -> None
     rpc(url, "evm_mine")
     for entry_id in expiring:  # the node's own sweeper marks them
         wait_for(lambda e=entry_id: _entry_status(client, e) == "expired", 120, "expiry marks")
-    wait_for(lambda: _expired_on_chain(client, old_commitments), 120, "records marked expired")
+    wait_for(lambda: _expired_on_chain(client, old_receipts), 120, "records marked expired")
     for objection_id in unanswered:  # past their deadline too: a regulator rules
         ruling = {"outcome": "upheld", "reason": "the member did not answer in time"}
         ruled = client.post(f"/v1/disputes/objections/{objection_id}/ruling", json=ruling)
@@ -265,7 +269,9 @@ def transactions(client: TestClient, first_block: int) -> list[dict[str, Any]]:
         for tx in w3.eth.get_block(number, full_transactions=True)["transactions"]:
             receipt = w3.eth.get_transaction_receipt(tx["hash"])
             data = bytes(tx["input"])
-            marks = sum(1 for log in receipt["logs"] if log["topics"][0] == STATUS_CHANGED)
+            marks = sum(int.from_bytes(bytes(log["data"])[32:64], "big").bit_count()
+                        for log in receipt["logs"]
+                        if log["topics"][0] == LEAVES_EXPIRED)  # fmt: skip
             function = names.get(data[:4], "0x" + data[:4].hex())
             if function in ("answer", "rule"):  # each outcome its own row: they cost apart
                 function += ":" + OUTCOMES.get(data[67], "other")
@@ -296,15 +302,15 @@ def measure(*, rounds: int, records: int) -> dict[str, dict[str, Any]]:
             "gas": int(statistics.median(t["gas"] for t in mine)),
             "calldata_bytes": int(statistics.median(t["calldata"] for t in mine)),
         }
-    batched = [t for t in sent if t["function"] == "setStatuses"]
+    batched = [t for t in sent if t["function"] == "expireLeaves"]
     if batched:  # per record marked, over every mark of the run, then a full transaction's
         marks = sum(t["marks"] for t in batched)
         gas, calldata = sum(t["gas"] for t in batched), sum(t["calldata"] for t in batched)
         per_mark = {"marks": marks, "gas_per_mark": round(gas / marks),
                     "calldata_bytes_per_mark": round(calldata / marks)}  # fmt: skip
-        seen["setStatuses"] |= per_mark | {
-            "gas": per_mark["gas_per_mark"] * STATUS_MARKS,
-            "calldata_bytes": per_mark["calldata_bytes_per_mark"] * STATUS_MARKS,
+        seen["expireLeaves"] |= per_mark | {
+            "gas": per_mark["gas_per_mark"] * EXPIRY_LEAVES,
+            "calldata_bytes": per_mark["calldata_bytes_per_mark"] * EXPIRY_LEAVES,
         }
     missing = [fn for fn in KINDS if fn not in seen]
     if missing:
@@ -333,8 +339,9 @@ def daily_load(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, An
         # five years on, every listing not delisted is marked expired: as many a day
         "markExpired": args.listings * (1 - args.delisting_rate),
         # five years on, every record's current version is marked expired (an older version
-        # stays superseded): as many a day as records not corrected, STATUS_MARKS a transaction
-        "setStatuses": records * (1 - args.correction_rate) / STATUS_MARKS,
+        # stays superseded): as many a day as records not corrected, EXPIRY_LEAVES a
+        # transaction, at the gas per record the run measured
+        "expireLeaves": records * (1 - args.correction_rate) / EXPIRY_LEAVES,
         # every objection closed once: answered by the holder in time, or else ruled on (an
         # upheld answer's correction is a supersede, already among the corrections)
         "fileFor": args.objections * (1 - args.signed_objection_share),
@@ -352,7 +359,7 @@ def daily_load(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, An
         "leaves_per_batch": round(leaves / anchors, 1),
         "correction_rate": args.correction_rate, "revocation_rate": args.revocation_rate,
         "new_binding_per_consent": 1, "listings_per_day": args.listings,
-        "delisting_rate": args.delisting_rate, "expiry_marks_per_tx": STATUS_MARKS,
+        "delisting_rate": args.delisting_rate, "expiry_marks_per_tx": EXPIRY_LEAVES,
         "objections_per_day": args.objections,
         "signed_objection_share": args.signed_objection_share,
         "objection_upheld_rate": args.upheld_rate,
@@ -423,13 +430,13 @@ def print_table(result: dict[str, Any], measured: dict[str, dict[str, Any]]) -> 
               f"{k['tx_per_day']:,} | {k['tx_per_s']:.2f} | {k['gas_per_s']:,.0f} | "
               f"{k['share_tx']:.2%} | {k['share_gas']:.2%} |")  # fmt: skip
     t = result["total"]
-    marked = measured["setStatuses"]
+    marked = measured["expireLeaves"]
     print(f"| {'total':20} | | | {t['tx_per_day']:,} | {t['tx_per_s']:.2f} | "
           f"{t['gas_per_s']:,.0f} | {t['share_tx']:.2%} | {t['share_gas']:.2%} |")  # fmt: skip
     print()
     print(f"expire records: {marked['gas_per_mark']:,} gas and "
           f"{marked['calldata_bytes_per_mark']:,} calldata bytes a record marked, over "
-          f"{marked['marks']} marks in {marked['count']} setStatuses transactions")  # fmt: skip
+          f"{marked['marks']} marks in {marked['count']} expireLeaves transactions")  # fmt: skip
     print(f"against the gas the published run executed ({cap['demonstrated_gas_per_s']:,} "
           f"gas/s): {t['share_demonstrated_gas']:.2%}")  # fmt: skip
     print(f"objections: {a['objections_per_day']:,}/day assumed, "

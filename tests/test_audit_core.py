@@ -126,6 +126,13 @@ def test_statuses_and_erasure_are_held_to_the_chain() -> None:
         expired = LineChecker(batches={1: batch}, statuses={commitment: 4})  # 4: Expired
         expired.check(2, orjson.dumps(line))
         assert [(f.kind, f.leaf) for f in expired.findings.named] == kinds
+        # the same, expired by its leaf's bit in the batch's expiry bitmap (LeavesExpired)
+        by_bit = LineChecker(batches={1: batch}, statuses={}, expired={(1, 2)})
+        by_bit.check(2, orjson.dumps(line))
+        assert [(f.kind, f.leaf) for f in by_bit.findings.named] == kinds
+    revoked = LineChecker(batches={1: batch}, statuses={commitment: 3}, expired={(1, 2)})
+    revoked.check(2, orjson.dumps({**lines[2], "status": "revoked"}))  # final: the bit is moot
+    assert revoked.findings.named == []
 
 
 def test_an_objection_answered_late_or_left_open_past_its_deadline_is_named() -> None:

@@ -19,6 +19,7 @@ from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
 
 from node.anchoring.batcher import MAX_LEAVES, STATUS_MARKS, status_batch_gas
+from node.anchoring.marks import EXPIRY_WORDS, expiry_gas
 from node.chain import compile as compile_mod
 from node.chain.compile import CompilerNotFound, compile_contracts
 from node.chain.deploy import contract_name
@@ -648,6 +649,138 @@ def test_a_full_call_of_marks_in_the_biggest_batch_stays_under_the_node_gas_limi
     receipt = chain.send(reg.setStatuses(marks, EXPIRED), chain.member)
     assert receipt.gasUsed < status_batch_gas(STATUS_MARKS)
     assert all(reg.statusOf(leaves[i]).call() == EXPIRED for i in picked)
+
+
+# --- expiry in a batch's bitmap -----------------------------------------------------------------
+
+
+def _status_at(batch: _Batch, i: int) -> int:
+    fn = batch.chain.registry.functions.statusAt
+    return fn(batch.leaves[i], batch.id, i, ref_path(i, batch.leaves)).call()
+
+
+def test_member_expires_leaves_in_its_batchs_bitmap_without_proofs(chain: Chain) -> None:
+    batch = _Batch(chain, n=300)
+    reg = chain.registry.functions
+    fn = reg.expireLeaves(batch.id, [0, 1], [0b1011, 1 << (299 - 256)])
+    assert fn.call({"from": chain.member}) == 4
+    receipt = chain.send(fn, chain.member)
+    events = chain.registry.events.LeavesExpired().process_receipt(receipt, DISCARD)
+    assert [(e.args.batchId, e.args.member, e.args.word, e.args.bits) for e in events] == [
+        (batch.id, chain.member, 0, 0b1011),
+        (batch.id, chain.member, 1, 1 << 43),
+    ]
+    assert [_status_at(batch, i) for i in (0, 1, 2, 3, 4, 299)] == [
+        EXPIRED, EXPIRED, ACTIVE, EXPIRED, ACTIVE, EXPIRED]  # fmt: skip
+    assert batch.status(0) == ACTIVE  # statusOf does not know the bitmap
+    assert reg.expiredLeaves(batch.id, 0).call() == 0b1011
+    again = reg.expireLeaves(batch.id, [0], [0b1111])  # bits set before are ignored
+    assert again.call({"from": chain.member}) == 1
+    (event,) = chain.registry.events.LeavesExpired().process_receipt(
+        chain.send(again, chain.member), DISCARD
+    )
+    assert event.args.bits == 0b0100
+    none = chain.send(reg.expireLeaves(batch.id, [0], [0b0011]), chain.member)
+    assert chain.registry.events.LeavesExpired().process_receipt(none, DISCARD) == ()
+
+
+def test_expiring_leaves_is_refused_past_the_batch_and_to_anyone_but_its_member(
+    chain: Chain,
+) -> None:
+    batch = _Batch(chain, n=5)
+    reg = chain.registry.functions
+    cases = [
+        (batch.id, [0], [1 << 5], chain.member, "LeafOutOfRange(uint256,uint256,uint256,uint64)",
+         batch.id, 0, 1 << 5, 5),
+        (batch.id, [1], [1], chain.member, "LeafOutOfRange(uint256,uint256,uint256,uint64)",
+         batch.id, 1, 1, 5),
+        (batch.id, [0], [1], chain.other, "NotBatchOwner(address,uint256)", chain.other,
+         batch.id),
+        (batch.id, [0], [1], chain.outsider, "NotActiveMember(address)", chain.outsider),
+        (99, [0], [1], chain.member, "UnknownBatch(uint256)", 99),
+        (batch.id, [], [], chain.member, "EmptyBatch()"),
+        (batch.id, [0, 0], [1], chain.member, "WordsBitsMismatch(uint256,uint256)", 2, 1),
+        (batch.id, [0] * 129, [1] * 129, chain.member, "TooManyWords(uint256,uint256)", 129,
+         128),
+    ]  # fmt: skip
+    for batch_id, words, bits, sender, error, *args in cases:
+        assert_reverts(
+            lambda b=batch_id, w=words, x=bits, se=sender: reg.expireLeaves(b, w, x).transact(
+                {"from": se}
+            ),
+            error,
+            *args,
+        )
+    assert reg.expiredLeaves(batch.id, 0).call() == 0
+    propose(chain, chain.admin, SUSPEND, chain.member)
+    assert_reverts(
+        lambda: reg.expireLeaves(batch.id, [0], [1]).transact({"from": chain.member}),
+        "NotActiveMember(address)",
+        chain.member,
+    )
+
+
+def test_status_at_needs_a_valid_proof_and_keeps_final_statuses_over_the_bit(
+    chain: Chain,
+) -> None:
+    batch = _Batch(chain)
+    reg = chain.registry.functions
+    wrong = reg.statusAt(batch.leaves[0], batch.id, 0, ref_path(1, batch.leaves))
+    assert_reverts(wrong.call, "InvalidProof(bytes32,uint256)", batch.leaves[0], batch.id)
+    assert_reverts(reg.statusAt(batch.leaves[0], 9, 0, []).call, "UnknownBatch(uint256)", 9)
+    chain.send(batch.direct(1, REVOKED), chain.member)
+    chain.send(reg.expireLeaves(batch.id, [0], [0b11]), chain.member)
+    assert [_status_at(batch, i) for i in range(4)] == [EXPIRED, REVOKED, ACTIVE, ACTIVE]
+
+
+def test_no_step_leaves_an_expired_leaf(chain: Chain, relay_artefact: dict) -> None:
+    relay = _relay(chain, relay_artefact, registered=True)
+    batch = _Batch(chain)
+    chain.send(batch.via(relay, 1, DISPUTED), chain.outsider)  # a disputed record expires too
+    chain.send(chain.registry.functions.expireLeaves(batch.id, [0], [0b11]), chain.member)
+    assert [_status_at(batch, i) for i in (0, 1)] == [EXPIRED, EXPIRED]
+    invalid = "InvalidStatusChange(bytes32,uint8,uint8)"
+    for i in (0, 1):
+        for status in (DISPUTED, ACTIVE, REVOKED, EXPIRED):
+            assert_reverts(
+                lambda i=i, st=status: batch.via(relay, i, st).transact({"from": chain.admin}),
+                invalid,
+                batch.leaves[i],
+                EXPIRED,
+                status,
+            )
+        assert_reverts(
+            lambda i=i: batch.direct(i, REVOKED).transact({"from": chain.member}),
+            invalid,
+            batch.leaves[i],
+            EXPIRED,
+            REVOKED,
+        )
+        supersede = chain.registry.functions.supersede(
+            batch.leaves[i], batch.id, i, ref_path(i, batch.leaves), b"\x0c" * 32
+        )
+        assert_reverts(
+            lambda fn=supersede: fn.transact({"from": chain.member}),
+            "StatusNotActive(bytes32,uint8)",
+            batch.leaves[i],
+            EXPIRED,
+        )
+    marks = chain.registry.functions.setStatuses(_marks(batch, [0, 1]), REVOKED)
+    assert marks.call({"from": chain.member}) == 0  # skipped, as for any final status
+    assert [_status_at(batch, i) for i in range(4)] == [EXPIRED, EXPIRED, ACTIVE, ACTIVE]
+
+
+def test_a_full_call_of_words_stays_under_the_node_gas_limit(chain: Chain) -> None:
+    leaves = commitments(MAX_LEAVES, b"big")
+    reg = chain.registry.functions
+    fn = reg.anchorBatch(root_from_levels(tree_levels(leaves)), len(leaves), ZERO)
+    (event,) = chain.registry.events.BatchAnchored().process_receipt(chain.send(fn, chain.member))
+    words = list(range(EXPIRY_WORDS))
+    full = (1 << 256) - 1
+    expire = reg.expireLeaves(event.args.batchId, words, [full] * len(words))
+    receipt = chain.send(expire, chain.member)
+    assert receipt.gasUsed < expiry_gas(EXPIRY_WORDS)
+    assert reg.expiredLeaves(event.args.batchId, EXPIRY_WORDS - 1).call() == full
 
 
 # --- anvil ------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from tests.conftest import (
     ACTIVE,
     ADMIT,
     DISPUTED,
+    EXPIRED,
     GRANT_REGULATOR,
     REVOKED,
     SUPERSEDED,
@@ -273,3 +274,33 @@ def test_an_objection_to_a_blacklist_entry_flags_it_and_upholding_needs_it_delis
     d.send(bl.delist(entry, 3), d.lender)  # DelistingReason.DisputeUpheld
     d.send(upheld, d.lender)
     assert bl.getEntry(entry).call()[8] is False and d.state(event.args.id) == UPHELD
+
+
+def _expire_leaf(d: D, i: int) -> None:
+    """The lender marks leaf `i` of its batch expired in the batch's bitmap."""
+    d.send(d.c["RecordRegistry"].functions.expireLeaves(d.batch_id, [0], [1 << i]), d.lender)
+
+
+def test_an_objection_against_an_expired_record_is_refused(d: D) -> None:
+    _expire_leaf(d, 2)
+    req = d.request(d.leaves[2])
+    fn = d.disputes.functions.fileSigned(req, d.anchor(2), d.signature(req))
+    d.reverts(fn, d.other, "InvalidStatusChange(bytes32,uint8,uint8)", d.leaves[2], EXPIRED,
+              DISPUTED)  # fmt: skip
+    assert d.disputes.functions.objectionCount().call() == 0
+
+
+def test_a_record_expired_while_disputed_closes_its_objection_without_reviving_it(d: D) -> None:
+    objection_id, _ = d.file_signed(1)
+    _expire_leaf(d, 1)
+    proof = ref_path(1, d.leaves)
+    registry = d.c["RecordRegistry"].functions
+    assert registry.statusAt(d.leaves[1], d.batch_id, 1, proof).call() == EXPIRED
+    d.send(d.disputes.functions.answer(objection_id, REJECTED, ANSWER, proof), d.lender)
+    assert registry.statusAt(d.leaves[1], d.batch_id, 1, proof).call() == EXPIRED
+    assert d.state(objection_id) == REJECTED
+    second, _ = d.file_signed(0)
+    _expire_leaf(d, 0)
+    upheld = d.disputes.functions.answer(second, UPHELD, ANSWER, ref_path(0, d.leaves))
+    d.send(upheld, d.lender)  # expired: no longer in use, as a corrected record
+    assert d.state(second) == UPHELD

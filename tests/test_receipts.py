@@ -4,6 +4,7 @@ and still right after a restart, for batches stored without a tree and for corre
 import copy
 import random
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,10 +13,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from node.anchoring import proofs
+from node.anchoring import service as anchoring
 from node.app import create_app
 from node.crypto import merkle
 from node.crypto.commitments import to_hex
 from node.crypto.merkle import inclusion_proof, tree_levels
+from node.db import write_transaction
 from node.receipts.verify import verify_receipt
 from tests.conftest import authorize, make_settings, node_of, person, rpc, submit
 
@@ -164,6 +167,23 @@ def test_correcting_a_record_of_a_big_batch_supersedes_it_with_the_stored_proof(
     node.batcher.drain()
     assert verify_receipt(old_receipt, node.chain.client.w3).status == "superseded"
     assert verify_receipt(_receipt(restarted, seq), node.chain.client.w3).status == "active"
+
+
+def test_a_receipt_of_a_leaf_expired_in_its_batchs_bitmap_verifies_as_expired(restarted):
+    node = node_of(restarted)
+    seqs = _seqs(2)
+    expired, kept = _receipt(restarted, seqs[1_000]), _receipt(restarted, seqs[1_001])
+    assert expired["leaf_index"] // 256 == 3  # a bit of the batch's fourth word
+    with write_transaction(node.engine) as conn:
+        leaf = conn.exec_driver_sql(
+            "SELECT id FROM leaf WHERE commitment = ?", (bytes.fromhex(expired["commitment"][2:]),)
+        ).scalar()
+        anchoring.request_status_change(conn, status="expired", leaves=[leaf], now=time.time())
+    node.batcher.drain()
+    assert verify_receipt(expired, node.chain.client.w3).status == "expired"
+    assert verify_receipt(kept, node.chain.client.w3).status == "active"
+    registry = node.chain.registry.functions  # statusOf alone does not know the bitmap
+    assert registry.statusOf(bytes.fromhex(expired["commitment"][2:])).call() == 0
 
 
 def test_a_batch_anchored_again_after_a_reorg_keeps_its_stored_tree(anvil, tmp_path, monkeypatch):

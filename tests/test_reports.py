@@ -181,7 +181,8 @@ def test_the_count_is_per_calendar_year_in_china_standard_time(node_client):
 
 
 def test_each_record_carries_its_status_on_chain_as_the_index_read_it(borrower):
-    """The holder revokes one of its records on chain: the next report shows it revoked."""
+    """The holder revokes one of its records on chain and marks both expired in their batch's
+    bitmap: the next report shows the revoked one revoked (final), the other expired."""
     first = borrower.ask(borrower.request()).json()["members"][0]["records"]
     receipt = next(r["receipt"] for r in first if r["record"]["record_id"] == "RP-1")
     chain = borrower.node.chain
@@ -190,12 +191,21 @@ def test_each_record_carries_its_status_on_chain_as_the_index_read_it(borrower):
         bytes.fromhex(receipt["commitment"][2:]), receipt["batch_id"], receipt["leaf_index"],
         [bytes.fromhex(h[2:]) for h in receipt["proof"]], revoked), gas=500_000)  # fmt: skip
     assert chain.client.wait_receipt(tx)["status"] == 1
-    borrower.node.index.catch_up()
+    assert {r["record"]["record_id"]: r["chain_status"] for r in first} == {
+        "RP-1": "active", "RP-2": "active"}  # fmt: skip
 
+    # both leaves marked in their batch's expiry bitmap: RP-2 expires, RP-1 stays revoked
+    other = next(r["receipt"] for r in first if r["record"]["record_id"] == "RP-2")
+    assert other["batch_id"] == receipt["batch_id"]
+    bits = 1 << receipt["leaf_index"] | 1 << other["leaf_index"]
+    tx = chain.client.send(chain.registry.functions.expireLeaves(receipt["batch_id"], [0], [bits]),
+                           gas=200_000)  # fmt: skip
+    assert chain.client.wait_receipt(tx)["status"] == 1
+    borrower.node.index.catch_up()
     report = borrower.ask(borrower.request()).json()
     statuses = {r["record"]["record_id"]: r["chain_status"]
                 for r in report["members"][0]["records"]}  # fmt: skip
-    assert statuses == {"RP-1": "revoked", "RP-2": "active"}
+    assert statuses == {"RP-1": "revoked", "RP-2": "expired"}
 
 
 def test_a_record_left_unresolved_carries_the_borrowers_statement_in_the_report(borrower):

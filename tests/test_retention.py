@@ -107,7 +107,10 @@ def _sweep_story(client: TestClient, travel: Callable[[int], int]) -> None:
     assert client.get(f"/v1/records/{LOAN['record_id']}").status_code == 200  # its own schedule
     assert client.get(f"/v1/records/{DEFAULT['record_id']}").status_code == 200  # open
 
-    assert registry.statusOf(v2.commitment).call() == 4  # Expired
+    at = receipt  # v2's receipt: where it was anchored, and its proof
+    proof = [bytes.fromhex(h[2:]) for h in at["proof"]]
+    assert registry.statusAt(v2.commitment, at["batch_id"], at["leaf_index"], proof).call() == 4
+    assert registry.statusOf(v2.commitment).call() == 0  # the bitmap alone says Expired
     assert registry.statusOf(v1.commitment).call() == 1  # Superseded stays
     assert (v1.wrapped_key, v1.ciphertext, v2.ciphertext) == (None,) * 3
 

@@ -1,6 +1,7 @@
-"""Status changes marked on chain in batches: a sweep that expires many commitments takes a few
-setStatuses transactions, a change someone else made first costs the others nothing, and a
-reorg that drops a batch of marks has them marked again, looking only past the fork."""
+"""Status changes marked on chain in batches: a sweep that expires many commitments takes one
+expireLeaves transaction per batch and EXPIRY_WORDS words of 256 leaves, a change made first
+by other means costs the others nothing, and a reorg that drops a batch of marks has them
+marked again, looking only past the fork."""
 
 import hashlib
 import time
@@ -11,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from node.anchoring import service as anchoring
-from node.anchoring.batcher import STATUS_MARKS
+from node.anchoring.marks import EXPIRY_WORDS
 from node.app import create_app
 from node.db import read_connection, write_transaction
 from tests.conftest import bearer, make_settings, node_of, rpc, staff_token_in
@@ -40,6 +41,16 @@ def _sent(node: Any) -> int:
     return int(client.w3.eth.get_transaction_count(client.account.address))
 
 
+def _statuses_at(node: Any, first: int, n: int) -> list[int]:
+    """The chain's status of leaves first .. first + n - 1, by statusAt with their proofs."""
+    status_at = node.chain.registry.functions.statusAt
+    out = []
+    for leaf in range(first, first + n):
+        a = anchoring.receipt_anchor(node.engine, leaf)
+        out.append(status_at(a["commitment"], a["batch_id"], a["leaf_index"], a["proof"]).call())
+    return out
+
+
 def _states(node: Any) -> dict[int, str]:
     with read_connection(node.engine) as conn:
         rows = conn.exec_driver_sql("SELECT leaf_id, state FROM status_change").all()
@@ -48,15 +59,16 @@ def _states(node: Any) -> dict[int, str]:
 
 def test_many_expirations_are_marked_in_a_few_transactions(node_client: TestClient) -> None:
     node = node_of(node_client)
-    n = 2 * STATUS_MARKS + 50
+    n = 600  # three bitmap words of one batch
     first, entries = _anchor_leaves(node, n)
     before = _sent(node)
     _request(node, "expired", list(range(first, first + n)))
     node.batcher.drain()
 
-    assert _sent(node) - before == 3  # 100 + 100 + 50
+    assert _sent(node) - before == 1 and EXPIRY_WORDS >= 3
     registry = node.chain.registry.functions
-    assert [registry.statusOf(e).call() for e in entries] == [EXPIRED] * n
+    assert _statuses_at(node, first, n) == [EXPIRED] * n
+    assert [registry.statusOf(e).call() for e in entries[:3]] == [0] * 3  # the bitmap alone
     assert set(_states(node).values()) == {"done"}
     with read_connection(node.engine) as conn:
         assert {anchoring.status_of(conn, first + i) for i in range(n)} == {"expired"}
@@ -66,26 +78,28 @@ def test_a_change_made_by_other_means_first_leaves_the_others_marked(
     node_client: TestClient,
 ) -> None:
     node = node_of(node_client)
-    first, entries = _anchor_leaves(node, 6)
+    first, _ = _anchor_leaves(node, 6)
     registry = node.chain.registry.functions
-
-    def set_directly(leaf: int, status: int) -> None:  # not through the batcher
-        a = anchoring.receipt_anchor(node.engine, leaf)
-        fn = registry.setStatus(a["commitment"], a["batch_id"], a["leaf_index"], a["proof"], status)
-        assert node.chain.client.wait_receipt(node.chain.client.send(fn, gas=600_000))
+    _request(node, "revoked", [first + 1])
+    node.batcher.drain()
+    a = anchoring.receipt_anchor(node.engine, first + 4)
+    fn = registry.expireLeaves(a["batch_id"], [0], [1 << a["leaf_index"]])  # not the batcher
+    assert node.chain.client.wait_receipt(node.chain.client.send(fn, gas=200_000))
 
     _request(node, "expired", list(range(first, first + 6)))
-    set_directly(first + 1, REVOKED)  # revoked: Expired cannot follow it
-    set_directly(first + 4, EXPIRED)  # already what was asked
     before = _sent(node)
     node.batcher.drain()
 
     assert _sent(node) - before == 1
-    statuses = [registry.statusOf(e).call() for e in entries]
-    assert statuses == [EXPIRED, REVOKED, EXPIRED, EXPIRED, EXPIRED, EXPIRED]
-    states = _states(node)
-    assert states.pop(first + 1) == "refused"
-    assert set(states.values()) == {"done"}
+    assert _statuses_at(node, first, 6) == [EXPIRED, REVOKED, EXPIRED, EXPIRED, EXPIRED, EXPIRED]
+    with read_connection(node.engine) as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT leaf_id, state, tx_hash FROM status_change WHERE status = 'expired'"
+        ).all()
+    states = {leaf: (state, tx is not None) for leaf, state, tx in rows}
+    assert states.pop(first + 1) == ("refused", False)  # revoked is final
+    assert states.pop(first + 4) == ("done", False)  # its bit was set before
+    assert set(states.values()) == {("done", True)}
 
 
 def _node_on(url: str, data: Path) -> TestClient:
@@ -100,7 +114,7 @@ def test_marks_dropped_by_a_reorg_are_marked_again_and_older_ones_left_alone(
 ) -> None:
     with _node_on(anvil, tmp_path / "data") as client:
         node = node_of(client)
-        first, entries = _anchor_leaves(node, 8)
+        first, _ = _anchor_leaves(node, 8)
         _request(node, "revoked", [first, first + 1])
         node.batcher.drain()
         with read_connection(node.engine) as conn:
@@ -111,12 +125,11 @@ def test_marks_dropped_by_a_reorg_are_marked_again_and_older_ones_left_alone(
         snapshot = rpc(anvil, "evm_snapshot")
         _request(node, "expired", list(range(first + 2, first + 8)))
         node.batcher.drain()
-        registry = node.chain.registry.functions
-        assert [registry.statusOf(e).call() for e in entries[2:]] == [EXPIRED] * 6
+        assert _statuses_at(node, first + 2, 6) == [EXPIRED] * 6
 
         rpc(anvil, "evm_revert", [snapshot])
         rpc(anvil, "anvil_mine", ["0x3"])  # the chain moves on without the expiry marks
-        assert [registry.statusOf(e).call() for e in entries[2:]] == [0] * 6
+        assert _statuses_at(node, first + 2, 6) == [0] * 6
 
         asked: list[str] = []
         receipt = node.chain.client.receipt
@@ -124,7 +137,6 @@ def test_marks_dropped_by_a_reorg_are_marked_again_and_older_ones_left_alone(
             node.chain.client, "receipt", lambda tx: asked.append(tx) or receipt(tx)
         )
         node.batcher.drain()
-        statuses = [registry.statusOf(e).call() for e in entries]
-        assert statuses == [REVOKED] * 2 + [EXPIRED] * 6
+        assert _statuses_at(node, first, 8) == [REVOKED] * 2 + [EXPIRED] * 6
         assert set(_states(node).values()) == {"done"}
         assert older_tx not in asked  # before the fork: not looked at again

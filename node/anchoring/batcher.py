@@ -4,9 +4,10 @@ Every step is written to the store before the next one starts, so a crash at any
 loses nothing: a built batch is sent after restart, a sent one is looked up on chain and
 sent again if it never landed. A reorg that drops a batch's transaction sends the batch
 back to `built`; it is anchored again, in order, with the same root and previous root.
-Receipts are handed out only for `confirmed` batches. Requested status changes to one status
-go up to STATUS_MARKS in a setStatuses transaction (a retention sweep of 10,000 expirations is
-100 transactions); a reorg has those it dropped marked again.
+Receipts are handed out only for `confirmed` batches. Requested expirations go out as bits
+in their batch's expiry bitmap, up to EXPIRY_WORDS words of 256 leaves an expireLeaves
+transaction; other status changes to one status up to STATUS_MARKS in a setStatuses
+transaction (marks.py); a reorg has those it dropped marked again.
 
 It works on anchoring's own tables alone (models.py: leaf, batch, batch_tree, status_change):
 whatever kind a leaf is, it is batched, proven and marked the same way.

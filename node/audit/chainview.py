@@ -17,6 +17,7 @@ from web3 import HTTPProvider, Web3
 from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.types import LogReceipt
 
+from node.anchoring.expiries import leaf_indexes
 from node.audit.core import STATUSES, ChainBatch
 from node.audit.errors import ChainUnreadable
 from node.audit.objections import Objection, ObjectionsAt
@@ -28,6 +29,9 @@ BATCH_ANCHORED = "0x" + Web3.keccak(
 ).hex().removeprefix("0x")
 STATUS_CHANGED = "0x" + Web3.keccak(
     text="RecordStatusChanged(bytes32,address,address,uint8,uint8,bytes32)"
+).hex().removeprefix("0x")
+LEAVES_EXPIRED = "0x" + Web3.keccak(
+    text="LeavesExpired(uint256,address,uint256,uint256)"
 ).hex().removeprefix("0x")
 # the Disputes contract's (contracts/Disputes.sol)
 FILED = "0x" + Web3.keccak(
@@ -51,7 +55,8 @@ _CONSORTIUM_ABI = [
 
 @dataclass
 class ChainFacts:
-    """A member's batches and changed statuses, as of block `head`, and where they came from."""
+    """A member's batches, changed statuses and leaves marked in its batches' expiry bitmaps
+    ((batch id, leaf index)), as of block `head`, and where they came from."""
 
     source: str
     chain_id: int
@@ -60,6 +65,7 @@ class ChainFacts:
     head: int
     batches: dict[int, ChainBatch]
     statuses: dict[bytes, int]
+    expired: set[tuple[int, int]]
     # the objections against the member's records and entries (None: the consortium has no
     # Disputes contract, or the index has read none of its events)
     objections: ObjectionsAt | None = None
@@ -67,7 +73,8 @@ class ChainFacts:
     def summary(self) -> dict[str, Any]:
         return {"source": self.source, "chain_id": self.chain_id, "registry": self.registry,
                 "member": self.member, "head_block": self.head, "batches": len(self.batches),
-                "status_changes": len(self.statuses), "objections":
+                "status_changes": len(self.statuses), "leaves_expired": len(self.expired),
+                "objections":
                 None if self.objections is None else len(self.objections.objections)}  # fmt: skip
 
 
@@ -174,9 +181,9 @@ def from_rpc(
     blocks_per_query: int = 10_000,
     progress: Callable[[int, int], None] | None = None,
 ) -> ChainFacts:
-    """Read the member's BatchAnchored and RecordStatusChanged events in block ranges (both
-    carry the member as their second topic: one eth_getLogs per range), then each batch once
-    with getBatch, whose root and size are what the audit checks against."""
+    """Read the member's BatchAnchored, RecordStatusChanged and LeavesExpired events in block
+    ranges (all carry the member as their second topic: one eth_getLogs per range), then each
+    batch once with getBatch, whose root and size are what the audit checks against."""
     w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": 60}))
     try:
         chain_id, head = int(w3.eth.chain_id), int(w3.eth.block_number)
@@ -186,13 +193,19 @@ def from_rpc(
                                   "consortium's RecordRegistry?")  # fmt: skip
         anchored: dict[int, tuple[int, bytes]] = {}
         statuses: dict[bytes, int] = {}
-        topics = [[BATCH_ANCHORED, STATUS_CHANGED], None, member_topic(member)]
+        expired: set[tuple[int, int]] = set()
+        topics = [[BATCH_ANCHORED, STATUS_CHANGED, LEAVES_EXPIRED], None, member_topic(member)]
         for logs in _logs(w3, address=address, topics=topics, head=head,
                           blocks_per_query=blocks_per_query, progress=progress):  # fmt: skip
             for log in logs:
                 data = bytes(log["data"])
-                if "0x" + bytes(log["topics"][0]).hex() == BATCH_ANCHORED:
+                topic0 = "0x" + bytes(log["topics"][0]).hex()
+                if topic0 == BATCH_ANCHORED:
                     anchored[_int(bytes(log["topics"][1]))] = (int(log["blockNumber"]), data)
+                elif topic0 == LEAVES_EXPIRED:
+                    batch_id = _int(bytes(log["topics"][1]))
+                    expired.update((batch_id, i) for i in leaf_indexes(_word(data, 0),
+                                                                       _word(data, 1)))  # fmt: skip
                 else:
                     statuses[bytes(log["topics"][1])] = _int(data[32:64])
         contract = w3.eth.contract(address=address, abi=REGISTRY_ABI)
@@ -215,7 +228,7 @@ def from_rpc(
     except Exception as err:  # connection refused, timeouts: the endpoint is away
         raise ChainUnreadable(detail=f"no chain answers at {url}: {type(err).__name__}") from None
     return ChainFacts(f"JSON-RPC {url}", chain_id, address, Web3.to_checksum_address(member),
-                      head, batches, statuses, objections)  # fmt: skip
+                      head, batches, statuses, expired, objections)  # fmt: skip
 
 
 def from_index(engine: Engine, *, chain_id: int, registry: str, member: str) -> ChainFacts:
@@ -227,7 +240,7 @@ def from_index(engine: Engine, *, chain_id: int, registry: str, member: str) -> 
         objections = _objections_from_index(conn, member=member)
         rows = conn.exec_driver_sql(
             "SELECT event, block_number, block_time, args FROM chain_event WHERE address = ? AND "
-            "event IN ('BatchAnchored', 'RecordStatusChanged') AND topic2 = ? "
+            "event IN ('BatchAnchored', 'RecordStatusChanged', 'LeavesExpired') AND topic2 = ? "
             "ORDER BY block_number, log_index",
             (address, member_topic(member)),
         ).all()
@@ -235,6 +248,7 @@ def from_index(engine: Engine, *, chain_id: int, registry: str, member: str) -> 
         raise ChainUnreadable(detail="the node's event index is empty: let the node catch up first")
     batches: dict[int, ChainBatch] = {}
     statuses: dict[bytes, int] = {}
+    expired: set[tuple[int, int]] = set()
     for event, block, block_time, args_json in rows:
         args = json.loads(args_json)
         if event == "BatchAnchored":
@@ -242,10 +256,15 @@ def from_index(engine: Engine, *, chain_id: int, registry: str, member: str) -> 
             batches[batch_id] = ChainBatch(batch_id, bytes.fromhex(args["root"][2:]),
                                            int(args["size"]), bytes.fromhex(args["prevRoot"][2:]),
                                            int(block), int(block_time))  # fmt: skip
+        elif event == "LeavesExpired":
+            batch_id = int(args["batchId"])
+            expired.update(
+                (batch_id, i) for i in leaf_indexes(int(args["word"]), int(args["bits"]))
+            )
         else:
             statuses[bytes.fromhex(args["commitment"][2:])] = int(args["status"])
     return ChainFacts("the node's event index", chain_id, address,
-                      Web3.to_checksum_address(member), int(head), batches, statuses,
+                      Web3.to_checksum_address(member), int(head), batches, statuses, expired,
                       objections)  # fmt: skip
 
 

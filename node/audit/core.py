@@ -22,6 +22,7 @@ from node.crypto.merkle import HASH_BYTES
 
 STATUSES = ("active", "superseded", "disputed", "revoked", "expired")  # RecordRegistry's order
 EXPIRED, REVOKED = STATUSES.index("expired"), STATUSES.index("revoked")
+DISPUTED = STATUSES.index("disputed")
 # A batch anchored this long before a bundle was made belongs in it, whatever block the
 # bundle claims to stop at: the node had it confirmed by then.
 SETTLED_SECONDS = 600
@@ -166,11 +167,15 @@ class LineChecker:
     """Checks a bundle's leaf lines one by one against the member's batches on chain.
 
     `statuses` holds the commitments whose status ever changed on chain (index in STATUSES);
-    every other anchored commitment is active. Call `check` for each line, then `finish`.
+    `expired` the leaves, (batch id, leaf index), marked in their batch's expiry bitmap
+    (LeavesExpired): such a leaf is Expired unless its commitment's own status is final, as
+    the registry's statusAt folds it. Every other anchored commitment is active. Call `check`
+    for each line, then `finish`.
     """
 
     def __init__(
         self, *, batches: dict[int, ChainBatch], statuses: dict[bytes, int],
+        expired: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset(),
         share_nodes: bool = True,
     ) -> None:  # fmt: skip
         self.batches = batches
@@ -178,6 +183,7 @@ class LineChecker:
         self._nodes_of = 0  # the batch whose proven nodes `_nodes` holds
         self._nodes: dict[tuple[int, int], bytes] = {}
         self.statuses = statuses
+        self.expired = expired
         self.findings = Findings()
         self.proven: dict[int, bytearray] = {}  # batch id -> bitmap of proven leaves
         self.failed: list[tuple[int, Any, Any, str | None, str]] = []
@@ -242,6 +248,8 @@ class LineChecker:
         bitmap[byte] |= 1 << bit
         self.records += 1
         status = self.statuses.get(computed, 0)
+        if status in (0, DISPUTED) and (batch_id, index) in self.expired:
+            status = EXPIRED
         if status or body is None or obj.get("status", "active") != "active":
             self._statuses(obj, body, status, batch_id, index, record_id, line_no)
         if kind == "query" and isinstance(body, dict):

@@ -75,7 +75,7 @@ def audit_bundle(
         audit = BundleAudit(str(path), header, facts.summary(), [], Counter())
         mismatch = _mismatch(header, facts)
         checker = LineChecker(batches=facts.batches, statuses=facts.statuses,
-                              share_nodes=share_nodes)  # fmt: skip
+                              expired=facts.expired, share_nodes=share_nodes)  # fmt: skip
         for line_no, raw in reader.leaf_lines():
             checker.check(line_no, raw)
             if progress and line_no % PROGRESS_EVERY == 0:

@@ -7,9 +7,9 @@ from typing import Any
 
 from node.chain.client import ChainError, ContractRevert
 from node.chain.setup import Chain
-from node.crypto.commitments import from_hex, to_hex
+from node.crypto.commitments import to_hex
 from node.errors import DomainError
-from node.receipts.verify import STATUSES, Verdict, check_offline
+from node.receipts.verify import STATUSES, Verdict, check_offline, status_at_args
 
 
 class AnswerRejected(DomainError):
@@ -72,9 +72,7 @@ def verify_answer(
         if why is not None:
             raise fail(why)
         try:
-            status = chain.client.call(
-                chain.registry.functions.statusOf(from_hex(receipt["commitment"]))
-            )
+            status = chain.client.call(chain.registry.functions.statusAt(*status_at_args(receipt)))
         except (ChainError, OSError) as err:
             raise fail(f"the chain could not be asked: {type(err).__name__}") from None
         checked.append({**record, "chain_status": STATUSES[status]})

@@ -5,7 +5,8 @@
 2. walk proof from leaf_hash(commitment) at leaf_index in a tree of tree_size (RFC 9162)
                                                                    must give receipt.root
 3. registry.getBatch(batch_id) on chain chain_id         must exist, with that root and size
-4. registry.statusOf(commitment)                                   active, superseded, ...
+4. registry.statusAt(commitment, batch_id, leaf_index, proof)       active, superseded, ...
+   (statusOf(commitment) alone does not know an expiry marked in the batch's bitmap)
 5. tx_hash's receipt on chain                                      must have anchored batch_id
 """
 
@@ -36,9 +37,14 @@ REGISTRY_ABI: list[dict[str, Any]] = [
     },
     {
         "type": "function",
-        "name": "statusOf",
+        "name": "statusAt",
         "stateMutability": "view",
-        "inputs": [{"name": "commitment", "type": "bytes32"}],
+        "inputs": [
+            {"name": "commitment", "type": "bytes32"},
+            {"name": "batchId", "type": "uint256"},
+            {"name": "leafIndex", "type": "uint64"},
+            {"name": "proof", "type": "bytes32[]"},
+        ],
         "outputs": [{"name": "", "type": "uint8"}],
     },
 ]
@@ -188,7 +194,7 @@ def verify_receipt(receipt: dict[str, Any], w3: Web3) -> Verdict:
         else f"batch {receipt['batch_id']} on chain has root {to_hex(on_chain_root)} "
         f"and size {size}",
     )
-    v.status = STATUSES[registry.functions.statusOf(from_hex(receipt["commitment"])).call()]
+    v.status = STATUSES[registry.functions.statusAt(*status_at_args(receipt)).call()]
     v.add("status", True, v.status)
     try:
         tx = w3.eth.get_transaction_receipt(receipt["tx_hash"])
@@ -208,3 +214,10 @@ def verify_receipt(receipt: dict[str, Any], w3: Web3) -> Verdict:
     except TransactionNotFound:
         v.add("transaction", False, f"transaction {receipt['tx_hash']} is not on the chain")
     return v
+
+
+def status_at_args(receipt: dict[str, Any]) -> tuple[bytes, int, int, list[bytes]]:
+    """The registry's statusAt arguments from a receipt: its commitment, batch id, leaf
+    index and proof (the bit of an expiry marked in the batch's bitmap is found by them)."""
+    proof = [from_hex(h) for h in receipt["proof"]]
+    return (from_hex(receipt["commitment"]), receipt["batch_id"], receipt["leaf_index"], proof)

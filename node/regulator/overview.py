@@ -36,14 +36,17 @@ def _gaps(times: list[int], joined: int | None, now: int, least: int) -> list[di
 
 def activity(*, index: EventIndex, gap_seconds: int, now: int) -> Snapshot:
     """Per member: batches anchored, commitments in them, first and last anchor time, status
-    changes of its commitments, and its silences longer than `gap_seconds` up to `now`."""
+    changes of its commitments (expiries counted by the leaves its LeavesExpired events
+    marked), and its silences longer than `gap_seconds` up to `now`."""
     found = list_members(index=index)
-    snap = index.read("RecordRegistry", "BatchAnchored", "RecordStatusChanged")
+    snap = index.read("RecordRegistry", "BatchAnchored", "RecordStatusChanged", "LeavesExpired")
     anchors: dict[str, list[tuple[int, int]]] = defaultdict(list)  # member -> (time, size)
     changes: dict[str, Counter[str]] = defaultdict(Counter)
     for e in snap.events:
         if e.event == "BatchAnchored":
             anchors[e.args["member"]].append((e.block_time or 0, e.args["size"]))
+        elif e.event == "LeavesExpired":  # leaves marked in a batch's expiry bitmap
+            changes[e.args["member"]]["expired"] += int(e.args["bits"]).bit_count()
         else:
             changes[e.args["member"]][CHAIN_STATUSES[e.args["status"]]] += 1
     rows = []

@@ -3,27 +3,35 @@ every current record it holds about the subject (decrypted, in the committed can
 with its receipt and its status on chain, how many records wait for the chain, and the queries
 its query log holds about the subject (node/queries/trail.py), each with its receipt.
 
-The statuses come from the node's event index (RecordStatusChanged), not from one RPC call
-per record: a commitment no change names is active.
+The statuses come from the node's event index, not from one RPC call per record: a
+commitment's RecordStatusChanged events with its leaf's LeavesExpired bit folded in (by the
+receipt's batch id and leaf index), as the registry's statusAt folds them; a commitment no
+event names is active.
 """
 
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
+from node.anchoring import expiries
 from node.chain.index import EventIndex
 from node.db import read_snapshot
 from node.queries.holder import subject_receipts
 from node.queries.trail import trail
-from node.receipts.verify import STATUSES
 from node.records.intake import RecordKeys
 
 
-def indexed_status(index: EventIndex, conn: Connection, commitment: str) -> str:
-    """The commitment's status on chain, as the index has read it."""
-    snap = index.read("RecordRegistry", "RecordStatusChanged",
-                      where={"commitment": bytes.fromhex(commitment[2:])}, conn=conn)  # fmt: skip
-    return STATUSES[int(snap.events[-1].args["status"])] if snap.events else "active"
+def indexed_status(
+    index: EventIndex, conn: Connection, commitment: str, batch_id: int, leaf_index: int
+) -> str:
+    """The status on chain of `commitment`, leaf `leaf_index` of chain batch `batch_id`, as
+    the index has read it."""
+    com = bytes.fromhex(commitment[2:])
+    changes = index.read("RecordRegistry", "RecordStatusChanged", where={"commitment": com},
+                         conn=conn)  # fmt: skip
+    marks = index.read("RecordRegistry", "LeavesExpired", where={"batchId": batch_id}, conn=conn)
+    expiry = expiries.expiry_events(marks.events).get((batch_id, leaf_index))
+    return expiries.folded_status(changes.events, expiry)[0]
 
 
 def member_section(
@@ -46,7 +54,8 @@ def member_section(
             registry=registry, conn=conn,
         )  # fmt: skip
         records = [{"record": r["record"],
-                    "chain_status": indexed_status(index, conn, r["commitment"]),
+                    "chain_status": indexed_status(index, conn, r["commitment"], r["batch_id"],
+                                                   r["leaf_index"]),
                     "receipt": r} for r in receipts]  # fmt: skip
     whole = trail(engine=engine, index=index, subject_key=subject_key, chain_id=chain_id,
                   registry=registry)  # fmt: skip

@@ -39,8 +39,8 @@ def schedule(
 def erasures(
     staff: Reader, node: NodeDep, after_row: AfterRow = 0, limit: Limit = 100
 ) -> dict[str, Any]:
-    """Each erased version, its schedule, the block it was erased at, and the
-    RecordStatusChanged event that marked its commitment Expired on chain: an auditor checks
-    that neither came before the expiry."""
+    """Each erased version, its schedule, the block it was erased at, and the event that
+    marked it Expired on chain (LeavesExpired setting its leaf's bit in the batch's expiry
+    bitmap): an auditor checks that neither came before the expiry."""
     return service.erasures(engine=node.engine, index=node.index, after_row=after_row,
                             limit=limit)  # fmt: skip

@@ -53,9 +53,10 @@ class SchedulePage(BaseModel):
 
 class Erasure(Entry):
     chain: ChainMark | None = Field(
-        description="the last RecordStatusChanged event of the commitment, from the event "
-        "index: expired (the mark the erasure queued), superseded (an older version, which "
-        "stays so), revoked; null while the mark is on its way"
+        description="the event that gave the commitment its final status, from the event "
+        "index: expired (LeavesExpired setting its leaf's bit in the batch's expiry bitmap, "
+        "the mark the erasure queued), superseded (an older version, which stays so), "
+        "revoked (RecordStatusChanged); null while the mark is on its way"
     )
     on_schedule: bool | None = Field(
         description="the erasure's block time, and the chain's mark if any, are at or after "

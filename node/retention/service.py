@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
+from node.anchoring import expiries
 from node.anchoring import service as anchoring
 from node.chain.index import EventIndex
 from node.config import Settings
@@ -218,12 +219,27 @@ def entries_of(*, engine: Engine, record_id: str) -> list[dict[str, Any]]:
 def erasures(
     *, engine: Engine, index: EventIndex, after_row: int = 0, limit: int = 100
 ) -> dict[str, Any]:
-    """Erased versions with the chain's word on each: the RecordStatusChanged event that
-    marked its commitment (from the event index), its block time, and whether both the
-    erasure and that event came at or after the scheduled expiry (`on_schedule`)."""
+    """Erased versions with the chain's word on each: the event that gave its commitment a
+    final status (from the event index: RecordStatusChanged, or LeavesExpired setting its
+    leaf's bit in the batch's expiry bitmap), its block time, and whether both the erasure
+    and that event came at or after the scheduled expiry (`on_schedule`)."""
     page = list_schedule(engine=engine, state=ERASED, after_row=after_row, limit=limit)
+    rows = [e["record_row"] for e in page["entries"]]
+    with read_connection(engine) as conn:
+        leaf_of = (
+            dict(
+                conn.exec_driver_sql(
+                    "SELECT record_row, leaf_id FROM retention_entry WHERE record_row IN "
+                    f"({','.join('?' * len(rows))})",
+                    tuple(rows),
+                ).all()
+            )
+            if rows
+            else {}
+        )
+        places = expiries.places_of(conn, list(leaf_of.values()))
     for e in page["entries"]:
-        e["chain"] = _chain_mark(index, e["commitment"])
+        e["chain"] = _chain_mark(index, e["commitment"], places.get(leaf_of[e["record_row"]]))
         marked = e["chain"] is not None and e["chain"]["status"] == "expired"
         chain_ok = not marked or e["chain"]["time"] >= (e["expires_at"] or 0)
         e["on_schedule"] = (
@@ -234,19 +250,17 @@ def erasures(
     return page
 
 
-def _chain_mark(index: EventIndex, commitment: str) -> dict[str, Any] | None:
-    """The last change of `commitment`'s status on chain (Superseded, Revoked, Expired)."""
-    events = index.read(
+def _chain_mark(
+    index: EventIndex, commitment: str, place: expiries.Place | None
+) -> dict[str, Any] | None:
+    """The event that gave `commitment` its final status on chain (Superseded, Revoked,
+    Expired), its leaf's expiry bit folded in as the registry's statusAt folds it."""
+    changes = index.read(
         "RecordRegistry", "RecordStatusChanged", where={"commitment": bytes.fromhex(commitment[2:])}
     ).events
-    final = [e for e in events if e.args["status"] != 0]
-    if not final:
-        return None
-    e = final[-1]
-    return {
-        "status": anchoring.CHAIN_STATUSES[e.args["status"]],
-        "block": e.block_number,
-        "time": e.block_time,
-        "tx_hash": e.tx_hash,
-        "by": e.args["by"],
-    }
+    expiry = None
+    if place is not None:
+        marks = index.read("RecordRegistry", "LeavesExpired", where={"batchId": place[0]}).events
+        expiry = expiries.expiry_events(marks).get(place)
+    status, event = expiries.folded_status(changes, expiry)
+    return expiries.chain_mark(event, status)

@@ -1,6 +1,7 @@
 // Reads from the chain through the node's read-only JSON-RPC (/rpc), and the checks the page
 // makes with them: a record's or a query log receipt against RecordRegistry.getBatch (and a
-// record's status against statusOf), a consent against
+// record's status against statusAt, which folds in an expiry marked in the batch's bitmap),
+// a consent against
 // ConsentRegistry.getConsent, a binding against ConsentRegistry.bindingOf, an objection
 // against Disputes.getObjection.
 import { Interface, getAddress, toBeHex } from "ethers";
@@ -8,7 +9,7 @@ import { canonicalJson, checkOffline } from "./receipt.js";
 
 const registry = new Interface([
   "function getBatch(uint256 batchId) view returns (address member, bytes32 root, uint64 size, bytes32 prevRoot, uint64 anchoredAt)",
-  "function statusOf(bytes32 commitment) view returns (uint8)",
+  "function statusAt(bytes32 commitment, uint256 batchId, uint64 leafIndex, bytes32[] proof) view returns (uint8)",
 ]);
 export const RECORD_STATUSES = ["active", "superseded", "disputed", "revoked", "expired"];
 const consents = new Interface([
@@ -84,7 +85,8 @@ async function receiptOnChain(receipt, anchoredBy, ctx) {
 /**
  * Check one record of a report's member section ({record, chain_status, receipt}): the record
  * shown is the one its receipt commits to, about this subject; the receipt holds on chain,
- * anchored by that member; and `statusOf` says the status shown. {ok, detail}.
+ * anchored by that member; and `statusAt` (by the receipt's batch, leaf index and proof) says
+ * the status shown. {ok, detail}.
  */
 export async function verifyRecord(item, { member, subjectKey }, ctx) {
   const receipt = item.receipt;
@@ -96,7 +98,8 @@ export async function verifyRecord(item, { member, subjectKey }, ctx) {
   }
   const held = await receiptOnChain(receipt, member, ctx);
   if (!held.ok) return held;
-  const status = RECORD_STATUSES[Number(await call(ctx.rpcUrl, registry, ctx.recordRegistry, "statusOf", [receipt.commitment]))];
+  const at = [receipt.commitment, receipt.batch_id, receipt.leaf_index, receipt.proof];
+  const status = RECORD_STATUSES[Number(await call(ctx.rpcUrl, registry, ctx.recordRegistry, "statusAt", at))];
   if (status !== item.chain_status) return { ok: false, detail: `status on chain is ${status}` };
   return held;
 }
