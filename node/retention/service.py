@@ -226,7 +226,7 @@ def erasures(
     page = list_schedule(engine=engine, state=ERASED, after_row=after_row, limit=limit)
     rows = [e["record_row"] for e in page["entries"]]
     with read_connection(engine) as conn:
-        leaf_of = (
+        leaf_of: dict[int, int] = (
             dict(
                 conn.exec_driver_sql(
                     "SELECT record_row, leaf_id FROM retention_entry WHERE record_row IN "
