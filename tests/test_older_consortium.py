@@ -60,3 +60,18 @@ def test_a_consortium_without_the_later_contracts_runs_and_refuses_only_their_re
         assert node.chain.client.block_number() == head  # nothing was sent
     finally:
         client.__exit__(None, None, None)
+
+
+def test_a_registry_older_than_the_node_is_named_at_start_not_failed_on_later(
+    node_client: TestClient,
+) -> None:
+    """A RecordRegistry without the expiry bitmap (deployed by an earlier version) would
+    refuse every expiry and status read later: the node says so when it finds the consortium.
+    (Another contract of the consortium stands in for the older registry.)"""
+    chain = node_of(node_client).chain
+    compiled = {"RecordRegistry": {"abi": chain.abis["RecordRegistry"]}}
+    deploy.require_current_registry(chain.client, compiled, chain.addresses["RecordRegistry"])
+    with pytest.raises(deploy.DeployError) as refused:
+        deploy.require_current_registry(chain.client, compiled, chain.addresses["Blacklist"])
+    assert "is an older version than this node" in str(refused.value)
+    assert "new --data directory" in str(refused.value)

@@ -168,7 +168,24 @@ def discover(client: ChainClient, compiled: dict[str, dict], consortium: str) ->
             "deploy it and register it by vote (Consortium.proposeContract)",
             address, ", ".join(missing),
         )  # fmt: skip
+    require_current_registry(client, compiled, addresses["RecordRegistry"])
     return addresses
+
+
+def require_current_registry(client: ChainClient, compiled: dict[str, dict], address: str) -> None:
+    """DeployError unless the RecordRegistry at `address` is the version this node speaks to:
+    it marks expiries in its batches' bitmaps (expireLeaves, statusAt). An older registry would
+    refuse every expiry and status read later, far from the cause; say so at start instead."""
+    registry = client.contract(address, compiled["RecordRegistry"]["abi"]).functions
+    try:
+        client.call(registry.MAX_EXPIRY_WORDS())
+    except (ContractRevert, ContractLogicError, BadFunctionCallOutput, TransactionFailed):
+        raise DeployError(
+            f"the consortium's RecordRegistry at {address} is an older version than this node "
+            "(it has no expiry bitmap: expireLeaves, statusAt); a node of this version needs a "
+            "consortium founded by it (`creditchain consortium found`; on the embedded chain, "
+            "start with a new --data directory)"
+        ) from None
 
 
 # --- chain.json: which chain, and which consortium on it ---------------------------------------
