@@ -38,7 +38,6 @@ from eth_account import Account  # noqa: E402
 from eth_utils import event_signature_to_log_topic, function_signature_to_4byte_selector  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
-from node.anchoring.marks import EXPIRY_WORDS  # noqa: E402
 from node.app import create_app  # noqa: E402
 from node.chain.compile import compile_contracts  # noqa: E402
 from node.consortium import besu  # noqa: E402
@@ -64,9 +63,6 @@ QBFT_TX_PER_S = 500
 # yardstick for gas than the block gas limit
 QBFT_DEMONSTRATED_GAS_PER_S = 520 * 35_000
 
-# the leaves a full expireLeaves transaction marks: EXPIRY_WORDS bitmap words of 256 leaves
-EXPIRY_LEAVES = EXPIRY_WORDS * 256
-
 # the contract function each kind of transaction calls, in the order the table lists them
 KINDS = {
     "anchorBatch": "anchor a batch",
@@ -78,7 +74,7 @@ KINDS = {
     "list": "list on blacklist",
     "delist": "delist",
     "markExpired": "mark expired",
-    "expireLeaves": f"expire {EXPIRY_LEAVES:,} records",
+    "expireLeaves": "expire a batch's day",
     "fileFor": "member's objection",
     "fileSigned": "borrower's objection",
     "answer:rejected": "answer: rejected",
@@ -269,15 +265,16 @@ def transactions(client: TestClient, first_block: int) -> list[dict[str, Any]]:
         for tx in w3.eth.get_block(number, full_transactions=True)["transactions"]:
             receipt = w3.eth.get_transaction_receipt(tx["hash"])
             data = bytes(tx["input"])
+            expired = [log for log in receipt["logs"] if log["topics"][0] == LEAVES_EXPIRED]
             marks = sum(int.from_bytes(bytes(log["data"])[32:64], "big").bit_count()
-                        for log in receipt["logs"]
-                        if log["topics"][0] == LEAVES_EXPIRED)  # fmt: skip
+                        for log in expired)  # fmt: skip
             function = names.get(data[:4], "0x" + data[:4].hex())
             if function in ("answer", "rule"):  # each outcome its own row: they cost apart
                 function += ":" + OUTCOMES.get(data[67], "other")
             out.append({"function": function,
                         "gas": receipt["gasUsed"], "calldata": len(data),
-                        "marks": marks, "ok": receipt["status"] == 1})  # fmt: skip
+                        "marks": marks, "words": len(expired),
+                        "ok": receipt["status"] == 1})  # fmt: skip
     return out
 
 
@@ -303,14 +300,15 @@ def measure(*, rounds: int, records: int) -> dict[str, dict[str, Any]]:
             "calldata_bytes": int(statistics.median(t["calldata"] for t in mine)),
         }
     batched = [t for t in sent if t["function"] == "expireLeaves"]
-    if batched:  # per record marked, over every mark of the run, then a full transaction's
-        marks = sum(t["marks"] for t in batched)
+    if batched:  # per record marked and per bitmap word, over every expiry of the run
+        marks, words = sum(t["marks"] for t in batched), sum(t["words"] for t in batched)
         gas, calldata = sum(t["gas"] for t in batched), sum(t["calldata"] for t in batched)
-        per_mark = {"marks": marks, "gas_per_mark": round(gas / marks),
-                    "calldata_bytes_per_mark": round(calldata / marks)}  # fmt: skip
-        seen["expireLeaves"] |= per_mark | {
-            "gas": per_mark["gas_per_mark"] * EXPIRY_LEAVES,
-            "calldata_bytes": per_mark["calldata_bytes_per_mark"] * EXPIRY_LEAVES,
+        seen["expireLeaves"] |= {
+            "marks": marks,
+            "words": words,
+            "gas_per_mark": round(gas / marks),
+            "calldata_bytes_per_mark": round(calldata / marks),
+            "gas_per_word": round(gas / words),
         }
     missing = [fn for fn in KINDS if fn not in seen]
     if missing:
@@ -339,9 +337,10 @@ def daily_load(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, An
         # five years on, every listing not delisted is marked expired: as many a day
         "markExpired": args.listings * (1 - args.delisting_rate),
         # five years on, every record's current version is marked expired (an older version
-        # stays superseded): as many a day as records not corrected, EXPIRY_LEAVES a
-        # transaction, at the gas per record the run measured
-        "expireLeaves": records * (1 - args.correction_rate) / EXPIRY_LEAVES,
+        # stays superseded). expireLeaves takes one batch: one transaction for each batch and
+        # day its records expire on (a batch's records were reported together, so mostly one
+        # day; --expiry-days-per-batch for more), each at the gas of one the run sent
+        "expireLeaves": anchors * args.expiry_days_per_batch,
         # every objection closed once: answered by the holder in time, or else ruled on (an
         # upheld answer's correction is a supersede, already among the corrections)
         "fileFor": args.objections * (1 - args.signed_objection_share),
@@ -359,7 +358,9 @@ def daily_load(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, An
         "leaves_per_batch": round(leaves / anchors, 1),
         "correction_rate": args.correction_rate, "revocation_rate": args.revocation_rate,
         "new_binding_per_consent": 1, "listings_per_day": args.listings,
-        "delisting_rate": args.delisting_rate, "expiry_marks_per_tx": EXPIRY_LEAVES,
+        "delisting_rate": args.delisting_rate,
+        "records_per_batch": round(records / anchors, 1),
+        "expiry_days_per_batch": args.expiry_days_per_batch,
         "objections_per_day": args.objections,
         "signed_objection_share": args.signed_objection_share,
         "objection_upheld_rate": args.upheld_rate,
@@ -416,8 +417,9 @@ def print_table(result: dict[str, Any], measured: dict[str, dict[str, Any]]) -> 
           f"{a['revocation_rate']:.0%} of consents revoked, a new binding per consent, "
           f"{a['listings_per_day']:,} listings/day each after a notice, "
           f"{a['delisting_rate']:.0%} of them delisted, the rest marked expired; five years on, "
-          f"every record not corrected marked expired, {a['expiry_marks_per_tx']} a "
-          "transaction")  # fmt: skip
+          "every record not corrected marked expired, by one expireLeaves transaction for "
+          f"each batch and day its records expire on ({a['records_per_batch']:,} records a "
+          f"batch, {a['expiry_days_per_batch']:g} day(s) a batch)")  # fmt: skip
     print(f"capacity: {cap['tx_per_s']} tx/s (published QBFT, 4 validators); "
           f"{cap['block_gas_limit']:,} gas per {cap['block_period_s']} s block = "
           f"{cap['gas_per_s']:,.0f} gas/s")  # fmt: skip
@@ -435,8 +437,10 @@ def print_table(result: dict[str, Any], measured: dict[str, dict[str, Any]]) -> 
           f"{t['gas_per_s']:,.0f} | {t['share_tx']:.2%} | {t['share_gas']:.2%} |")  # fmt: skip
     print()
     print(f"expire records: {marked['gas_per_mark']:,} gas and "
-          f"{marked['calldata_bytes_per_mark']:,} calldata bytes a record marked, over "
-          f"{marked['marks']} marks in {marked['count']} expireLeaves transactions")  # fmt: skip
+          f"{marked['calldata_bytes_per_mark']:,} calldata bytes a record marked, "
+          f"{marked['gas_per_word']:,} gas a bitmap word, over {marked['marks']} marks in "
+          f"{marked['words']} word(s) of {marked['count']} expireLeaves transaction(s)"
+    )  # fmt: skip
     print(f"against the gas the published run executed ({cap['demonstrated_gas_per_s']:,} "
           f"gas/s): {t['share_demonstrated_gas']:.2%}")  # fmt: skip
     print(f"objections: {a['objections_per_day']:,}/day assumed, "
@@ -484,6 +488,10 @@ def main() -> None:
     p.add_argument("--unresolved-rate", type=float, default=0.1,
                    help="share of answered objections left unresolved; the rest are "
                    "rejected (default: 0.1)")  # fmt: skip
+    p.add_argument("--expiry-days-per-batch", type=float, default=1.0,
+                   help="days on which one batch's records expire, one expireLeaves "
+                   "transaction each (default: 1: a batch's records were reported "
+                   "together)")  # fmt: skip
     p.add_argument("--ruling-rate", type=float, default=0.01,
                    help="share of objections left unanswered past the deadline, on which a "
                    "regulator rules (default: 0.01)")  # fmt: skip
