@@ -178,6 +178,7 @@ def _run(args: argparse.Namespace) -> int:
             # JSON: uvicorn's own loggers pass their lines to the root logger's JSON handler
             log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         )
+        logging.getLogger("uvicorn.error").addFilter(_OneLineRefusal())
         server = _Server(config, settings.node_url)
         try:
             server.run(sockets=sockets)
@@ -188,6 +189,23 @@ def _run(args: argparse.Namespace) -> int:
         for sock in sockets:
             sock.close()
         os.close(lock)
+
+
+class _OneLineRefusal(logging.Filter):
+    """A start refused for the chain's sake (the consortium, its contracts) fails inside the
+    app's start-up, where uvicorn logs the whole traceback: say it in the one line the
+    refusal carries instead, as the refusals found before the server starts are said."""
+
+    REFUSALS = ("node.chain.deploy.DeployError: ", "node.chain.client.ChainError: ")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if text.startswith("Traceback"):
+            last = text.rstrip().rsplit("\n", 1)[-1]
+            for prefix in self.REFUSALS:
+                if last.startswith(prefix):
+                    record.msg, record.args = "creditchain: " + last[len(prefix) :], ()
+        return True
 
 
 class _Server(uvicorn.Server):

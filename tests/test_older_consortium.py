@@ -6,6 +6,7 @@ nothing sent to the chain."""
 from __future__ import annotations
 
 import logging
+import traceback
 from pathlib import Path
 from unittest import mock
 
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 
 import node.chain.deploy as deploy
 from node.app import create_app
+from node.run import _OneLineRefusal
 from tests.conftest import authorize, make_settings, node_of, person, submit
 
 BEFORE = ("RecordRegistry", "Blacklist", "ConsentRegistry")
@@ -75,3 +77,20 @@ def test_a_registry_older_than_the_node_is_named_at_start_not_failed_on_later(
         deploy.require_current_registry(chain.client, compiled, chain.addresses["Blacklist"])
     assert "is an older version than this node" in str(refused.value)
     assert "new --data directory" in str(refused.value)
+
+
+def test_a_refused_start_is_said_in_one_line_not_a_traceback() -> None:
+    """On the embedded chain the consortium is found inside the app's start-up, where uvicorn
+    would log the whole traceback: `creditchain run` says the refusal alone."""
+    try:
+        raise deploy.DeployError("the consortium's RecordRegistry at 0xE2 is an older version")
+    except deploy.DeployError:
+        text = traceback.format_exc()
+    record = logging.LogRecord("uvicorn.error", logging.ERROR, __file__, 1, text, (), None)
+    assert _OneLineRefusal().filter(record)
+    assert record.getMessage() == (
+        "creditchain: the consortium's RecordRegistry at 0xE2 is an older version"
+    )
+    other = logging.LogRecord("uvicorn.error", logging.ERROR, __file__, 1,
+                              "Traceback ...\nValueError: x", (), None)  # fmt: skip
+    assert _OneLineRefusal().filter(other) and other.getMessage().endswith("ValueError: x")

@@ -24,6 +24,7 @@ from node.chain.deploy import (
     found,
     how_to_join,
     read_chain_file,
+    require_current_registry,
     write_chain_file,
 )
 
@@ -152,6 +153,7 @@ def _addresses(
         # a consortium deployed before contracts were kept by name: trust chain.json
         log.warning("%s does not list its contracts; using %s", consortium, chain_file)
         addresses = saved.contracts
+    require_current_registry(client, compiled, addresses["RecordRegistry"])
     if saved is None or saved.contracts != addresses:
         write_chain_file(chain_file, chain_id=client.chain_id, contracts=addresses)
     functions = client.contract(addresses[CONSORTIUM], compiled[CONSORTIUM]["abi"]).functions
