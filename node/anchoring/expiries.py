@@ -14,10 +14,11 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from node.anchoring.service import CHAIN_STATUSES
 from node.chain.events import Event
+from node.chain.index import EventIndex
 
 FINAL = ("superseded", "revoked", "expired")
-_STATUSES = ("active", "superseded", "disputed", "revoked", "expired")  # RecordStatus order
 
 Place = tuple[int, int]  # (chain batch id, leaf index)
 
@@ -53,8 +54,23 @@ def folded_status(changes: Iterable[Event], expiry: Event | None) -> tuple[str, 
             if status in ("active", "disputed"):
                 status, last = "expired", e
         elif status not in FINAL:
-            status, last = _STATUSES[int(e.args["status"])], e
+            status, last = CHAIN_STATUSES[int(e.args["status"])], e
     return status, last
+
+
+def status_from_index(
+    index: EventIndex, commitment: str, place: Place | None, conn: Connection | None = None
+) -> tuple[str, Event | None]:
+    """`commitment`'s status on chain as the event index has read it, its leaf at `place`
+    (None: not known to be on chain, no expiry bit to fold in), and the event that set it."""
+    key = {"commitment": bytes.fromhex(commitment[2:])}
+    changes = index.read("RecordRegistry", "RecordStatusChanged", where=key, conn=conn).events
+    expiry = None
+    if place is not None:
+        marks = index.read("RecordRegistry", "LeavesExpired", where={"batchId": place[0]},
+                           conn=conn).events  # fmt: skip
+        expiry = expiry_events(marks).get(place)
+    return folded_status(changes, expiry)
 
 
 def places_of(conn: Connection, leaf_ids: list[int]) -> dict[int, Place]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_typing import ChecksumAddress
+from eth_utils import keccak
 from sqlalchemy.engine import Connection, Engine
 from web3 import HTTPProvider, Web3
 from web3.exceptions import ContractLogicError, Web3RPCError
@@ -24,26 +25,23 @@ from node.audit.objections import Objection, ObjectionsAt
 from node.db import read_snapshot
 from node.receipts.verify import REGISTRY_ABI
 
-BATCH_ANCHORED = "0x" + Web3.keccak(
-    text="BatchAnchored(uint256,address,bytes32,uint64,bytes32)"
-).hex().removeprefix("0x")
-STATUS_CHANGED = "0x" + Web3.keccak(
-    text="RecordStatusChanged(bytes32,address,address,uint8,uint8,bytes32)"
-).hex().removeprefix("0x")
-LEAVES_EXPIRED = "0x" + Web3.keccak(
-    text="LeavesExpired(uint256,address,uint256,uint256)"
-).hex().removeprefix("0x")
+
+def _topic(signature: str) -> str:
+    """An event's topic0, as eth_getLogs takes and gives it."""
+    return "0x" + keccak(text=signature).hex()
+
+
+BATCH_ANCHORED = _topic("BatchAnchored(uint256,address,bytes32,uint64,bytes32)")
+STATUS_CHANGED = _topic("RecordStatusChanged(bytes32,address,address,uint8,uint8,bytes32)")
+LEAVES_EXPIRED = _topic("LeavesExpired(uint256,address,uint256,uint256)")
 # the Disputes contract's (contracts/Disputes.sol)
-FILED = "0x" + Web3.keccak(
-    text="ObjectionFiled(uint256,bytes32,address,uint8,bytes32,bytes32,"
+FILED = _topic(
+    "ObjectionFiled(uint256,bytes32,address,uint8,bytes32,bytes32,"
     "address,address,uint64,uint64,uint64,uint64)"
-).hex().removeprefix("0x")
-ANSWERED = "0x" + Web3.keccak(
-    text="ObjectionAnswered(uint256,bytes32,address,uint8,bytes32,uint64,uint64)"
-).hex().removeprefix("0x")
-RULED = "0x" + Web3.keccak(
-    text="ObjectionRuled(uint256,bytes32,address,address,uint8,bytes32,uint64,uint64)"
-).hex().removeprefix("0x")
+)
+ANSWERED = _topic("ObjectionAnswered(uint256,bytes32,address,uint8,bytes32,uint64,uint64)")
+RULED = _topic("ObjectionRuled(uint256,bytes32,address,address,uint8,bytes32,uint64,uint64)")
+
 _CONSORTIUM_ABI = [
     {"type": "function", "name": "consortium", "stateMutability": "view", "inputs": [],
      "outputs": [{"name": "", "type": "address"}]},

@@ -26,12 +26,7 @@ def indexed_status(
 ) -> str:
     """The status on chain of `commitment`, leaf `leaf_index` of chain batch `batch_id`, as
     the index has read it."""
-    com = bytes.fromhex(commitment[2:])
-    changes = index.read("RecordRegistry", "RecordStatusChanged", where={"commitment": com},
-                         conn=conn)  # fmt: skip
-    marks = index.read("RecordRegistry", "LeavesExpired", where={"batchId": batch_id}, conn=conn)
-    expiry = expiries.expiry_events(marks.events).get((batch_id, leaf_index))
-    return expiries.folded_status(changes.events, expiry)[0]
+    return expiries.status_from_index(index, commitment, (batch_id, leaf_index), conn=conn)[0]
 
 
 def member_section(

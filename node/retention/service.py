@@ -255,12 +255,5 @@ def _chain_mark(
 ) -> dict[str, Any] | None:
     """The event that gave `commitment` its final status on chain (Superseded, Revoked,
     Expired), its leaf's expiry bit folded in as the registry's statusAt folds it."""
-    changes = index.read(
-        "RecordRegistry", "RecordStatusChanged", where={"commitment": bytes.fromhex(commitment[2:])}
-    ).events
-    expiry = None
-    if place is not None:
-        marks = index.read("RecordRegistry", "LeavesExpired", where={"batchId": place[0]}).events
-        expiry = expiries.expiry_events(marks).get(place)
-    status, event = expiries.folded_status(changes, expiry)
+    status, event = expiries.status_from_index(index, commitment, place)
     return expiries.chain_mark(event, status)
